@@ -1,0 +1,1 @@
+"""ingot: bare-metal provisioning that speaks the Bare Metal API v1."""

@@ -1,0 +1,1 @@
+"""The Bare Metal API v1, as an ASGI application."""

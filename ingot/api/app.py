@@ -1,0 +1,124 @@
+"""The ASGI application: routes, middleware, and what it is built from."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ingot.api import drivers, node_states, nodes, ports, ramdisk, root
+from ingot.api.auth import AuthMiddleware
+from ingot.api.conductor_directory import ConductorDirectory
+from ingot.api.context import ApiContext, ApiSettings
+from ingot.api.errors import error_response
+from ingot.api.middleware import ApiMiddleware
+from ingot.db.engine import Database
+
+_UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
+                "runbooks", "events", "shards", "inspection_rules")
+
+
+def _routes() -> list[BaseRoute]:
+    node = "/v1/nodes/{node}"
+    routes = [
+        Route("/", root.root, methods=["GET"]),
+        Route("/v1", root.v1, methods=["GET"]),
+        Route("/v1/", root.v1, methods=["GET"]),
+        Route("/v1/nodes", nodes.list_nodes, methods=["GET"]),
+        Route("/v1/nodes", nodes.create_node, methods=["POST"]),
+        Route("/v1/nodes/detail", nodes.list_nodes_detail, methods=["GET"]),
+        Route(node, nodes.show_node, methods=["GET"]),
+        Route(node, nodes.patch_node, methods=["PATCH"]),
+        Route(node, nodes.delete_node, methods=["DELETE"]),
+        Route(f"{node}/maintenance", nodes.set_maintenance, methods=["PUT"]),
+        Route(f"{node}/maintenance", nodes.unset_maintenance, methods=["DELETE"]),
+        Route(f"{node}/traits", nodes.get_traits, methods=["GET"]),
+        Route(f"{node}/traits", nodes.set_traits, methods=["PUT"]),
+        Route(f"{node}/traits", nodes.delete_traits, methods=["DELETE"]),
+        Route(f"{node}/traits/{{trait}}", nodes.set_traits, methods=["PUT"]),
+        Route(f"{node}/traits/{{trait}}", nodes.delete_traits, methods=["DELETE"]),
+        Route(f"{node}/states", node_states.get_states, methods=["GET"]),
+        Route(f"{node}/states/power", node_states.set_power_state, methods=["PUT"]),
+        Route(f"{node}/states/provision", node_states.set_provision_state, methods=["PUT"]),
+        Route(f"{node}/validate", node_states.validate_node, methods=["GET"]),
+        Route(f"{node}/ports", ports.list_ports, methods=["GET"]),
+        Route(f"{node}/ports/detail", ports.list_ports, methods=["GET"]),
+        Route("/v1/ports", ports.list_ports, methods=["GET"]),
+        Route("/v1/ports", ports.create_port, methods=["POST"]),
+        Route("/v1/ports/detail", ports.list_ports, methods=["GET"]),
+        Route("/v1/ports/{port}", ports.show_port, methods=["GET"]),
+        Route("/v1/ports/{port}", ports.patch_port, methods=["PATCH"]),
+        Route("/v1/ports/{port}", ports.delete_port, methods=["DELETE"]),
+        Route("/v1/drivers", drivers.list_drivers, methods=["GET"]),
+        Route("/v1/drivers/{driver}", drivers.show_driver, methods=["GET"]),
+        Route("/v1/drivers/{driver}/properties", drivers.driver_properties, methods=["GET"]),
+        Route("/v1/conductors", drivers.list_conductors, methods=["GET"]),
+        Route("/v1/conductors/{hostname}", drivers.show_conductor, methods=["GET"]),
+        Route("/v1/lookup", ramdisk.lookup, methods=["GET"]),
+        Route("/v1/heartbeat/{node}", ramdisk.heartbeat, methods=["POST"]),
+    ]
+    for name in _UNSUPPORTED:
+        routes.append(Route(f"/v1/{name}", _unsupported(name),
+                            methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+        routes.append(Route(f"/v1/{name}/{{rest:path}}", _unsupported(name),
+                            methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    return routes
+
+
+def _unsupported(name: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return error_response(404, f"ingot does not implement the {name} resource.")
+    return endpoint
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"The resource could not be found: {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    else:
+        message = exc.detail
+    return error_response(exc.status_code, message, headers=exc.headers)
+
+
+def create_app(db: Database, settings: ApiSettings,
+               authenticate: Callable[[dict[bytes, bytes]], Any],
+               *, notify: Callable[[], None] = lambda: None,
+               on_startup: Sequence[Callable[[], Any]] = (),
+               on_shutdown: Sequence[Callable[[], Any]] = ()) -> Starlette:
+    """Build the API app; on_startup/on_shutdown run in its lifespan (the conductor)."""
+    ctx = ApiContext(db=db, settings=settings,
+                     directory=ConductorDirectory(db, settings.conductor_heartbeat_timeout),
+                     notify=notify)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        for hook in on_startup:
+            result = hook()
+            if hasattr(result, "__await__"):
+                await result
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                result = hook()
+                if hasattr(result, "__await__"):
+                    await result
+
+    app = Starlette(
+        routes=_routes(),
+        middleware=[Middleware(ApiMiddleware), Middleware(AuthMiddleware,
+                                                          authenticate=authenticate)],
+        exception_handlers={HTTPException: _http_exception},
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    return app

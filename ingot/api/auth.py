@@ -1,0 +1,210 @@
+"""Authentication: noauth, http_basic (htpasswd with bcrypt) and keystone.
+
+Version discovery and the agent's lookup and heartbeat endpoints are public, as in
+Ironic: the agent proves itself with its agent token instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import dataclasses
+import datetime
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+import bcrypt
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ingot.api.errors import Forbidden, ServiceUnavailable, Unauthorized
+
+LOG = logging.getLogger(__name__)
+
+
+def is_public(path: str) -> bool:
+    return (path in ("/", "/v1", "/v1/") or path == "/v1/lookup"
+            or path.startswith("/v1/lookup/") or path.startswith("/v1/heartbeat/"))
+
+
+class AuthMiddleware:
+    """Runs an authenticator on every non-public request."""
+
+    def __init__(self, app: ASGIApp, authenticate: Callable[[dict[bytes, bytes]], Any]):
+        self.app = app
+        self.authenticate = authenticate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not is_public(scope["path"]):
+            result = self.authenticate(dict(scope["headers"]))
+            if asyncio.iscoroutine(result):
+                result = await result
+            scope.setdefault("state", {})["identity"] = result
+        await self.app(scope, receive, send)
+
+
+# --- http_basic -------------------------------------------------------------------------
+
+_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Baremetal API"'}
+
+
+class HtpasswdFile:
+    """bcrypt entries of an htpasswd file, re-read when the file changes.
+
+    bcrypt costs tens of milliseconds per check by design; a verified
+    (user, password digest) pair is remembered until the file changes so that only
+    the first request of a client pays it.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._mtime: float | None = None
+        self._entries: dict[str, bytes] = {}
+        self._verified: set[tuple[str, bytes]] = set()
+
+    def _load(self) -> None:
+        try:
+            mtime = os.stat(self.path).st_mtime
+        except OSError as exc:
+            raise ServiceUnavailable(f"Authentication is not configured: cannot read "
+                                     f"http_basic_auth_user_file {self.path}: "
+                                     f"{exc.strerror}") from None
+        if mtime == self._mtime:
+            return
+        entries: dict[str, bytes] = {}
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not line or line.startswith("#") or ":" not in line:
+                    continue
+                user, _, hashed = line.partition(":")
+                if hashed.startswith(("$2y$", "$2b$", "$2a$")):
+                    entries[user] = hashed.encode()
+                else:
+                    LOG.warning("Ignoring htpasswd entry for %s: only bcrypt is accepted", user)
+        self._entries, self._mtime, self._verified = entries, mtime, set()
+
+    def check(self, user: str, password: str) -> bool:
+        self._load()
+        hashed = self._entries.get(user)
+        if hashed is None:
+            return False
+        key = (user, hashlib.sha256(password.encode()).digest())
+        if key in self._verified:
+            return True
+        if bcrypt.checkpw(password.encode(), hashed.replace(b"$2y$", b"$2b$", 1)):
+            self._verified.add(key)
+            return True
+        return False
+
+
+def basic_authenticator(path: str) -> Callable[[dict[bytes, bytes]], dict[str, Any]]:
+    users = HtpasswdFile(path)
+
+    def authenticate(headers: dict[bytes, bytes]) -> dict[str, Any]:
+        header = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic" or not encoded:
+            raise Unauthorized("Authorization required: send HTTP basic credentials.",
+                               _BASIC_CHALLENGE)
+        try:
+            user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("Malformed HTTP basic Authorization header.",
+                               _BASIC_CHALLENGE) from None
+        if not sep or not users.check(user, password):
+            raise Unauthorized("Incorrect username or password.", _BASIC_CHALLENGE)
+        return {"user": user, "roles": ["admin"]}
+
+    return authenticate
+
+
+# --- keystone ---------------------------------------------------------------------------
+
+@dataclasses.dataclass(slots=True)
+class _CachedToken:
+    identity: dict[str, Any]
+    expires: float
+
+
+class KeystoneAuthenticator:
+    """Validates X-Auth-Token against Keystone (GET /v3/auth/tokens) with keystoneauth1.
+
+    Valid tokens are cached until they expire or for cache_seconds, whichever is
+    first; the cache key is a digest, never the token itself.
+    """
+
+    def __init__(self, session: Any, allowed_roles: Collection[str], cache_seconds: int = 300):
+        self.session = session
+        self.allowed_roles = set(allowed_roles)
+        self.cache_seconds = cache_seconds
+        self._cache: dict[bytes, _CachedToken] = {}
+
+    async def __call__(self, headers: dict[bytes, bytes]) -> dict[str, Any]:
+        token = headers.get(b"x-auth-token", b"").decode("latin-1").strip()
+        if not token:
+            raise Unauthorized("Authentication required: send a Keystone token in "
+                               "X-Auth-Token.")
+        key = hashlib.sha256(token.encode()).digest()
+        cached = self._cache.get(key)
+        if cached and cached.expires > time.time():
+            return self._authorize(cached.identity)
+        identity, expires = await asyncio.to_thread(self._validate, token)
+        if len(self._cache) > 10000:
+            self._cache.clear()
+        self._cache[key] = _CachedToken(identity, min(expires, time.time() + self.cache_seconds))
+        return self._authorize(identity)
+
+    def _validate(self, token: str) -> tuple[dict[str, Any], float]:
+        from keystoneauth1 import exceptions as ks_exc  # noqa: PLC0415 - only in keystone mode
+
+        try:
+            response = self.session.get(
+                "/auth/tokens", headers={"X-Subject-Token": token}, authenticated=True,
+                endpoint_filter={"service_type": "identity", "interface": "public",
+                                 "version": (3, 0)})
+        except ks_exc.NotFound:
+            raise Unauthorized("The Keystone token is invalid or expired.") from None
+        except ks_exc.Unauthorized:
+            raise Unauthorized("The Keystone token is invalid or expired.") from None
+        except ks_exc.ClientException as exc:
+            LOG.error("Keystone token validation failed: %s", exc.__class__.__name__)
+            raise ServiceUnavailable("Cannot validate tokens: Keystone is unreachable.") \
+                from None
+        body = response.json()["token"]
+        roles = [role["name"] for role in body.get("roles", [])]
+        identity = {"user": body.get("user", {}).get("name"), "roles": roles,
+                    "project": body.get("project", {}).get("id")}
+        expires = _parse_expiry(body.get("expires_at"))
+        return identity, expires
+
+    def _authorize(self, identity: dict[str, Any]) -> dict[str, Any]:
+        if self.allowed_roles and not self.allowed_roles & set(identity["roles"]):
+            raise Forbidden("The token's roles do not allow access to the Bare Metal API.")
+        return identity
+
+
+def _parse_expiry(value: str | None) -> float:
+    if not value:
+        return time.time()
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def keystone_authenticator(conf: Any) -> KeystoneAuthenticator:
+    from keystoneauth1 import loading  # noqa: PLC0415 - only in keystone mode
+
+    from ingot.conf import keystone  # noqa: PLC0415
+
+    keystone.register(conf)
+    auth = loading.load_auth_from_conf_options(conf, "keystone_authtoken")
+    session = loading.load_session_from_conf_options(conf, "keystone_authtoken", auth=auth)
+    return KeystoneAuthenticator(session, conf.api.keystone_allowed_roles)
+
+
+def noauth(_headers: dict[bytes, bytes]) -> dict[str, Any]:
+    return {"user": None, "roles": ["admin"]}
+

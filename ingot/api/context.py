@@ -1,0 +1,70 @@
+"""What API handlers share: the database, settings, and a way to wake conductors."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from oslo_config import cfg
+from starlette.requests import Request
+
+from ingot.api.conductor_directory import ConductorDirectory
+from ingot.api.microversion import Version
+from ingot.db.engine import Database
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiSettings:
+    max_limit: int = 1000
+    public_endpoint: str | None = None
+    restrict_lookup: bool = True
+    heartbeat_timeout: int = 300
+    max_body: int = 1048576
+    max_provision_body: int = 67108864
+    max_body_depth: int = 25
+    default_conductor_group: str = ""
+    default_resource_class: str | None = None
+    conductor_heartbeat_timeout: int = 60
+    enabled_hardware_types: tuple[str, ...] = ("fake-hardware",)
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> ApiSettings:
+        return cls(
+            max_limit=conf.api.max_limit,
+            public_endpoint=conf.api.public_endpoint,
+            restrict_lookup=conf.api.restrict_lookup,
+            heartbeat_timeout=conf.api.ramdisk_heartbeat_timeout,
+            max_body=conf.api.max_json_body_size,
+            max_provision_body=conf.api.max_json_body_size_provision,
+            max_body_depth=conf.api.max_json_body_depth,
+            default_conductor_group=conf.default_conductor_group,
+            default_resource_class=conf.default_resource_class,
+            conductor_heartbeat_timeout=conf.conductor.heartbeat_timeout,
+            enabled_hardware_types=tuple(conf.enabled_hardware_types),
+        )
+
+
+@dataclasses.dataclass(slots=True)
+class ApiContext:
+    db: Database
+    settings: ApiSettings
+    directory: ConductorDirectory
+    # Called after work was recorded for conductors; wakes an in-process conductor.
+    notify: Callable[[], None] = lambda: None
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def version(request: Request) -> Version:
+    value: Version = request.scope["state"]["version"]
+    return value
+
+
+def base_url(request: Request) -> str:
+    public = context(request).settings.public_endpoint
+    if public:
+        return public.rstrip("/")
+    return str(request.base_url).rstrip("/")

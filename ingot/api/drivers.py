@@ -1,0 +1,123 @@
+"""/v1/drivers and /v1/conductors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingot.api import validation
+from ingot.api.context import base_url, context, version
+from ingot.api.errors import BadRequest, NotFound
+from ingot.api.node_view import links, timestamp
+from ingot.api.nodes import json_response
+from ingot.db import conductors
+from ingot.drivers import hardware
+from ingot.drivers.interfaces import INTERFACE_KINDS
+
+
+def _driver_view(name: str, hosts: list[str], minor: int, base: str,
+                 detail: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "hosts": sorted(hosts),
+                           "links": links(base, "drivers", name)}
+    if minor >= 14:
+        out["properties"] = links(base, "drivers", name, "/properties")
+    if minor >= 30:
+        out["type"] = "dynamic"
+        if detail:
+            hardware_type = hardware.known()[name]
+            for kind in INTERFACE_KINDS:
+                if (kind == "storage" and minor < 33) or (kind == "rescue" and minor < 38) \
+                        or (kind == "bios" and minor < 40):
+                    continue
+                out[f"default_{kind}_interface"] = hardware_type.default(kind)
+                out[f"enabled_{kind}_interfaces"] = [
+                    c.name for c in hardware_type.supported[kind]]
+    return out
+
+
+def _available(request: Request) -> dict[str, list[str]]:
+    ctx = context(request)
+    served = ctx.directory.hardware_types()
+    return {name: hosts for name, hosts in served.items() if name in hardware.known()}
+
+
+async def list_drivers(request: Request) -> Response:
+    minor = version(request).minor
+    params = request.query_params
+    driver_type = params.get("type")
+    if driver_type not in (None, "classic", "dynamic"):
+        raise BadRequest(f"Invalid driver type {driver_type!r}; use classic or dynamic.")
+    detail = validation.bool_value("detail", params["detail"]) if "detail" in params else False
+    drivers = [] if driver_type == "classic" else [
+        _driver_view(name, hosts, minor, base_url(request), detail)
+        for name, hosts in sorted(_available(request).items())]
+    return json_response({"drivers": drivers})
+
+
+async def show_driver(request: Request) -> Response:
+    name = request.path_params["driver"]
+    hosts = _available(request).get(name)
+    if hosts is None:
+        raise NotFound(f"Driver {name} could not be found.")
+    return json_response(_driver_view(name, hosts, version(request).minor,
+                                      base_url(request), True))
+
+
+async def driver_properties(request: Request) -> Response:
+    name = request.path_params["driver"]
+    if name not in _available(request):
+        raise NotFound(f"Driver {name} could not be found.")
+    return json_response(hardware.known()[name].properties())
+
+
+def _conductor_view(conductor: conductors.Conductor, alive: bool, base: str,
+                    detail: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"hostname": conductor.hostname,
+                           "conductor_group": conductor.conductor_group,
+                           "alive": alive, "links": links(base, "conductors", conductor.hostname)}
+    if detail:
+        out.update(drivers=sorted(conductor.hardware_types),
+                   created_at=timestamp(conductor.created_at),
+                   updated_at=timestamp(conductor.updated_at))
+    return out
+
+
+def _need_conductors(request: Request) -> None:
+    if version(request).minor < 49:
+        raise NotFound("The conductors resource needs API version 1.49 or later.")
+
+
+async def list_conductors(request: Request) -> Response:
+    _need_conductors(request)
+    ctx = context(request)
+    params = request.query_params
+    detail = validation.bool_value("detail", params["detail"]) if "detail" in params else False
+    limit = validation.int_param("limit", params.get("limit"), minimum=1)
+    marker = params.get("marker")
+    with ctx.db.read() as conn:
+        rows = conductors.list_conductors(conn)
+    if marker is not None:
+        rows = [c for c in rows if c.hostname > marker]
+    limit = min(limit or ctx.settings.max_limit, ctx.settings.max_limit)
+    page = rows[:limit]
+    timeout = ctx.settings.conductor_heartbeat_timeout
+    base = base_url(request)
+    body: dict[str, Any] = {"conductors": [
+        _conductor_view(c, conductors.is_alive(c, timeout), base, detail) for c in page]}
+    if len(page) == limit and len(rows) > limit:
+        body["next"] = f"{base}/v1/conductors?limit={limit}&marker={page[-1].hostname}"
+    return json_response(body)
+
+
+async def show_conductor(request: Request) -> Response:
+    _need_conductors(request)
+    ctx = context(request)
+    hostname = request.path_params["hostname"]
+    with ctx.db.read() as conn:
+        conductor = conductors.get(conn, hostname)
+    if conductor is None:
+        raise NotFound(f"Conductor {hostname} could not be found.")
+    alive = conductors.is_alive(conductor, ctx.settings.conductor_heartbeat_timeout)
+    return json_response(_conductor_view(conductor, alive, base_url(request), True))

@@ -1,0 +1,99 @@
+"""The outermost layer of the API: request ids, microversions, and errors.
+
+Written as plain ASGI (no BaseHTTPMiddleware) because it wraps every request and
+its cost shows up directly in the node GET rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingot.api import microversion
+from ingot.api.errors import ApiError, error_body
+
+LOG = logging.getLogger("ingot.api")
+
+_REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class ApiMiddleware:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = _header(scope, b"x-openstack-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) \
+            else f"req-{uuid.uuid4()}"
+        common = [(b"x-openstack-request-id", request_id.encode()),
+                  (b"openstack-request-id", request_id.encode()),
+                  *microversion.range_headers()]
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status_seen = 0
+
+        try:
+            version = microversion.parse(_header(scope, b"x-openstack-ironic-api-version"),
+                                         _header(scope, b"openstack-api-version"))
+        except ApiError as exc:
+            await _send_error(send, exc.status, exc.message, common)
+            _log(scope, exc.status, started, request_id)
+            return
+        state["version"] = version
+        extra = common + microversion.version_headers(version)
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status_seen
+            if message["type"] == "http.response.start":
+                status_seen = message["status"]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except ApiError as exc:
+            status_seen = exc.status
+            await _send_error(send, exc.status, exc.message, extra,
+                              [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()])
+        except Exception:
+            LOG.exception("Unexpected error in %s %s (%s)", scope["method"], scope["path"],
+                          request_id)
+            status_seen = 500
+            await _send_error(send, 500, "An internal error occurred; the service log has "
+                              f"the details under request id {request_id}.", extra,
+                              faultcode="Server")
+        _log(scope, status_seen, started, request_id)
+
+
+async def _send_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]],
+                      more: list[tuple[bytes, bytes]] | None = None,
+                      faultcode: str = "Client") -> None:
+    body = error_body(message, faultcode)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            *headers, *(more or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
+    if LOG.isEnabledFor(logging.DEBUG):
+        # Only the path: query strings can carry markers but never secrets, bodies are
+        # never logged.
+        LOG.debug("%s %s -> %s in %.1f ms (%s)", scope["method"], scope["path"], status,
+                  (time.perf_counter() - started) * 1000, request_id)

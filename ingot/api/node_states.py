@@ -1,0 +1,250 @@
+"""/v1/nodes/{node}/states and /validate: power and provision requests.
+
+A request is checked against the state machine, then recorded with one conditional
+UPDATE that moves the node into the transient state and leaves the work for a
+conductor (``pending_action``). If the node changed meanwhile, nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingot.api import validation
+from ingot.api.body import read_object
+from ingot.api.context import base_url, context, version
+from ingot.api.errors import BadRequest, Conflict, Forbidden, NotAcceptable
+from ingot.api.node_view import states_view
+from ingot.api.nodes import busy, find_node, json_response
+from ingot.conductor import states
+from ingot.db import nodes
+from ingot.db.models import Node, utcnow
+from ingot.drivers.hardware import driver_for
+from ingot.drivers.interfaces import InvalidParameter
+
+_POWER_TARGETS = {
+    states.POWER_ON: 1, states.POWER_OFF: 1, states.REBOOT: 1,
+    states.SOFT_POWER_OFF: 27, states.SOFT_REBOOT: 27,
+}
+_CONFIGDRIVE_KEYS = {"meta_data": 56, "network_data": 56, "user_data": 56, "vendor_data": 59}
+
+
+async def get_states(request: Request) -> Response:
+    with context(request).db.read() as conn:
+        node = find_node(conn, request.path_params["node"])
+    return json_response(states_view(node, version(request).minor))
+
+
+async def validate_node(request: Request) -> Response:
+    with context(request).db.read() as conn:
+        node = find_node(conn, request.path_params["node"])
+    try:
+        interfaces = driver_for(node).all()
+    except InvalidParameter as exc:
+        raise BadRequest(str(exc)) from None
+    result: dict[str, Any] = {}
+    for kind in sorted(interfaces):
+        try:
+            interfaces[kind].validate(node)
+            result[kind] = {"result": True}
+        except InvalidParameter as exc:
+            result[kind] = {"result": False, "reason": str(exc)}
+    return json_response(result)
+
+
+def _states_location(request: Request, node: Node) -> dict[str, str]:
+    return {"Location": f"{base_url(request)}/v1/nodes/{node.uuid}/states"}
+
+
+async def set_power_state(request: Request) -> Response:
+    ctx = context(request)
+    minor = version(request).minor
+    body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+    unknown = set(body) - {"target", "timeout"}
+    if unknown:
+        raise BadRequest(f"Unknown field(s) in power request: {', '.join(sorted(unknown))}.")
+    target = body.get("target")
+    if target not in _POWER_TARGETS:
+        raise BadRequest(f"Invalid power state target {target!r}; valid targets: "
+                         f"{', '.join(sorted(_POWER_TARGETS))}.")
+    if _POWER_TARGETS[target] > minor:
+        raise NotAcceptable(f"Power target \"{target}\" needs API version "
+                            f"1.{_POWER_TARGETS[target]} or later.")
+    if "timeout" in body:
+        if minor < 27:
+            raise NotAcceptable("The power timeout needs API version 1.27 or later.")
+        if not isinstance(body["timeout"], int) or body["timeout"] < 1:
+            raise BadRequest("timeout must be a positive integer (seconds).")
+    with ctx.db.write() as conn:
+        node = find_node(conn, request.path_params["node"])
+        if node.reservation or node.pending_action:
+            raise busy(node)
+        recorded = nodes.update(
+            conn, node.id,
+            {"target_power_state": states.POWER_ON if target == states.REBOOT else target,
+             "pending_action": "power", "pending_args": {"target": target}},
+            revision=node.revision, reservation=None, pending_action=None)
+        if not recorded:
+            raise Conflict(f"Node {node.uuid} changed while the request was recorded; retry.")
+    ctx.notify()
+    return Response(status_code=202, headers=_states_location(request, node))
+
+
+async def set_provision_state(request: Request) -> Response:
+    ctx = context(request)
+    minor = version(request).minor
+    body = await read_object(request, ctx.settings.max_provision_body,
+                             ctx.settings.max_body_depth)
+    unknown = set(body) - {"target", "configdrive", "clean_steps", "deploy_steps",
+                           "rescue_password", "disable_ramdisk"}
+    if unknown:
+        raise BadRequest(f"Unknown field(s) in provision request: "
+                         f"{', '.join(sorted(unknown))}.")
+    target = body.get("target")
+    verb = states.VERBS.get(target) if isinstance(target, str) else None
+    if verb is None:
+        raise BadRequest(f"Invalid provision state target {target!r}; valid targets: "
+                         f"{', '.join(sorted(states.VERBS))}.")
+    if verb.min_version > minor:
+        raise NotAcceptable(f"Provision target \"{target}\" needs API version "
+                            f"1.{verb.min_version} or later.")
+    args = _action_args(target, verb.event, body, minor)
+
+    with ctx.db.write() as conn:
+        node = find_node(conn, request.path_params["node"])
+        _check_request(node, verb.event, target)
+        if verb.event in ("deploy", "rebuild"):
+            _validate_for_deploy(node)
+        values = _transition_values(node, verb.event, verb.action, args)
+        if not nodes.update(conn, node.id, values, revision=node.revision,
+                            reservation=None, pending_action=None):
+            raise Conflict(f"Node {node.uuid} changed while the request was recorded; retry.")
+    if values.get("pending_action"):
+        ctx.notify()
+    return Response(status_code=202, headers=_states_location(request, node))
+
+
+def _action_args(target: str, event: str, body: dict[str, Any], minor: int) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    configdrive = body.get("configdrive")
+    if configdrive is not None:
+        if event not in ("deploy", "rebuild") or (event == "rebuild" and minor < 35):
+            raise BadRequest("Adding a config drive is only supported when setting provision "
+                             "state to active, deploy or rebuild.")
+        args["configdrive"] = _check_configdrive(configdrive, minor)
+    clean_steps = body.get("clean_steps")
+    if event == "clean":
+        if not isinstance(clean_steps, list) or not clean_steps:
+            raise BadRequest("\"clean_steps\" is required when setting target provision state "
+                             "to clean.")
+        args["clean_steps"] = [_check_step("clean_steps", step) for step in clean_steps]
+    elif clean_steps is not None:
+        raise BadRequest("\"clean_steps\" is only valid when setting target provision state "
+                         "to clean.")
+    deploy_steps = body.get("deploy_steps")
+    if deploy_steps is not None:
+        if minor < 69:
+            raise NotAcceptable("deploy_steps needs API version 1.69 or later.")
+        if event not in ("deploy", "rebuild") or not isinstance(deploy_steps, list):
+            raise BadRequest("\"deploy_steps\" is a list, valid only with the active, deploy "
+                             "and rebuild targets.")
+        args["deploy_steps"] = [_check_step("deploy_steps", step) for step in deploy_steps]
+    rescue_password = body.get("rescue_password")
+    if event == "rescue":
+        if not isinstance(rescue_password, str) or not rescue_password.strip():
+            raise BadRequest("A non-empty \"rescue_password\" is required when setting target "
+                             "provision state to rescue.")
+        args["rescue_password"] = rescue_password
+    elif rescue_password is not None:
+        raise BadRequest("\"rescue_password\" is only valid with the rescue target.")
+    if "disable_ramdisk" in body:
+        if minor < 70 or event != "clean":
+            raise BadRequest("\"disable_ramdisk\" is only valid with the clean target "
+                             "(API 1.70 or later).")
+        args["disable_ramdisk"] = validation.bool_value("disable_ramdisk",
+                                                        body["disable_ramdisk"])
+    return args
+
+
+def _check_step(field: str, step: Any) -> dict[str, Any]:
+    if not isinstance(step, dict) or not isinstance(step.get("interface"), str) \
+            or not isinstance(step.get("step"), str):
+        raise BadRequest(f"Each item of {field} needs string \"interface\" and \"step\" keys.")
+    unknown = set(step) - {"interface", "step", "args", "priority"}
+    if unknown:
+        raise BadRequest(f"Unknown key(s) in {field} item: {', '.join(sorted(unknown))}.")
+    if "args" in step and not isinstance(step["args"], dict):
+        raise BadRequest(f"\"args\" of a {field} item must be an object.")
+    return step
+
+
+def _check_configdrive(value: Any, minor: int) -> Any:
+    if isinstance(value, dict):
+        if minor < 56:
+            raise NotAcceptable("Providing a JSON object for configdrive is only supported "
+                                "starting with API version 1.56.")
+        for key, item in value.items():
+            if key not in _CONFIGDRIVE_KEYS:
+                raise BadRequest(f"Invalid configdrive format: unknown key {key!r}; allowed: "
+                                 f"{', '.join(_CONFIGDRIVE_KEYS)}.")
+            if _CONFIGDRIVE_KEYS[key] > minor:
+                raise NotAcceptable(f"configdrive {key} needs API version "
+                                    f"1.{_CONFIGDRIVE_KEYS[key]} or later.")
+            if key == "user_data":
+                if not isinstance(item, (dict, list, str, type(None))):
+                    raise BadRequest("Invalid configdrive format: user_data must be an "
+                                     "object, a list or a string.")
+            elif not isinstance(item, dict):
+                raise BadRequest(f"Invalid configdrive format: {key} must be an object.")
+        return value
+    if isinstance(value, str):
+        return value
+    raise BadRequest("Invalid configdrive format: it is neither a JSON object, nor a URL, nor a "
+                     "base64 string.")
+
+
+def _check_request(node: Node, event: str, target: str) -> None:
+    if node.reservation or node.pending_action:
+        raise busy(node)
+    if node.protected and event in ("delete", "rebuild"):
+        raise Forbidden(f"Node {node.uuid} is protected and cannot be undeployed, rebuilt or "
+                        f"deleted.")
+    if not states.can(node.provision_state, event):
+        raise BadRequest(f"The requested action \"{target}\" can not be performed on node "
+                         f"\"{node.uuid}\" while it is in state \"{node.provision_state}\".")
+
+
+def _validate_for_deploy(node: Node) -> None:
+    try:
+        interfaces = driver_for(node).all()
+        for kind in ("power", "management", "boot", "deploy"):
+            interfaces[kind].validate(node)
+    except InvalidParameter as exc:
+        raise BadRequest(f"Cannot deploy node {node.uuid}: {exc}") from None
+
+
+def _transition_values(node: Node, event: str, action: str | None,
+                       args: dict[str, Any]) -> dict[str, Any]:
+    new_state = states.next_state(node.provision_state, event)
+    values: dict[str, Any] = {
+        "provision_state": new_state,
+        "target_provision_state": states.target_of(new_state),
+        "provision_updated_at": utcnow(),
+        "last_error": None,
+    }
+    if event == "clean":
+        values["target_provision_state"] = states.MANAGEABLE
+    if event == "abort":
+        values["last_error"] = (f"By request, the operation in state "
+                                f"\"{node.provision_state}\" was aborted.")
+    if (node.provision_state, event) in states.INSTANT:
+        values["target_provision_state"] = None
+        return values
+    values["pending_action"] = action
+    values["pending_args"] = {k: v for k, v in args.items() if k != "configdrive"}
+    if "configdrive" in args:
+        values["instance_info"] = {**node.instance_info, "configdrive": args["configdrive"]}
+    return values
+

@@ -1,0 +1,401 @@
+"""/v1/nodes: create, show, list, update, delete, maintenance and traits."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingot.api import listing, node_input, patch, validation
+from ingot.api.body import read_json, read_object
+from ingot.api.context import base_url, context, version
+from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
+from ingot.api.node_view import node_view, parse_fields
+from ingot.conductor import states
+from ingot.db import nodes
+from ingot.db.models import INTERFACE_COLUMNS, Node, utcnow
+from ingot.drivers import hardware
+from ingot.drivers.interfaces import INTERFACE_KINDS, InvalidParameter
+
+# Filters by the API version that introduced them.
+_FILTER_VERSIONS = {
+    "provision_state": 9, "driver": 16, "resource_class": 21, "fault": 42,
+    "conductor_group": 46, "conductor": 49, "owner": 50, "description_contains": 51,
+    "retired": 61, "lessee": 65, "project": 65,
+}
+_STRING_FILTERS = ("driver", "provision_state", "resource_class", "fault", "owner",
+                   "lessee", "project", "description_contains", "conductor")
+_BOOL_FILTERS = ("maintenance", "associated", "retired")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    return Response(orjson.dumps(body), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def find_node(conn: sa.Connection, ident: str) -> Node:
+    node = (nodes.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident)
+            else nodes.get_by_name(conn, ident))
+    if node is None:
+        raise NotFound(f"Node {ident} could not be found.")
+    return node
+
+
+def locked(node: Node) -> Conflict:
+    return Conflict(f"Node {node.uuid} is locked by host {node.reservation}, please retry "
+                    f"after the current operation is completed.")
+
+
+def busy(node: Node) -> Conflict:
+    if node.reservation:
+        return locked(node)
+    return Conflict(f"Node {node.uuid} has an operation in progress "
+                    f"({node.pending_action}); retry once it is taken up.")
+
+
+def _filters(request: Request, minor: int) -> nodes.NodeFilters:
+    params = request.query_params
+    filters = nodes.NodeFilters()
+    for name in _STRING_FILTERS + _BOOL_FILTERS + ("conductor_group", "instance_uuid"):
+        raw = params.get(name)
+        if raw is None:
+            continue
+        if _FILTER_VERSIONS.get(name, 1) > minor:
+            raise NotAcceptable(f"Filtering by {name} needs API version "
+                                f"1.{_FILTER_VERSIONS[name]} or later.")
+        value: Any = raw
+        if name in _BOOL_FILTERS:
+            value = validation.bool_value(name, raw)
+        elif name == "conductor_group":
+            value = raw.lower()
+        elif name == "instance_uuid":
+            value = validation.uuid_value(name, raw)
+        elif name == "provision_state" and raw not in states.ALL_STATES:
+            raise BadRequest(f"Provision state \"{raw}\" is not valid.")
+        setattr(filters, name, value)
+    return filters
+
+
+async def list_nodes(request: Request) -> Response:
+    return _list(request, detail=None)
+
+
+async def list_nodes_detail(request: Request) -> Response:
+    if "detail" in request.query_params:
+        raise BadRequest("The detail parameter cannot be used on /v1/nodes/detail.")
+    return _list(request, detail=True)
+
+
+def _list(request: Request, detail: bool | None) -> Response:
+    ctx = context(request)
+    minor = version(request).minor
+    params = request.query_params
+    if detail is None and "detail" in params:
+        if minor < 43:
+            raise NotAcceptable("The detail parameter needs API version 1.43 or later.")
+        detail = validation.bool_value("detail", params["detail"])
+    fields = parse_fields(params.get("fields"), minor)
+    if fields is not None and detail:
+        raise BadRequest("The fields parameter cannot be combined with detail.")
+    page = listing.page_params(request, ctx.settings.max_limit, nodes.SORTABLE)
+    filters = _filters(request, minor)
+    with ctx.db.read() as conn:
+        try:
+            found = nodes.list_nodes(conn, filters, sort_key=page.sort_key,
+                                     sort_dir=page.sort_dir, limit=page.limit,
+                                     marker=page.marker)
+        except nodes.StaleMarker:
+            raise NotFound(f"Node {page.marker} could not be found.") from None
+    base = base_url(request)
+    wants_conductor = (detail and minor >= 49) or (fields is not None and "conductor" in fields)
+    body: dict[str, Any] = {"nodes": [
+        node_view(node, minor, base, fields, detail=bool(detail),
+                  conductor=ctx.directory.conductor_for(node) if wants_conductor else None)
+        for node in found]}
+    carried = {key: value for key, value in params.items()
+               if key not in ("limit", "marker", "sort_key", "sort_dir")}
+    nxt = listing.next_link(base, request.url.path.rstrip("/"), page, len(found),
+                            found[-1].uuid if found else None, carried)
+    if nxt:
+        body["next"] = nxt
+    return json_response(body)
+
+
+async def show_node(request: Request) -> Response:
+    ctx = context(request)
+    minor = version(request).minor
+    fields = parse_fields(request.query_params.get("fields"), minor)
+    with ctx.db.read() as conn:
+        node = find_node(conn, request.path_params["node"])
+    return json_response(node_view(node, minor, base_url(request), fields,
+                                   conductor=ctx.directory.conductor_for(node)))
+
+
+def _check_interfaces(values: dict[str, Any], driver_name: str,
+                      enabled: tuple[str, ...]) -> dict[str, Any]:
+    """Default every unset interface and refuse ones the hardware type lacks."""
+    if driver_name not in enabled:
+        raise BadRequest(f"Driver {driver_name} is not enabled; enabled hardware types: "
+                         f"{', '.join(enabled)}.")
+    hardware_type = hardware.known().get(driver_name)
+    if hardware_type is None:
+        raise BadRequest(f"Cannot load specified driver {driver_name}.")
+    result = {}
+    for kind in INTERFACE_KINDS:
+        field = f"{kind}_interface"
+        try:
+            implementation = hardware_type.implementation(kind, values.get(field))
+        except InvalidParameter as exc:
+            raise BadRequest(str(exc)) from None
+        result[field] = implementation.name
+    return result
+
+
+async def create_node(request: Request) -> Response:
+    ctx = context(request)
+    minor = version(request).minor
+    body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+    values = node_input.creation_values(body, minor)
+    values.setdefault("conductor_group", ctx.settings.default_conductor_group)
+    values.setdefault("resource_class", ctx.settings.default_resource_class)
+    values.update(_check_interfaces(values, values["driver"],
+                                    ctx.settings.enabled_hardware_types))
+    if not ctx.directory.serving(values["conductor_group"], values["driver"]):
+        ctx.directory.invalidate()
+        if not ctx.directory.serving(values["conductor_group"], values["driver"]):
+            raise BadRequest(
+                f"No valid host was found. Reason: No conductor service registered which "
+                f"supports driver {values['driver']} for conductor group "
+                f"\"{values['conductor_group']}\".")
+    now = utcnow()
+    row = {
+        "uuid": values.pop("uuid", None) or str(uuidlib.uuid4()),
+        "driver_info": {}, "driver_internal_info": {}, "instance_info": {},
+        "properties": {}, "extra": {}, "network_data": {}, "traits": [],
+        "provision_state": states.ENROLL if minor >= 11 else states.AVAILABLE,
+        "maintenance": False, "console_enabled": False, "clean_step": {},
+        "deploy_step": {}, "raid_config": {}, "target_raid_config": {},
+        "protected": False, "retired": False, "revision": 0, "created_at": now,
+        **values,
+    }
+    with ctx.db.read() as conn:
+        _check_unique(conn, row)
+    try:
+        with ctx.db.write() as conn:
+            node = nodes.insert(conn, row)
+    except sa.exc.IntegrityError:
+        # Lost a race with a concurrent create of the same name or UUID.
+        with ctx.db.read() as conn:
+            _check_unique(conn, row)
+        raise
+    base = base_url(request)
+    return json_response(node_view(node, minor, base,
+                                   conductor=ctx.directory.conductor_for(node)),
+                         status=201, headers={"Location": f"{base}/v1/nodes/{node.uuid}"})
+
+
+def _check_unique(conn: sa.Connection, row: dict[str, Any]) -> None:
+    if nodes.exists(conn, "uuid", row["uuid"]):
+        raise Conflict(f"A node with UUID {row['uuid']} already exists.")
+    if row.get("name") and nodes.exists(conn, "name", row["name"]):
+        raise Conflict(f"A node with name {row['name']} already exists.")
+    if row.get("instance_uuid") and nodes.exists(conn, "instance_uuid", row["instance_uuid"]):
+        raise Conflict(f"Instance {row['instance_uuid']} is already associated with a node.")
+
+
+_PATCHABLE_CURRENT = tuple(name for name, spec in node_input.SPECS.items() if spec.patch)
+
+
+async def patch_node(request: Request) -> Response:
+    ctx = context(request)
+    minor = version(request).minor
+    operations = patch.parse(await read_json(request, ctx.settings.max_body,
+                                             ctx.settings.max_body_depth))
+    ident = request.path_params["node"]
+
+    def check(field: str, raw: Any) -> Any:
+        return node_input.patched_field(field, raw, minor)
+
+    # Optimistic concurrency: apply to what was read, write only if the node's revision
+    # is unchanged, otherwise read again and re-apply.
+    for _attempt in range(5):
+        with ctx.db.read() as conn:
+            node = find_node(conn, ident)
+        current = {name: getattr(node, name, None) for name in _PATCHABLE_CURRENT}
+        current["chassis_uuid"] = None
+        changes = patch.apply(current, operations, check)
+        _check_patch_allowed(node, changes, ctx.settings.enabled_hardware_types)
+        if changes:
+            try:
+                with ctx.db.write() as conn:
+                    if "name" in changes or "instance_uuid" in changes:
+                        _check_unique_update(conn, node, changes)
+                    if not nodes.update(conn, node.id, changes, revision=node.revision,
+                                        reservation=None):
+                        continue
+            except sa.exc.IntegrityError:
+                with ctx.db.read() as conn:
+                    _check_unique_update(conn, node, changes)
+                raise
+        with ctx.db.read() as conn:
+            node = find_node(conn, node.uuid)
+        return json_response(node_view(node, minor, base_url(request),
+                                       conductor=ctx.directory.conductor_for(node)))
+    raise Conflict(f"Node {ident} kept changing while the patch was applied; retry.")
+
+
+def _check_unique_update(conn: sa.Connection, node: Node, changes: dict[str, Any]) -> None:
+    name = changes.get("name")
+    if name and name != node.name and nodes.exists(conn, "name", name):
+        raise Conflict(f"A node with name {name} already exists.")
+    instance = changes.get("instance_uuid")
+    if instance and nodes.exists(conn, "instance_uuid", instance):
+        raise Conflict(f"Instance {instance} is already associated with a node.")
+
+
+def _check_patch_allowed(node: Node, changes: dict[str, Any],
+                         enabled: tuple[str, ...]) -> None:
+    if node.reservation:
+        raise locked(node)
+    only_maintenance = set(changes) <= {"maintenance"}
+    if (not only_maintenance and node.provision_state not in states.STABLE_STATES
+            and node.provision_state not in states.UPDATE_ALLOWED_STATES):
+        raise Conflict(f"Node {node.uuid} can not be updated while a state transition is in "
+                       f"progress (state {node.provision_state}).")
+    if "instance_uuid" in changes and node.instance_uuid and changes["instance_uuid"]:
+        raise Conflict(f"Node {node.uuid} is associated with instance {node.instance_uuid}.")
+    if changes.get("protected") and node.provision_state != states.ACTIVE:
+        raise BadRequest("Protection can only be set on nodes in the active state.")
+    if "protected_reason" in changes and changes["protected_reason"] and not (
+            changes.get("protected", node.protected)):
+        raise BadRequest("protected_reason can only be set on protected nodes.")
+    if "maintenance" in changes and not changes["maintenance"]:
+        changes.setdefault("maintenance_reason", None)
+        changes.setdefault("fault", None)
+    if "driver" in changes or any(f in changes for f in INTERFACE_COLUMNS):
+        driver = changes.get("driver", node.driver)
+        requested = {f: changes.get(f, getattr(node, f)) for f in INTERFACE_COLUMNS}
+        if "driver" in changes:
+            # A new hardware type keeps only the interfaces it supports.
+            supported = hardware.known().get(driver)
+            for field in INTERFACE_COLUMNS:
+                if field in changes:
+                    continue
+                kind = field.removesuffix("_interface")
+                names = {c.name for c in supported.supported[kind]} if supported else set()
+                if requested[field] not in names:
+                    requested[field] = None
+        resolved = _check_interfaces(requested, driver, enabled)
+        changes.update({f: value for f, value in resolved.items()
+                        if value != getattr(node, f)})
+
+
+async def delete_node(request: Request) -> Response:
+    ctx = context(request)
+    ident = request.path_params["node"]
+    with ctx.db.write() as conn:
+        node = find_node(conn, ident)
+        if node.reservation:
+            raise locked(node)
+        if node.protected:
+            raise Conflict(f"Node {node.uuid} is protected and cannot be deleted.")
+        if node.provision_state not in states.DELETE_ALLOWED_STATES and not (
+                node.maintenance and node.provision_state != states.ACTIVE):
+            raise Conflict(f"Node {node.uuid} can not be deleted in provision state "
+                           f"\"{node.provision_state}\"; allowed in: "
+                           f"{', '.join(sorted(states.DELETE_ALLOWED_STATES))}, or in "
+                           f"maintenance outside active.")
+        if not nodes.delete(conn, node.id, revision=node.revision, reservation=None):
+            raise Conflict(f"Node {node.uuid} changed while being deleted; retry.")
+    return Response(status_code=204)
+
+
+async def set_maintenance(request: Request) -> Response:
+    ctx = context(request)
+    reason = None
+    if request.headers.get("content-length", "0") != "0":
+        body = await read_json(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+        if body is not None:
+            if not isinstance(body, dict) or set(body) - {"reason"}:
+                raise BadRequest("The maintenance body may only contain \"reason\".")
+            reason = validation.string_value("reason", body.get("reason"))
+    _update_unreserved(ctx, request.path_params["node"],
+                       {"maintenance": True, "maintenance_reason": reason})
+    return Response(status_code=202)
+
+
+async def unset_maintenance(request: Request) -> Response:
+    ctx = context(request)
+    _update_unreserved(ctx, request.path_params["node"],
+                       {"maintenance": False, "maintenance_reason": None, "fault": None})
+    return Response(status_code=202)
+
+
+def _update_unreserved(ctx: Any, ident: str, values: dict[str, Any]) -> None:
+    with ctx.db.write() as conn:
+        node = find_node(conn, ident)
+        if not nodes.update(conn, node.id, values, reservation=None):
+            raise locked(node)
+
+
+# --- traits (API 1.37) ------------------------------------------------------------------
+
+def _need_traits(request: Request) -> None:
+    if version(request).minor < 37:
+        raise NotFound("Traits need API version 1.37 or later.")
+
+
+async def get_traits(request: Request) -> Response:
+    _need_traits(request)
+    with context(request).db.read() as conn:
+        node = find_node(conn, request.path_params["node"])
+    return json_response({"traits": node.traits})
+
+
+async def set_traits(request: Request) -> Response:
+    _need_traits(request)
+    ctx = context(request)
+    trait = request.path_params.get("trait")
+    if trait is not None:
+        new = [validation.trait_value(trait)]
+    else:
+        body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+        if set(body) != {"traits"} or not isinstance(body["traits"], list):
+            raise BadRequest("Expected a body of the form {\"traits\": [...]}.")
+        new = [validation.trait_value(t) for t in body["traits"]]
+        if len(new) > 50:
+            raise BadRequest("A node can have at most 50 traits.")
+    _update_traits(ctx, request.path_params["node"],
+                   lambda current: sorted(set(current) | set(new)) if trait else sorted(set(new)))
+    return Response(status_code=204)
+
+
+async def delete_traits(request: Request) -> Response:
+    _need_traits(request)
+    ctx = context(request)
+    trait = request.path_params.get("trait")
+
+    def remove(current: list[str]) -> list[str]:
+        if trait is None:
+            return []
+        if trait not in current:
+            raise NotFound(f"Node does not have trait {trait}.")
+        return [t for t in current if t != trait]
+
+    _update_traits(ctx, request.path_params["node"], remove)
+    return Response(status_code=204)
+
+
+def _update_traits(ctx: Any, ident: str, change: Any) -> None:
+    with ctx.db.write() as conn:
+        node = find_node(conn, ident)
+        if node.reservation:
+            raise locked(node)
+        if not nodes.update(conn, node.id, {"traits": change(node.traits)},
+                            revision=node.revision):
+            raise Conflict(f"Node {node.uuid} changed while its traits were updated; retry.")

@@ -1,0 +1,165 @@
+"""The agent's endpoints: /v1/lookup and /v1/heartbeat/{node}, with agent tokens.
+
+As in Ironic (API >= 1.62), the first lookup of a node's agent gets a fresh random
+token and every later lookup gets it masked, so only the agent that booted first can
+heartbeat. ingot stores only the token's SHA-256, never the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import urlparse
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingot.api import validation
+from ingot.api.body import read_object
+from ingot.api.context import base_url, context, version
+from ingot.api.errors import BadRequest, Conflict, NotFound, Unauthorized
+from ingot.api.node_view import MASK, instance_info_view, internal_info_view, links
+from ingot.api.nodes import find_node, json_response
+from ingot.conductor import states
+from ingot.db import nodes
+from ingot.db.models import Node, utcnow
+
+# States in which a heartbeat continues the node's operation.
+_CONTINUE_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.RESCUEWAIT,
+                    states.INSPECTWAIT)
+_AGENT_STATUSES = ("start", "end", "error")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _need_ramdisk_api(request: Request) -> int:
+    minor = version(request).minor
+    if minor < 22:
+        raise NotFound("The lookup and heartbeat endpoints need API version 1.22 or later.")
+    return minor
+
+
+async def lookup(request: Request) -> Response:
+    minor = _need_ramdisk_api(request)
+    ctx = context(request)
+    params = request.query_params
+    addresses = []
+    for raw in (params.get("addresses") or "").split(","):
+        if raw.strip():
+            try:
+                addresses.append(validation.mac_value("addresses", raw))
+            except Exception:  # invalid MACs are ignored, as in Ironic
+                continue
+    node_uuid = params.get("node_uuid")
+    if node_uuid is not None:
+        node_uuid = validation.uuid_value("node_uuid", node_uuid)
+    if not addresses and not node_uuid:
+        raise BadRequest("Lookup needs node_uuid or at least one valid MAC address in "
+                         "addresses.")
+    not_found = NotFound("Node could not be found.")
+    with ctx.db.read() as conn:
+        if node_uuid:
+            node = nodes.get_by_uuid(conn, node_uuid)
+        else:
+            matches = nodes.get_by_macs(conn, addresses)
+            node = matches[0] if len(matches) == 1 else None
+    # The same answer whether the node is unknown or in the wrong state, so a lookup
+    # reveals nothing about nodes not being provisioned.
+    if node is None:
+        raise not_found
+    if ctx.settings.restrict_lookup and node.provision_state not in states.LOOKUP_ALLOWED_STATES:
+        raise not_found
+
+    token: str | None = None
+    if minor >= 62:
+        token = _issue_token(ctx, node)
+    node_view: dict[str, Any] = {
+        "uuid": node.uuid,
+        "properties": node.properties,
+        "instance_info": instance_info_view(node.instance_info),
+        "driver_internal_info": internal_info_view(node),
+        "links": links(base_url(request), "nodes", node.uuid),
+    }
+    config = {
+        "heartbeat_timeout": ctx.settings.heartbeat_timeout,
+        "agent_token": token,
+        "agent_token_required": True,
+        "agent_md5_checksum_enable": False,
+        "metrics": {"backend": "noop", "prepend_host": False, "prepend_uuid": False,
+                    "prepend_host_reverse": True, "global_prefix": None},
+        "metrics_statsd": {"statsd_host": "localhost", "statsd_port": 8125},
+    }
+    return json_response({"node": node_view, "config": config})
+
+
+def _issue_token(ctx: Any, node: Node) -> str:
+    if node.agent_token_hash:
+        return MASK
+    token = secrets.token_urlsafe(32)
+    with ctx.db.write() as conn:
+        issued = nodes.update(conn, node.id, {"agent_token_hash": token_hash(token)},
+                              agent_token_hash=None)
+    return token if issued else MASK
+
+
+async def heartbeat(request: Request) -> Response:
+    minor = _need_ramdisk_api(request)
+    ctx = context(request)
+    body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+    allowed = {"callback_url", "agent_token", "agent_version", "agent_verify_ca",
+               "agent_status", "agent_status_message", "agent_progress"}
+    unknown = set(body) - allowed
+    if unknown:
+        raise BadRequest(f"Unknown field(s) in heartbeat: {', '.join(sorted(unknown))}.")
+    if "agent_version" in body and minor < 36:
+        raise BadRequest('Field "agent_version" not recognised')
+    if ("agent_status" in body or "agent_status_message" in body) and minor < 72:
+        raise BadRequest('Fields "agent_status" and "agent_status_message" not recognised.')
+    if "agent_verify_ca" in body and minor < 68:
+        raise BadRequest('Field "agent_verify_ca" not recognised in this version')
+    callback_url = body.get("callback_url")
+    if not isinstance(callback_url, str) or (
+            callback_url and urlparse(callback_url).scheme not in ("http", "https")):
+        raise BadRequest('An issue with the supplied "callback_url" has been detected.')
+    token = body.get("agent_token")
+    if not isinstance(token, str) or not token:
+        raise BadRequest("Agent token is required for heartbeat processing.")
+    status = body.get("agent_status")
+    if status is not None and status not in _AGENT_STATUSES:
+        raise BadRequest(f"Agent status is invalid. Valid states are "
+                         f"{','.join(_AGENT_STATUSES)}.")
+    progress = body.get("agent_progress")
+    if progress is not None and not isinstance(progress, dict):
+        raise BadRequest("agent_progress must be an object.")
+    agent_version = validation.string_value("agent_version", body.get("agent_version"),
+                                            max_length=64)
+
+    with ctx.db.write() as conn:
+        node = find_node(conn, request.path_params["node"])
+        if not node.agent_token_hash or not hmac.compare_digest(
+                node.agent_token_hash, token_hash(token)):
+            raise Unauthorized("Invalid or missing agent token received.")
+        if node.agent_url and callback_url and node.agent_url != callback_url:
+            raise BadRequest('Detected change in ramdisk provided "callback_url"')
+        values: dict[str, Any] = {"agent_last_heartbeat": utcnow()}
+        if callback_url:
+            values["agent_url"] = callback_url
+        if agent_version:
+            values["agent_version"] = agent_version
+        if progress is not None:
+            values["agent_progress"] = progress
+        if not nodes.update(conn, node.id, values, agent_token_hash=node.agent_token_hash):
+            raise Conflict("The agent token changed while the heartbeat was recorded.")
+        # Continue the node's operation unless a conductor is already on it; it reads
+        # the latest heartbeat when it finishes.
+        continued = nodes.update(conn, node.id, {"pending_action": "heartbeat",
+                                                 "pending_args": {}},
+                                 provision_state=_CONTINUE_STATES, pending_action=None,
+                                 reservation=None)
+    if continued:
+        ctx.notify()
+    return Response(status_code=202)

@@ -1,0 +1,98 @@
+"""Assembling the services from configuration: database, API, conductor, server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from oslo_config import cfg
+
+from ingot.api.app import create_app
+from ingot.api.auth import basic_authenticator, keystone_authenticator, noauth
+from ingot.api.context import ApiSettings
+from ingot.conductor.service import ConductorService
+from ingot.conductor.settings import ConductorSettings
+from ingot.db import migrate
+from ingot.db.engine import Database, default_url
+
+LOG = logging.getLogger("ingot")
+
+
+def setup_logging(conf: cfg.ConfigOpts) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if conf.debug else logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Third-party chatter that would otherwise print URLs with query strings.
+    for noisy in ("httpx", "httpcore", "urllib3", "keystoneauth", "swiftclient"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def open_database(conf: cfg.ConfigOpts, upgrade: bool = True) -> Database:
+    url = conf.database.connection or default_url(conf.state_path)
+    db = Database(url, pool_size=conf.database.max_pool_size,
+                  sqlite_busy_timeout=conf.database.sqlite_busy_timeout)
+    if upgrade:
+        migrate.upgrade(db)
+    return db
+
+
+def authenticator(conf: cfg.ConfigOpts) -> Callable[[dict[bytes, bytes]], Any]:
+    strategy = conf.auth_strategy
+    if strategy == "http_basic":
+        return basic_authenticator(conf.http_basic_auth_user_file)
+    if strategy == "keystone":
+        return keystone_authenticator(conf)
+    return noauth
+
+
+def register_hardware_types(conf: cfg.ConfigOpts) -> None:
+    """Import the hardware types beyond fake-hardware that are enabled."""
+    from ingot.drivers import catalog  # noqa: PLC0415 - imports only what is enabled
+
+    catalog.load(conf.enabled_hardware_types)
+
+
+async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
+    """Run the API and/or the conductor until SIGINT or SIGTERM."""
+    register_hardware_types(conf)
+    db = open_database(conf)
+    service = ConductorService(db, ConductorSettings.from_conf(conf)) if conductor else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    if not api:
+        assert service is not None
+        await service.start()
+        await stop.wait()
+        await service.stop()
+        db.dispose()
+        return
+
+    import uvicorn  # noqa: PLC0415 - not needed by the conductor alone
+
+    app = create_app(
+        db, ApiSettings.from_conf(conf), authenticator(conf),
+        notify=service.wake if service else lambda: None,
+        on_startup=[service.start] if service else [],
+        on_shutdown=[service.stop] if service else [])
+    config = uvicorn.Config(app, host=conf.api.host_ip, port=conf.api.port,
+                            log_level="warning", access_log=False, lifespan="on",
+                            server_header=False)
+    server = uvicorn.Server(config)
+    # uvicorn installs its own signal handlers inside serve(); ours stay as a fallback.
+    serving = asyncio.create_task(server.serve())
+    LOG.info("ingot API listening on http://%s:%s", conf.api.host_ip, conf.api.port)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+    waiter.cancel()
+    db.dispose()

@@ -1,0 +1,148 @@
+"""What a conductor does for each kind of pending work.
+
+The API has already moved the node into the transient state of the request (e.g.
+``deploying``) and recorded the action; each function here carries the work on and
+moves the node on with ``task.advance``. An exception fails the operation: the
+service moves the node to the matching failure state with the message as last_error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ingot.conductor import states
+from ingot.conductor.task import NodeTask
+from ingot.drivers.interfaces import DriverError, InvalidParameter, Outcome
+
+LOG = logging.getLogger(__name__)
+
+Action = Callable[[NodeTask, dict[str, Any]], Awaitable[None]]
+
+
+def validate(task: NodeTask, kinds: tuple[str, ...]) -> None:
+    interfaces = task.driver.all()
+    for kind in kinds:
+        try:
+            interfaces[kind].validate(task.node)
+        except InvalidParameter as exc:
+            raise DriverError(f"Failed to validate {kind} interface for node "
+                              f"{task.node.uuid}: {exc}") from exc
+
+
+async def verify(task: NodeTask, args: dict[str, Any]) -> None:
+    validate(task, ("power", "management"))
+    power_state = await task.driver.power.get_power_state(task)
+    task.advance("done", power_state=power_state)
+
+
+async def deploy(task: NodeTask, args: dict[str, Any]) -> None:
+    validate(task, ("power", "management", "boot", "deploy"))
+    task.save(deploy_step={}, last_error=None)
+    outcome = await task.driver.deploy.deploy(task)
+    _after_deploy_step(task, outcome)
+
+
+async def continue_deploy(task: NodeTask, args: dict[str, Any]) -> None:
+    """The agent called back while the node waited for it."""
+    if task.node.provision_state == states.DEPLOYWAIT:
+        task.advance("resume")
+        outcome = await task.driver.deploy.heartbeat(task)
+        _after_deploy_step(task, outcome)
+    elif task.node.provision_state == states.CLEANWAIT:
+        task.advance("resume")
+        outcome = await task.driver.deploy.clean_heartbeat(task)
+        _after_clean(task, outcome)
+    # Any other state: the heartbeat came late, nothing to continue.
+
+
+def _after_deploy_step(task: NodeTask, outcome: Outcome) -> None:
+    if outcome is Outcome.WAIT:
+        task.advance("wait")
+    else:
+        task.advance("done", deploy_step={})
+
+
+async def undeploy(task: NodeTask, args: dict[str, Any]) -> None:
+    await task.driver.deploy.tear_down(task)
+    task.advance("clean", instance_info={}, instance_uuid=None)
+    await clean(task, args)
+
+
+async def clean(task: NodeTask, args: dict[str, Any]) -> None:
+    """Automated cleaning (provide, undeploy) or manual cleaning with clean_steps."""
+    steps = args.get("clean_steps")
+    if steps is None and not _automated_clean_enabled(task):
+        _after_clean(task, Outcome.DONE)
+        return
+    validate(task, ("power", "management", "deploy"))
+    outcome = await task.driver.deploy.clean(task, steps)
+    _after_clean(task, outcome)
+
+
+def _automated_clean_enabled(task: NodeTask) -> bool:
+    if task.node.automated_clean is not None:
+        return task.node.automated_clean
+    return task.settings.automated_clean
+
+
+def _after_clean(task: NodeTask, outcome: Outcome) -> None:
+    if outcome is Outcome.WAIT:
+        task.advance("wait")
+        return
+    manual = task.node.target_provision_state == states.MANAGEABLE
+    task.advance("manage" if manual else "done", clean_step={})
+
+
+async def inspect(task: NodeTask, args: dict[str, Any]) -> None:
+    validate(task, ("power", "management", "inspect"))
+    outcome = await task.driver.inspect.inspect(task)
+    task.advance("wait" if outcome is Outcome.WAIT else "done")
+
+
+async def adopt(task: NodeTask, args: dict[str, Any]) -> None:
+    validate(task, ("power", "management", "boot", "deploy"))
+    task.advance("done")
+
+
+async def rescue(task: NodeTask, args: dict[str, Any]) -> None:
+    outcome = await task.driver.rescue.rescue(task)
+    task.advance("wait" if outcome is Outcome.WAIT else "done")
+
+
+async def unrescue(task: NodeTask, args: dict[str, Any]) -> None:
+    await task.driver.rescue.unrescue(task)
+    task.advance("done")
+
+
+async def abort(task: NodeTask, args: dict[str, Any]) -> None:
+    """The API already moved the node to the failure state; stop what was running."""
+    await task.driver.deploy.abort(task)
+
+
+async def power(task: NodeTask, args: dict[str, Any]) -> None:
+    target = args["target"]
+    interface = task.driver.power
+    if target in (states.REBOOT, states.SOFT_REBOOT):
+        await interface.reboot(task)
+    else:
+        await interface.set_power_state(
+            task, states.POWER_OFF if target == states.SOFT_POWER_OFF else target)
+    task.save(power_state=await interface.get_power_state(task), target_power_state=None,
+              last_error=None)
+
+
+ACTIONS: dict[str, Action] = {
+    "verify": verify,
+    "deploy": deploy,
+    "heartbeat": continue_deploy,
+    "undeploy": undeploy,
+    "clean": clean,
+    "inspect": inspect,
+    "adopt": adopt,
+    "rescue": rescue,
+    "unrescue": unrescue,
+    "abort": abort,
+    "power": power,
+}

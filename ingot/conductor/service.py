@@ -1,0 +1,222 @@
+"""The conductor service: registers itself, claims pending work, runs it, and keeps
+nodes from getting stuck when a conductor disappears or an agent never calls back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+
+from ingot.conductor import states
+from ingot.conductor.actions import ACTIONS
+from ingot.conductor.settings import ConductorSettings
+from ingot.conductor.task import LostReservation, NodeTask
+from ingot.db import conductors, nodes
+from ingot.db.engine import Database
+from ingot.db.models import Node, utcnow
+
+LOG = logging.getLogger(__name__)
+
+# States in which a node waits for its agent; a timeout there fails the operation.
+_WAIT_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.INSPECTWAIT, states.RESCUEWAIT)
+
+
+class ConductorService:
+    def __init__(self, db: Database, settings: ConductorSettings):
+        self.db = db
+        self.settings = settings
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.workers)
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        with self.db.write() as conn:
+            conductors.register(conn, self.settings.host, self.settings.group,
+                                self.settings.groups, self.settings.hardware_types)
+        # Whatever this host held before it restarted is no longer being worked on.
+        self.recover([self.settings.host],
+                     f"Conductor {self.settings.host} restarted while the operation ran")
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="conductor-claim"),
+            asyncio.create_task(self._heartbeat_loop(), name="conductor-heartbeat"),
+            asyncio.create_task(self._check_loop(), name="conductor-check"),
+        ]
+        LOG.info("Conductor %s serving groups %s with hardware types %s",
+                 self.settings.host, list(self.settings.groups),
+                 list(self.settings.hardware_types))
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        for loop in self._loops:
+            loop.cancel()
+        running = list(self._running.values())
+        if running:
+            _done, pending = await asyncio.wait(running, timeout=timeout)
+            for job in pending:
+                job.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self.recover([self.settings.host],
+                     f"Conductor {self.settings.host} stopped while the operation ran")
+        with self.db.write() as conn:
+            conductors.unregister(conn, self.settings.host)
+
+    def wake(self) -> None:
+        """New work was recorded: look now instead of at the next poll."""
+        self._wake.set()
+
+    # --- claiming and running work ---------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+            self._wake.clear()
+            try:
+                self.claim_once()
+            except Exception:
+                LOG.exception("Claiming work failed")
+
+    def claim_once(self) -> int:
+        free = self.settings.workers - len(self._running)
+        if free <= 0 or self._stopping:
+            return 0
+        with self.db.write() as conn:
+            claimed = nodes.claim_pending(conn, self.settings.host, self.settings.groups,
+                                          self.settings.hardware_types, free)
+        for node in claimed:
+            job = asyncio.create_task(self._run(node), name=f"node-{node.uuid}")
+            self._running[node.id] = job
+            job.add_done_callback(lambda _job, node_id=node.id: self._finished(node_id))
+        return len(claimed)
+
+    def _finished(self, node_id: int) -> None:
+        self._running.pop(node_id, None)
+        # A slot came free, and work may have arrived for this node meanwhile.
+        self._wake.set()
+
+    async def _run(self, node: Node) -> None:
+        action_name = node.pending_action or ""
+        args = node.pending_args or {}
+        async with self._slots:
+            try:
+                task = NodeTask(self.db, self.settings, node)
+                action = ACTIONS.get(action_name)
+                if action is None:
+                    raise RuntimeError(f"Unknown action {action_name!r}")
+                await action(task, args)
+                task.release()
+            except LostReservation:
+                LOG.warning("Lost the reservation of node %s during %s", node.uuid,
+                            action_name)
+            except asyncio.CancelledError:
+                self._fail(node, f"Operation {action_name} was interrupted by conductor "
+                                 f"{self.settings.host} shutting down")
+                raise
+            except Exception as exc:
+                LOG.warning("%s of node %s failed: %s", action_name, node.uuid, exc,
+                            exc_info=LOG.isEnabledFor(logging.DEBUG))
+                self._fail(node, str(exc) or exc.__class__.__name__)
+
+    def _fail(self, node: Node, message: str) -> None:
+        """Release node, moving it to the failure state of whatever state it is in."""
+        with self.db.write() as conn:
+            current = nodes.get_by_id(conn, node.id)
+            if current is None or current.reservation != self.settings.host:
+                return
+            values = self._failure_values(current, message)
+            nodes.release(conn, current.id, self.settings.host, values)
+
+    @staticmethod
+    def _failure_values(node: Node, message: str) -> dict[str, object]:
+        values: dict[str, object] = {"last_error": message, "pending_action": None,
+                                     "pending_args": None, "target_power_state": None}
+        if states.can(node.provision_state, "fail"):
+            new_state = states.next_state(node.provision_state, "fail")
+            values.update(provision_state=new_state,
+                          target_provision_state=states.target_of(new_state),
+                          provision_updated_at=utcnow())
+        return values
+
+    # --- recovery and timeouts -------------------------------------------------------
+
+    def recover(self, hosts: list[str], reason: str) -> int:
+        """Release nodes reserved by hosts that no longer work on them.
+
+        Nodes in a state that cannot be resumed go to its failure state with reason as
+        last_error; nodes waiting for an agent keep waiting (the next heartbeat
+        continues them).
+        """
+        if not hosts:
+            return 0
+        with self.db.write() as conn:
+            stale = nodes.ids_reserved_by(conn, hosts)
+            for node in stale:
+                if node.provision_state in states.STUCK_STATES:
+                    new_state = states.STUCK_STATES[node.provision_state]
+                    values: dict[str, object] = {
+                        "provision_state": new_state,
+                        "target_provision_state": states.target_of(new_state),
+                        "provision_updated_at": utcnow(),
+                        "last_error": f"{reason} (node was {node.provision_state}).",
+                        "pending_action": None, "pending_args": None,
+                    }
+                else:
+                    values = {"target_power_state": None} if node.pending_action == "power" \
+                        else {}
+                    values.update(pending_action=None, pending_args=None)
+                nodes.release(conn, node.id, node.reservation or "", values)
+                LOG.warning("Released node %s held by %s: %s", node.uuid, node.reservation,
+                            reason)
+        return len(stale)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            try:
+                with self.db.write() as conn:
+                    conductors.touch(conn, self.settings.host)
+            except Exception:
+                LOG.exception("Conductor heartbeat failed")
+
+    async def _check_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.check_interval)
+            try:
+                self.check_once()
+            except Exception:
+                LOG.exception("Periodic checks failed")
+
+    def check_once(self) -> None:
+        with self.db.read() as conn:
+            dead = conductors.dead_hostnames(conn, self.settings.heartbeat_timeout)
+        dead = [host for host in dead if host != self.settings.host]
+        self.recover(dead, "The conductor working on the node went offline")
+        self.fail_timed_out_waits()
+
+    def fail_timed_out_waits(self) -> int:
+        timeout = self.settings.deploy_callback_timeout
+        if timeout <= 0:
+            return 0
+        before = utcnow() - datetime.timedelta(seconds=timeout)
+        failed = 0
+        with self.db.write() as conn:
+            for node in nodes.in_states_since(conn, _WAIT_STATES, before, self.settings.groups):
+                new_state = states.next_state(node.provision_state, "fail")
+                message = (f"Timeout reached while waiting for callback for node {node.uuid} "
+                           f"in {node.provision_state} (after {timeout} s).")
+                done = nodes.update(
+                    conn, node.id,
+                    {"provision_state": new_state, "last_error": message,
+                     "target_provision_state": states.target_of(new_state),
+                     "provision_updated_at": utcnow()},
+                    reservation=None, pending_action=None, provision_state=node.provision_state)
+                failed += int(done)
+                if done:
+                    LOG.warning("%s", message)
+        return failed

@@ -1,0 +1,40 @@
+"""The conductor's settings, read once from configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from oslo_config import cfg
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConductorSettings:
+    host: str
+    group: str
+    groups: tuple[str, ...]
+    hardware_types: tuple[str, ...]
+    workers: int = 100
+    heartbeat_interval: float = 10.0
+    heartbeat_timeout: int = 60
+    poll_interval: float = 1.0
+    check_interval: float = 30.0
+    deploy_callback_timeout: int = 1800
+    automated_clean: bool = True
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> ConductorSettings:
+        group = conf.conductor.conductor_group
+        groups = tuple(dict.fromkeys([group, *conf.conductor.conductor_groups]))
+        return cls(
+            host=conf.host,
+            group=group,
+            groups=groups,
+            hardware_types=tuple(conf.enabled_hardware_types),
+            workers=conf.conductor.workers_pool_size,
+            heartbeat_interval=conf.conductor.heartbeat_interval,
+            heartbeat_timeout=conf.conductor.heartbeat_timeout,
+            poll_interval=conf.conductor.poll_interval,
+            check_interval=conf.conductor.check_provision_state_interval,
+            deploy_callback_timeout=conf.conductor.deploy_callback_timeout,
+            automated_clean=conf.conductor.automated_clean,
+        )

@@ -1,0 +1,35 @@
+"""[conductor] options."""
+
+from oslo_config import cfg
+
+group = cfg.OptGroup("conductor", title="Conductor")
+
+opts = [
+    cfg.StrOpt("conductor_group", default="",
+               help="Conductor group this conductor manages."),
+    cfg.ListOpt("conductor_groups", default=[],
+                help="Further conductor groups this conductor manages, so one ingot site "
+                     "can serve several groups (Ironic needs a conductor per group)."),
+    cfg.IntOpt("workers_pool_size", default=100, min=1,
+               help="Most node operations one conductor runs at once."),
+    cfg.FloatOpt("heartbeat_interval", default=10.0,
+                 help="Seconds between a conductor's liveness updates."),
+    cfg.IntOpt("heartbeat_timeout", default=60,
+               help="Seconds after which a silent conductor is considered dead and its "
+                    "node reservations are released."),
+    cfg.FloatOpt("poll_interval", default=1.0,
+                 help="Seconds between looks for new work in the database, for work "
+                      "requested by another process (an in-process API wakes the "
+                      "conductor at once)."),
+    cfg.IntOpt("check_provision_state_interval", default=30,
+               help="Seconds between checks for deploys that time out."),
+    cfg.IntOpt("deploy_callback_timeout", default=1800,
+               help="Seconds to wait for the agent in wait call-back; 0 waits forever."),
+    cfg.BoolOpt("automated_clean", default=True,
+                help="Clean nodes on provide and undeploy."),
+]
+
+
+def register(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)

@@ -1,0 +1,244 @@
+"""Tables, and the typed records that leave the database layer.
+
+The schema is created by Alembic migrations (``ingot/db/migrations``); these Table
+objects only describe it for queries and must stay in step with the migrations
+(``tests/test_db.py`` checks that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+INTERFACE_COLUMNS = tuple(
+    f"{name}_interface"
+    for name in (
+        "bios", "boot", "console", "deploy", "inspect", "management", "network",
+        "power", "raid", "rescue", "storage", "vendor",
+    )
+)
+
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=True, unique=True),
+    sa.Column("driver", sa.String(255), nullable=False),
+    sa.Column("driver_info", sa.JSON, nullable=False),
+    sa.Column("driver_internal_info", sa.JSON, nullable=False),
+    sa.Column("instance_info", sa.JSON, nullable=False),
+    sa.Column("properties", sa.JSON, nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("network_data", sa.JSON, nullable=False),
+    sa.Column("traits", sa.JSON, nullable=False),
+    sa.Column("instance_uuid", sa.String(36), nullable=True, unique=True),
+    sa.Column("power_state", sa.String(15), nullable=True),
+    sa.Column("target_power_state", sa.String(15), nullable=True),
+    sa.Column("provision_state", sa.String(15), nullable=False),
+    sa.Column("target_provision_state", sa.String(15), nullable=True),
+    sa.Column("provision_updated_at", sa.DateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("maintenance", sa.Boolean, nullable=False),
+    sa.Column("maintenance_reason", sa.Text, nullable=True),
+    sa.Column("fault", sa.String(255), nullable=True),
+    sa.Column("console_enabled", sa.Boolean, nullable=False),
+    sa.Column("inspection_started_at", sa.DateTime, nullable=True),
+    sa.Column("inspection_finished_at", sa.DateTime, nullable=True),
+    sa.Column("clean_step", sa.JSON, nullable=False),
+    sa.Column("deploy_step", sa.JSON, nullable=False),
+    sa.Column("raid_config", sa.JSON, nullable=False),
+    sa.Column("target_raid_config", sa.JSON, nullable=False),
+    sa.Column("resource_class", sa.String(80), nullable=True),
+    *(sa.Column(column, sa.String(255), nullable=True) for column in INTERFACE_COLUMNS),
+    sa.Column("conductor_group", sa.String(255), nullable=False),
+    sa.Column("automated_clean", sa.Boolean, nullable=True),
+    sa.Column("protected", sa.Boolean, nullable=False),
+    sa.Column("protected_reason", sa.Text, nullable=True),
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("lessee", sa.String(255), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("retired", sa.Boolean, nullable=False),
+    sa.Column("retired_reason", sa.Text, nullable=True),
+    # Which conductor holds the node for an operation; taken and released only with
+    # conditional UPDATEs.
+    sa.Column("reservation", sa.String(255), nullable=True),
+    # The conductor that last worked on the node (shown as the node's "conductor").
+    sa.Column("conductor_affinity", sa.String(255), nullable=True),
+    # Work the API asked for and no conductor has finished yet: the API's only way of
+    # handing work to conductors, so any conductor of the group can take it.
+    sa.Column("pending_action", sa.String(32), nullable=True),
+    sa.Column("pending_args", sa.JSON, nullable=True),
+    # What the agent reports, kept out of driver_internal_info so that heartbeats and
+    # conductors never overwrite each other's JSON. Only a hash of the token is kept.
+    sa.Column("agent_url", sa.String(255), nullable=True),
+    sa.Column("agent_version", sa.String(64), nullable=True),
+    sa.Column("agent_last_heartbeat", sa.DateTime, nullable=True),
+    sa.Column("agent_token_hash", sa.String(64), nullable=True),
+    sa.Column("agent_progress", sa.JSON, nullable=True),
+    # Bumped by every UPDATE: API writes that read a node first (JSON patches) apply
+    # only if nothing changed since the read.
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Index("nodes_provision_state_idx", "provision_state"),
+    sa.Index("nodes_conductor_group_idx", "conductor_group"),
+    sa.Index("nodes_pending_action_idx", "pending_action"),
+    sa.Index("nodes_reservation_idx", "reservation"),
+)
+
+ports = sa.Table(
+    "ports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("address", sa.String(18), nullable=False, unique=True),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("internal_info", sa.JSON, nullable=False),
+    sa.Column("local_link_connection", sa.JSON, nullable=False),
+    sa.Column("pxe_enabled", sa.Boolean, nullable=False),
+    sa.Column("physical_network", sa.String(64), nullable=True),
+    sa.Column("is_smartnic", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Index("ports_node_id_idx", "node_id"),
+)
+
+conductors = sa.Table(
+    "conductors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("hostname", sa.String(255), nullable=False, unique=True),
+    sa.Column("conductor_group", sa.String(255), nullable=False),
+    # Every group this conductor serves: conductor_group plus [conductor]conductor_groups.
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("hardware_types", sa.JSON, nullable=False),
+    sa.Column("online", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+
+def utcnow() -> datetime.datetime:
+    """Naive UTC: what every DateTime column stores, on SQLite and PostgreSQL alike."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+@dataclasses.dataclass(slots=True)
+class Node:
+    id: int
+    uuid: str
+    name: str | None
+    driver: str
+    driver_info: dict[str, Any]
+    driver_internal_info: dict[str, Any]
+    instance_info: dict[str, Any]
+    properties: dict[str, Any]
+    extra: dict[str, Any]
+    network_data: dict[str, Any]
+    traits: list[str]
+    instance_uuid: str | None
+    power_state: str | None
+    target_power_state: str | None
+    provision_state: str
+    target_provision_state: str | None
+    provision_updated_at: datetime.datetime | None
+    last_error: str | None
+    maintenance: bool
+    maintenance_reason: str | None
+    fault: str | None
+    console_enabled: bool
+    inspection_started_at: datetime.datetime | None
+    inspection_finished_at: datetime.datetime | None
+    clean_step: dict[str, Any]
+    deploy_step: dict[str, Any]
+    raid_config: dict[str, Any]
+    target_raid_config: dict[str, Any]
+    resource_class: str | None
+    bios_interface: str | None
+    boot_interface: str | None
+    console_interface: str | None
+    deploy_interface: str | None
+    inspect_interface: str | None
+    management_interface: str | None
+    network_interface: str | None
+    power_interface: str | None
+    raid_interface: str | None
+    rescue_interface: str | None
+    storage_interface: str | None
+    vendor_interface: str | None
+    conductor_group: str
+    automated_clean: bool | None
+    protected: bool
+    protected_reason: str | None
+    owner: str | None
+    lessee: str | None
+    description: str | None
+    retired: bool
+    retired_reason: str | None
+    reservation: str | None
+    conductor_affinity: str | None
+    pending_action: str | None
+    pending_args: dict[str, Any] | None
+    agent_url: str | None
+    agent_version: str | None
+    agent_last_heartbeat: datetime.datetime | None
+    agent_token_hash: str | None
+    agent_progress: dict[str, Any] | None
+    revision: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+    def interface(self, kind: str) -> str | None:
+        value: str | None = getattr(self, f"{kind}_interface")
+        return value
+
+
+@dataclasses.dataclass(slots=True)
+class Port:
+    id: int
+    uuid: str
+    address: str
+    node_id: int
+    extra: dict[str, Any]
+    internal_info: dict[str, Any]
+    local_link_connection: dict[str, Any]
+    pxe_enabled: bool
+    physical_network: str | None
+    is_smartnic: bool
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    node_uuid: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class Conductor:
+    id: int
+    hostname: str
+    conductor_group: str
+    groups: list[str]
+    hardware_types: list[str]
+    online: bool
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = ()) -> None:
+    """Records are built positionally from rows (keyword construction costs 40x more on
+    the list path), so field order must be the table's column order."""
+    fields = tuple(field.name for field in dataclasses.fields(record))
+    columns = tuple(column.name for column in table.columns) + extra
+    if fields != columns:
+        raise AssertionError(f"{record.__name__} fields do not match table {table.name}")
+
+
+_check_field_order(Node, nodes)
+_check_field_order(Port, ports, ("node_uuid",))
+_check_field_order(Conductor, conductors)

@@ -1,0 +1,220 @@
+"""Queries on nodes. Every change is one conditional UPDATE: no read-modify-write."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ingot.db.models import Node, nodes, ports, utcnow
+
+# Columns a list may be sorted by: Ironic refuses the JSON ones too.
+SORTABLE = frozenset(
+    column.name for column in nodes.columns if not isinstance(column.type, sa.JSON)
+) - {"pending_action", "reservation", "agent_token_hash", "conductor_affinity"}
+
+
+class StaleMarker(LookupError):
+    """The pagination marker names a node that does not exist."""
+
+
+@dataclasses.dataclass(slots=True)
+class NodeFilters:
+    """List filters, named as the API's query parameters."""
+
+    driver: str | None = None
+    provision_state: str | None = None
+    maintenance: bool | None = None
+    associated: bool | None = None
+    retired: bool | None = None
+    conductor_group: str | None = None
+    resource_class: str | None = None
+    owner: str | None = None
+    lessee: str | None = None
+    project: str | None = None
+    fault: str | None = None
+    instance_uuid: str | None = None
+    description_contains: str | None = None
+    conductor: str | None = None
+
+    def clauses(self) -> list[sa.ColumnElement[bool]]:
+        c = nodes.c
+        clauses: list[sa.ColumnElement[bool]] = []
+        for field in ("driver", "provision_state", "conductor_group", "resource_class",
+                      "owner", "lessee", "fault", "instance_uuid", "maintenance", "retired"):
+            value = getattr(self, field)
+            if value is not None:
+                clauses.append(c[field] == value)
+        if self.associated is not None:
+            clauses.append(c.instance_uuid.is_not(None) if self.associated
+                           else c.instance_uuid.is_(None))
+        if self.project is not None:
+            clauses.append(sa.or_(c.owner == self.project, c.lessee == self.project))
+        if self.description_contains is not None:
+            clauses.append(c.description.contains(self.description_contains, autoescape=True))
+        if self.conductor is not None:
+            clauses.append(c.conductor_affinity == self.conductor)
+        return clauses
+
+
+def _record(row: sa.Row[Any]) -> Node:
+    return Node(*row)
+
+
+# Built once: the node GET path is the hottest query of the API.
+_BY_UUID = sa.select(nodes).where(nodes.c.uuid == sa.bindparam("value"))
+_BY_NAME = sa.select(nodes).where(nodes.c.name == sa.bindparam("value"))
+_BY_ID = sa.select(nodes).where(nodes.c.id == sa.bindparam("value"))
+
+
+def _one(conn: sa.Connection, statement: sa.Select[Any], value: Any) -> Node | None:
+    row = conn.execute(statement, {"value": value}).first()
+    return _record(row) if row else None
+
+
+def get_by_uuid(conn: sa.Connection, uuid: str) -> Node | None:
+    return _one(conn, _BY_UUID, uuid.lower())
+
+
+def get_by_name(conn: sa.Connection, name: str) -> Node | None:
+    return _one(conn, _BY_NAME, name)
+
+
+def get_by_id(conn: sa.Connection, node_id: int) -> Node | None:
+    return _one(conn, _BY_ID, node_id)
+
+
+def get_by_macs(conn: sa.Connection, macs: Sequence[str]) -> list[Node]:
+    query = (sa.select(nodes).distinct()
+             .join(ports, ports.c.node_id == nodes.c.id)
+             .where(ports.c.address.in_(list(macs))))
+    return [_record(row) for row in conn.execute(query)]
+
+
+def exists(conn: sa.Connection, column: str, value: Any) -> bool:
+    query = sa.select(nodes.c.id).where(nodes.c[column] == value).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id",
+               sort_dir: str = "asc", limit: int | None = None,
+               marker: str | None = None) -> list[Node]:
+    """Nodes in (sort_key, id) order, NULLs first ascending, resuming after marker."""
+    column = nodes.c[sort_key]
+    clauses = filters.clauses()
+    if marker is not None:
+        anchor = conn.execute(sa.select(column, nodes.c.id)
+                              .where(nodes.c.uuid == marker.lower())).first()
+        if anchor is None:
+            raise StaleMarker(marker)
+        clauses.append(_after(column, anchor[0], anchor[1], sort_dir == "asc"))
+    query = sa.select(nodes).where(*clauses)
+    if sort_dir == "asc":
+        query = query.order_by(column.is_not(None), column, nodes.c.id)
+    else:
+        query = query.order_by(column.is_not(None).desc(), column.desc(), nodes.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [_record(row) for row in conn.execute(query)]
+
+
+def _after(column: sa.ColumnElement[Any], value: Any, row_id: int,
+           ascending: bool) -> sa.ColumnElement[bool]:
+    """Keyset condition for rows strictly after (value, row_id) in list order."""
+    c_id = nodes.c.id
+    if ascending:
+        if value is None:
+            return sa.or_(sa.and_(column.is_(None), c_id > row_id), column.is_not(None))
+        return sa.and_(column.is_not(None),
+                       sa.or_(column > value, sa.and_(column == value, c_id > row_id)))
+    if value is None:
+        return sa.and_(column.is_(None), c_id < row_id)
+    return sa.or_(column.is_(None),
+                  sa.and_(column.is_not(None),
+                          sa.or_(column < value, sa.and_(column == value, c_id < row_id))))
+
+
+def insert(conn: sa.Connection, values: Mapping[str, Any]) -> Node:
+    row = conn.execute(sa.insert(nodes).values(**values).returning(nodes)).one()
+    return _record(row)
+
+
+def update(conn: sa.Connection, node_id: int, values: Mapping[str, Any],
+           **expected: Any) -> bool:
+    """Apply values if the row still matches every expected column; True if it did.
+
+    An expected value of None means the column must be NULL; a tuple means any of
+    its values.
+    """
+    clauses = [nodes.c.id == node_id]
+    for name, value in expected.items():
+        column = nodes.c[name]
+        if value is None:
+            clauses.append(column.is_(None))
+        elif isinstance(value, tuple):
+            clauses.append(column.in_(value))
+        else:
+            clauses.append(column == value)
+    values = {"updated_at": utcnow(), **values, "revision": nodes.c.revision + 1}
+    result = conn.execute(sa.update(nodes).where(*clauses).values(**values))
+    return result.rowcount == 1
+
+
+def delete(conn: sa.Connection, node_id: int, **expected: Any) -> bool:
+    clauses = [nodes.c.id == node_id]
+    clauses += [nodes.c[name].is_(None) if value is None else nodes.c[name] == value
+                for name, value in expected.items()]
+    conn.execute(sa.delete(ports).where(ports.c.node_id == node_id))
+    return conn.execute(sa.delete(nodes).where(*clauses)).rowcount == 1
+
+
+def claim_pending(conn: sa.Connection, host: str, groups: Sequence[str],
+                  hardware_types: Sequence[str], limit: int) -> list[Node]:
+    """Reserve up to limit nodes with pending work for host, in one UPDATE.
+
+    Conductors racing for the same rows each re-check ``reservation IS NULL`` on the
+    row they update, so every node goes to exactly one of them.
+    """
+    candidates = (sa.select(nodes.c.id)
+                  .where(nodes.c.pending_action.is_not(None),
+                         nodes.c.reservation.is_(None),
+                         nodes.c.conductor_group.in_(list(groups)),
+                         nodes.c.driver.in_(list(hardware_types)))
+                  .order_by(nodes.c.updated_at)
+                  .limit(limit)
+                  .scalar_subquery())
+    statement = (sa.update(nodes)
+                 .where(nodes.c.id.in_(candidates),
+                        nodes.c.reservation.is_(None),
+                        nodes.c.pending_action.is_not(None))
+                 .values(reservation=host, conductor_affinity=host,
+                         revision=nodes.c.revision + 1)
+                 .returning(nodes))
+    return [_record(row) for row in conn.execute(statement)]
+
+
+def release(conn: sa.Connection, node_id: int, host: str, values: Mapping[str, Any]) -> bool:
+    """Write the outcome of host's work and drop its reservation in one UPDATE."""
+    return update(conn, node_id, {**values, "reservation": None}, reservation=host)
+
+
+def ids_reserved_by(conn: sa.Connection, hosts: Sequence[str]) -> list[Node]:
+    query = sa.select(nodes).where(nodes.c.reservation.in_(list(hosts)))
+    return [_record(row) for row in conn.execute(query)]
+
+
+def in_states_since(conn: sa.Connection, states: Sequence[str], before: Any,
+                    groups: Sequence[str]) -> list[Node]:
+    """Unreserved nodes that entered one of states before the given time."""
+    query = sa.select(nodes).where(nodes.c.provision_state.in_(list(states)),
+                                   nodes.c.provision_updated_at < before,
+                                   nodes.c.reservation.is_(None),
+                                   nodes.c.pending_action.is_(None),
+                                   nodes.c.conductor_group.in_(list(groups)))
+    return [_record(row) for row in conn.execute(query)]
+
+
+def count(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(nodes)).scalar_one())

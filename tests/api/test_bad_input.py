@@ -1,0 +1,280 @@
+"""Bad requests get the right 4xx, a message naming the problem, and change nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests import factories
+from tests.servers.ingot import IngotServer
+
+
+def _db_url(server: IngotServer) -> str:
+    text = server.config.read_text()
+    return text.split("connection = ", 1)[1].splitlines()[0]
+
+
+def snapshot(server: IngotServer) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the node and port tables, straight from the database."""
+    engine = sa.create_engine(_db_url(server))
+    try:
+        with engine.connect() as conn:
+            return {table: [tuple(row) for row in conn.execute(
+                        sa.text(f"SELECT * FROM {table} ORDER BY id"))]
+                    for table in ("nodes", "ports")}
+    finally:
+        engine.dispose()
+
+
+def fault(response: httpx.Response) -> str:
+    """The message clients print: faultstring inside Ironic's error_message string."""
+    inner = json.loads(response.json()["error_message"])
+    assert inner["faultcode"] in ("Client", "Server")
+    return str(inner["faultstring"])
+
+
+@pytest.fixture
+def api(ingot: IngotServer) -> Iterator[httpx.Client]:
+    with ingot.client() as client:
+        yield client
+
+
+@pytest.fixture
+def node(api: httpx.Client) -> dict[str, Any]:
+    name = f"bad-{uuid.uuid4().hex[:8]}"
+    created = api.post("/v1/nodes", json={"driver": "fake-hardware", "name": name,
+                                          "extra": {"keep": "me"}})
+    assert created.status_code == 201
+    mac = factories.mac("52:54:02")
+    port = api.post("/v1/ports", json={"address": mac, "node_uuid": created.json()["uuid"]})
+    assert port.status_code == 201
+    return {**created.json(), "mac": mac}
+
+
+@pytest.fixture
+def unchanged(ingot: IngotServer, node: dict[str, Any]) -> Iterator[None]:
+    before = snapshot(ingot)
+    yield
+    assert snapshot(ingot) == before
+
+
+BAD_CREATES = [
+    (b"{not json", 400, "Malformed JSON body"),
+    (b"[1, 2]", 400, "Expected a JSON object"),
+    (b'{"driver": "fake-hardware", "colour": "red"}', 400, "Unknown field(s) in node: colour"),
+    (b'{"driver": "fake-hardware", "provision_state": "active"}', 400,
+     "Cannot set provision_state"),
+    (b'{"name": "x"}', 400, "Missing required field driver"),
+    (b'{"driver": "fake-hardware", "name": 12}', 400, "Cannot use 12 as name"),
+    (b'{"driver": "fake-hardware", "name": "has space"}', 400, "as name"),
+    (b'{"driver": "fake-hardware", "properties": "big"}', 400,
+     "Expected an object for properties"),
+    (b'{"driver": "fake-hardware", "maintenance": "maybe"}', 400,
+     "Expected a boolean for maintenance"),
+    (b'{"driver": "fake-hardware", "uuid": "not-a-uuid"}', 400, "Expected a UUID for uuid"),
+    (b'{"driver": "fake-hardware", "deploy_interface": "direct"}', 400,
+     'Interface "direct" is not supported for deploy_interface'),
+    (b'{"driver": "fake-hardware", "conductor_group": "no such group"}', 400,
+     "Invalid conductor_group"),
+    (b'{"driver": "fake-hardware", "conductor_group": "elsewhere"}', 400,
+     "No valid host was found"),
+    (b'{"driver": "ipmi"}', 400, "Driver ipmi is not enabled"),
+]
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("body,status,message", BAD_CREATES)
+def test_bad_node_creates(api: httpx.Client, body: bytes, status: int, message: str) -> None:
+    response = api.post("/v1/nodes", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    assert message in fault(response)
+
+
+BAD_PATCHES = [
+    ({"op": "replace", "path": "/provision_state", "value": "active"}, 400,
+     "'/provision_state' is an internal attribute"),
+    ({"op": "add", "path": "/colour", "value": "red"}, 400, "'/colour' is not a node field"),
+    ({"op": "move", "from": "/extra", "path": "/properties"}, 400, "op must be one of"),
+    ({"op": "add", "path": "extra/x", "value": 1}, 400, "invalid path"),
+    ({"op": "remove", "path": "/extra/absent"}, 400, "Invalid patch"),
+    ({"op": "add", "path": "/extra/a/b", "value": 1}, 400, "Invalid patch"),
+    ({"op": "replace", "path": "/extra", "value": [1]}, 400, "Expected an object for extra"),
+    ({"op": "replace", "path": "/driver", "value": "ipmi"}, 400, "Driver ipmi is not enabled"),
+    ({"op": "add", "path": "/extra/x"}, 400, "needs a value"),
+]
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("operation,status,message", BAD_PATCHES)
+def test_bad_patches(api: httpx.Client, node: dict[str, Any], operation: dict[str, Any],
+                     status: int, message: str) -> None:
+    good = {"op": "add", "path": "/extra/new", "value": "not applied"}
+    response = api.patch(f"/v1/nodes/{node['uuid']}", json=[good, operation])
+    assert response.status_code == status
+    assert message in fault(response)
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_patch_body_must_be_a_list(api: httpx.Client, node: dict[str, Any]) -> None:
+    response = api.patch(f"/v1/nodes/{node['uuid']}", json={"op": "add"})
+    assert response.status_code == 400
+    assert "non-empty JSON list" in fault(response)
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("header,status,message", [
+    ("1.999", 406, "The supported version range is: [1.1, 1.73]"),
+    ("2.0", 406, "major version is not supported"),
+    ("one.two", 400, "Invalid value for x-openstack-ironic-api-version"),
+])
+def test_bad_microversions(ingot: IngotServer, header: str, status: int, message: str) -> None:
+    response = httpx.get(f"{ingot.url}/v1/nodes",
+                         headers={"X-OpenStack-Ironic-API-Version": header})
+    assert response.status_code == status
+    assert message in fault(response)
+    assert response.headers["X-OpenStack-Ironic-API-Minimum-Version"] == "1.1"
+    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.73"
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_field_newer_than_requested_version_is_406(ingot: IngotServer) -> None:
+    with ingot.client(version="1.40") as old:
+        response = old.post("/v1/nodes", json={"driver": "fake-hardware",
+                                               "conductor_group": ""})
+        assert response.status_code == 406
+        assert "conductor_group" in fault(response)
+        listed = old.get("/v1/nodes?fields=uuid,owner")
+        assert listed.status_code == 406
+
+
+def test_generic_version_header_is_honoured(ingot: IngotServer, node: dict[str, Any]) -> None:
+    response = httpx.get(f"{ingot.url}/v1/nodes/{node['uuid']}",
+                         headers={"OpenStack-API-Version": "baremetal 1.45"})
+    assert response.status_code == 200
+    assert response.headers["X-OpenStack-Ironic-API-Version"] == "1.45"
+    assert "conductor_group" not in response.json()
+    latest = httpx.get(f"{ingot.url}/v1/nodes/{node['uuid']}",
+                       headers={"X-OpenStack-Ironic-API-Version": "latest"})
+    assert latest.headers["X-OpenStack-Ironic-API-Version"] == "1.73"
+    assert "network_data" in latest.json()
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("target,message", [
+    ("active", 'The requested action "active" can not be performed on node'),
+    ("provide", 'The requested action "provide" can not be performed on node'),
+    ("fly", "Invalid provision state target 'fly'"),
+])
+def test_invalid_provision_transitions(api: httpx.Client, node: dict[str, Any], target: str,
+                                       message: str) -> None:
+    response = api.put(f"/v1/nodes/{node['uuid']}/states/provision", json={"target": target})
+    assert response.status_code == 400
+    assert message in fault(response)
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_configdrive_only_with_deploy_targets(api: httpx.Client, node: dict[str, Any]) -> None:
+    response = api.put(f"/v1/nodes/{node['uuid']}/states/provision",
+                       json={"target": "manage", "configdrive": {"meta_data": {}}})
+    assert response.status_code == 400
+    assert "Adding a config drive is only supported" in fault(response)
+    with_old_version = api.put(f"/v1/nodes/{node['uuid']}/states/provision",
+                               json={"target": "active", "configdrive": {"meta_data": {}}},
+                               headers={"X-OpenStack-Ironic-API-Version": "1.55"})
+    assert with_old_version.status_code == 406
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_invalid_power_target(api: httpx.Client, node: dict[str, Any]) -> None:
+    response = api.put(f"/v1/nodes/{node['uuid']}/states/power", json={"target": "warp"})
+    assert response.status_code == 400
+    assert "Invalid power state target 'warp'" in fault(response)
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_duplicate_node_name_and_uuid(api: httpx.Client, node: dict[str, Any]) -> None:
+    by_name = api.post("/v1/nodes", json={"driver": "fake-hardware", "name": node["name"]})
+    assert by_name.status_code == 409
+    assert f"A node with name {node['name']} already exists" in fault(by_name)
+    by_uuid = api.post("/v1/nodes", json={"driver": "fake-hardware", "uuid": node["uuid"]})
+    assert by_uuid.status_code == 409
+    renamed = api.patch(f"/v1/nodes/{node['uuid']}",
+                        json=[{"op": "replace", "path": "/name", "value": node["name"]}])
+    assert renamed.status_code == 200  # renaming to its own name is no conflict
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_duplicate_mac_in_any_notation(api: httpx.Client, node: dict[str, Any]) -> None:
+    for notation in (node["mac"], node["mac"].upper(), node["mac"].replace(":", "-")):
+        response = api.post("/v1/ports", json={"address": notation,
+                                               "node_uuid": node["uuid"]})
+        assert response.status_code == 409
+        assert f"A port with MAC address {node['mac']} already exists" in fault(response)
+    bad = api.post("/v1/ports", json={"address": "52:54:zz:00:00:00",
+                                      "node_uuid": node["uuid"]})
+    assert bad.status_code == 400
+    assert "Expected a MAC address for address" in fault(bad)
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_oversized_and_too_deep_bodies(api: httpx.Client, node: dict[str, Any]) -> None:
+    big = {"driver": "fake-hardware", "extra": {"blob": "x" * (2 * 1024 * 1024)}}
+    response = api.post("/v1/nodes", json=big)
+    assert response.status_code == 413
+    assert "exceeds the limit of 1048576 bytes" in fault(response)
+    patch = [{"op": "add", "path": "/extra/blob", "value": "x" * (2 * 1024 * 1024)}]
+    assert api.patch(f"/v1/nodes/{node['uuid']}", json=patch).status_code == 413
+    deep: Any = "leaf"
+    for _ in range(40):
+        deep = {"d": deep}
+    response = api.post("/v1/nodes", json={"driver": "fake-hardware", "extra": deep})
+    assert response.status_code == 400
+    assert "nests deeper than 25 levels" in fault(response)
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_delete_refused_outside_allowed_states(api: httpx.Client, ingot: IngotServer) -> None:
+    created = api.post("/v1/nodes", json={"driver": "fake-hardware"}).json()
+    for target, state in (("manage", "manageable"), ("provide", "available")):
+        api.put(f"/v1/nodes/{created['uuid']}/states/provision", json={"target": target})
+        _wait_state(api, created["uuid"], state)
+    before = snapshot(ingot)
+    response = api.delete(f"/v1/nodes/{created['uuid']}")
+    assert response.status_code == 409
+    assert 'can not be deleted in provision state "available"' in fault(response)
+    assert snapshot(ingot) == before
+    api.put(f"/v1/nodes/{created['uuid']}/states/provision", json={"target": "manage"})
+    _wait_state(api, created["uuid"], "manageable")
+    assert api.delete(f"/v1/nodes/{created['uuid']}").status_code == 204
+
+
+def _wait_state(api: httpx.Client, ident: str, state: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.get(f"/v1/nodes/{ident}").json()["provision_state"] == state:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"node {ident} did not reach {state}")
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_unknown_resources_and_methods(api: httpx.Client) -> None:
+    missing = api.get("/v1/nodes/no-such-node")
+    assert missing.status_code == 404
+    assert fault(missing) == "Node no-such-node could not be found."
+    unknown_path = api.get("/v1/flavours")
+    assert unknown_path.status_code == 404
+    assert "/v1/flavours" in fault(unknown_path)
+    unsupported = api.get("/v1/portgroups")
+    assert unsupported.status_code == 404
+    assert "does not implement the portgroups resource" in fault(unsupported)
+    method = api.post("/v1/drivers", json={})
+    assert method.status_code == 405
+    assert "Method POST is not allowed" in fault(method)

@@ -1,0 +1,45 @@
+"""Shared fixtures: real ingot servers on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers.ingot import IngotServer
+from tests.servers.postgres import temporary_database
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def database_url(backend: str, workdir: pathlib.Path) -> Iterator[str]:
+    if backend == "postgresql":
+        with temporary_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{workdir}/ingot.sqlite"
+
+
+@contextlib.contextmanager
+def running_ingot(backend: str, workdir: pathlib.Path, **kwargs: object) -> Iterator[IngotServer]:
+    with database_url(backend, workdir) as url:
+        server = IngotServer(workdir, db_url=url, **kwargs).start()  # type: ignore[arg-type]
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def ingot(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotServer]:
+    """One `ingot serve` per database backend, shared by the tests of a session."""
+    with running_ingot(backend, tmp_path_factory.mktemp(f"ingot-{backend}")) as server:
+        yield server
