@@ -1,12 +1,31 @@
-"""ingot's configuration: oslo.config options named as in Ironic where Ironic has them."""
+"""ingot's configuration: oslo.config options named as in Ironic where Ironic has them.
+
+Each module of this package owns one option group and has ``register(conf)`` and
+``list_opts()``; add new ones to MODULES.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
 
 from oslo_config import cfg
 
-from ingot.conf import api, conductor, database, default
-
 CONF = cfg.CONF
 
-for _module in (default, api, database, conductor):
+MODULES = (
+    "ingot.conf.default",
+    "ingot.conf.api",
+    "ingot.conf.database",
+    "ingot.conf.conductor",
+)
+
+
+def modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in MODULES]
+
+
+for _module in modules():
     _module.register(CONF)
 
 

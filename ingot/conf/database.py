@@ -18,3 +18,7 @@ opts = [
 def register(conf: cfg.ConfigOpts) -> None:
     conf.register_group(group)
     conf.register_opts(opts, group=group)
+
+
+def list_opts() -> list[tuple[str | cfg.OptGroup | None, list[cfg.Opt]]]:
+    return [(group, opts)]

@@ -37,3 +37,7 @@ opts = [
 
 def register(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(opts)
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    return [(None, opts)]

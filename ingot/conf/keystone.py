@@ -15,9 +15,9 @@ def register(conf: cfg.ConfigOpts) -> None:
     loading.register_session_conf_options(conf, GROUP)
 
 
-def list_opts() -> list[cfg.Opt]:
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     from keystoneauth1 import loading  # noqa: PLC0415
 
-    return (loading.get_auth_common_conf_options()
-            + loading.get_auth_plugin_conf_options("password")
-            + loading.get_session_conf_options())
+    return [(GROUP, loading.get_auth_common_conf_options()
+             + loading.get_auth_plugin_conf_options("password")
+             + loading.get_session_conf_options())]

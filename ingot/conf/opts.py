@@ -1,15 +1,16 @@
 """Entry point for oslo-config-generator: every option ingot registers."""
 
+from __future__ import annotations
+
 from oslo_config import cfg
 
-from ingot.conf import api, conductor, database, default, keystone
+from ingot import conf
+from ingot.conf import keystone
 
 
 def list_opts() -> list[tuple[str | cfg.OptGroup | None, list[cfg.Opt]]]:
-    return [
-        (None, default.opts),
-        (api.group, api.opts),
-        (conductor.group, conductor.opts),
-        (database.group, database.opts),
-        (keystone.GROUP, keystone.list_opts()),
-    ]
+    result: list[tuple[str | cfg.OptGroup | None, list[cfg.Opt]]] = []
+    for module in conf.modules():
+        result.extend(module.list_opts())
+    result.extend(keystone.list_opts())
+    return result
