@@ -1,0 +1,159 @@
+"""The conductor service on a real database: claiming, recovery, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import pathlib
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from ingot.conductor import states
+from ingot.conductor.service import ConductorService
+from ingot.conductor.settings import ConductorSettings
+from ingot.db import conductors, migrate, nodes
+from ingot.db.engine import Database
+from ingot.db.models import Node, utcnow
+from tests.conftest import database_url
+from tests.factories import node_row
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate.upgrade(database)
+        yield database
+        database.dispose()
+
+
+def settings(host: str = "c1", **overrides: object) -> ConductorSettings:
+    values: dict[str, object] = {"host": host, "group": "", "groups": ("",),
+                                 "hardware_types": ("fake-hardware",), "poll_interval": 0.05,
+                                 "check_interval": 0.1, "heartbeat_interval": 0.1}
+    values.update(overrides)
+    return ConductorSettings(**values)  # type: ignore[arg-type]
+
+
+def add(db: Database, **values: object) -> Node:
+    with db.write() as conn:
+        return nodes.insert(conn, node_row(**values))
+
+
+def reload(db: Database, node: Node) -> Node:
+    with db.read() as conn:
+        found = nodes.get_by_id(conn, node.id)
+    assert found is not None
+    return found
+
+
+async def run_until(service: ConductorService, check: object, timeout: float = 10) -> None:
+    await service.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not check():  # type: ignore[operator]
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("condition not reached")
+            await asyncio.sleep(0.05)
+    finally:
+        await service.stop()
+
+
+def test_pending_work_is_carried_out(db: Database) -> None:
+    node = add(db, provision_state=states.DEPLOYING, target_provision_state=states.ACTIVE,
+               pending_action="deploy", pending_args={})
+    service = ConductorService(db, settings())
+    asyncio.run(run_until(service, lambda: reload(db, node).provision_state == states.ACTIVE))
+    done = reload(db, node)
+    assert (done.reservation, done.pending_action, done.target_provision_state) == (
+        None, None, None)
+    assert done.conductor_affinity == "c1"
+
+
+def test_restart_fails_what_this_conductor_was_doing(db: Database) -> None:
+    deploying = add(db, provision_state=states.DEPLOYING, reservation="c1",
+                    pending_action="deploy", pending_args={})
+    waiting = add(db, provision_state=states.DEPLOYWAIT, reservation="c1",
+                  pending_action="heartbeat", pending_args={})
+    other = add(db, provision_state=states.CLEANING, reservation="c2",
+                pending_action="clean", pending_args={})
+    service = ConductorService(db, settings())
+    asyncio.run(run_until(service, lambda: True))
+    failed = reload(db, deploying)
+    assert failed.provision_state == states.DEPLOYFAIL
+    assert failed.reservation is None and failed.pending_action is None
+    assert "Conductor c1 restarted while the operation ran" in (failed.last_error or "")
+    # A node waiting for its agent keeps waiting; its next heartbeat continues it.
+    still_waiting = reload(db, waiting)
+    assert (still_waiting.provision_state, still_waiting.reservation) == (states.DEPLOYWAIT,
+                                                                          None)
+    assert reload(db, other).reservation == "c2"  # c2 is not known dead
+
+
+def test_dead_conductor_reservations_are_taken_over(db: Database) -> None:
+    with db.write() as conn:
+        conductors.register(conn, "ghost", "", [""], ["fake-hardware"])
+        conn.execute(conductors.conductors.update().values(
+            updated_at=utcnow() - datetime.timedelta(minutes=10)))
+    stuck = add(db, provision_state=states.CLEANING, target_provision_state=states.AVAILABLE,
+                reservation="ghost", pending_action="clean", pending_args={})
+    service = ConductorService(db, settings(heartbeat_timeout=60))
+    asyncio.run(run_until(service, lambda: reload(db, stuck).reservation is None))
+    node = reload(db, stuck)
+    assert node.provision_state == states.CLEANFAIL
+    assert "went offline" in (node.last_error or "")
+
+
+def test_agent_that_never_calls_back_times_out(db: Database) -> None:
+    old = utcnow() - datetime.timedelta(seconds=30)
+    waiting = add(db, provision_state=states.DEPLOYWAIT, target_provision_state=states.ACTIVE,
+                  provision_updated_at=old)
+    fresh = add(db, provision_state=states.DEPLOYWAIT, target_provision_state=states.ACTIVE,
+                provision_updated_at=utcnow())
+    service = ConductorService(db, settings(deploy_callback_timeout=10))
+    asyncio.run(run_until(service,
+                          lambda: reload(db, waiting).provision_state == states.DEPLOYFAIL))
+    assert "Timeout reached while waiting for callback" in (reload(db, waiting).last_error or "")
+    assert reload(db, fresh).provision_state == states.DEPLOYWAIT
+
+
+def test_failing_action_moves_node_to_failure_state(db: Database) -> None:
+    # fake-hardware cannot validate a driver that is not enabled for this conductor's
+    # hardware types; an unknown interface name makes the driver fail to load.
+    broken = add(db, provision_state=states.DEPLOYING, pending_action="deploy",
+                 pending_args={}, deploy_interface="no-such-interface")
+    service = ConductorService(db, settings())
+    asyncio.run(run_until(service,
+                          lambda: reload(db, broken).provision_state == states.DEPLOYFAIL))
+    node = reload(db, broken)
+    assert 'Interface "no-such-interface" is not supported' in (node.last_error or "")
+    assert node.reservation is None
+
+
+def test_concurrent_claims_give_each_node_to_one_conductor(db: Database) -> None:
+    pending = [add(db, provision_state=states.DEPLOYING, pending_action="deploy",
+                   pending_args={}).id for _ in range(60)]
+    claimed: dict[str, list[int]] = {}
+    barrier = threading.Barrier(4)
+
+    def claim(host: str) -> None:
+        barrier.wait()
+        mine: list[int] = []
+        for _ in range(20):
+            with db.write() as conn:
+                mine += [n.id for n in nodes.claim_pending(conn, host, [""],
+                                                           ["fake-hardware"], 5)]
+        claimed[host] = mine
+
+    threads = [threading.Thread(target=claim, args=(f"h{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    everything = [node_id for ids in claimed.values() for node_id in ids]
+    assert sorted(everything) == sorted(pending)  # every node once, none twice
+    with db.read() as conn:
+        owners = {nodes.get_by_id(conn, node_id).reservation for node_id in pending}  # type: ignore[union-attr]
+    assert owners <= {"h0", "h1", "h2", "h3"}
