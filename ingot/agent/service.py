@@ -1,0 +1,131 @@
+"""The agent process: look the node up, serve the command API, heartbeat, and stop
+cleanly on ``standby.power_off`` or SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.metadata
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Sequence
+
+import uvicorn
+
+from ingot.agent.clean import Clean
+from ingot.agent.commands import CommandRunner
+from ingot.agent.heartbeat import Heartbeater, HeartbeatSettings
+from ingot.agent.http_api import create_app
+from ingot.agent.ironic_client import IronicClient, LookupFailed, LookupResult
+from ingot.agent.standby import DownloadSettings, Standby
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentSettings:
+    api_url: str
+    target: str
+    macs: Sequence[str] = ()
+    node_uuid: str | None = None
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9999
+    advertise_url: str | None = None
+    heartbeat_interval: float | None = None
+    lookup_timeout: float = 300.0
+    preset_token: str | None = dataclasses.field(default=None, repr=False)
+    download: DownloadSettings = dataclasses.field(default_factory=DownloadSettings)
+
+
+def agent_version() -> str:
+    try:
+        return importlib.metadata.version("ingot")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(64)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _callback_url(settings: AgentSettings, sock: socket.socket) -> str:
+    if settings.advertise_url:
+        return settings.advertise_url.rstrip("/")
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        raise ValueError("--advertise-url is needed when listening on all addresses")
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def run(settings: AgentSettings) -> int:
+    """Run the agent until it is told to stop; returns the process exit code."""
+    client = IronicClient(settings.api_url)
+    try:
+        try:
+            found = client.lookup(settings.macs, settings.node_uuid,
+                                  timeout=settings.lookup_timeout,
+                                  preset_token=settings.preset_token)
+        except LookupFailed as exc:
+            LOG.error("%s", exc)
+            return 2
+        LOG.info("Lookup found node %s", found.node_uuid)
+        return _serve(settings, client, found)
+    finally:
+        client.close()
+
+
+def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -> int:
+    sock = _bind(settings.listen_host, settings.listen_port)
+    callback_url = _callback_url(settings, sock)
+    started_at = time.time()
+    version = agent_version()
+    server: uvicorn.Server | None = None
+
+    def stop_agent() -> None:
+        # Let the command's result and the last heartbeat go out first.
+        def later() -> None:
+            time.sleep(0.3)
+            if server is not None:
+                server.should_exit = True
+        threading.Thread(target=later, daemon=True).start()
+
+    download = dataclasses.replace(settings.download,
+                                   allow_md5=settings.download.allow_md5 or found.allow_md5)
+    runner = CommandRunner()
+    Standby(settings.target, download, stop_agent).register(runner)
+    Clean(settings.target).register(runner)
+    app = create_app(runner, found.agent_token,
+                     lambda: {"started_at": started_at, "version": version})
+    heartbeater = Heartbeater(
+        client, found.agent_token,
+        HeartbeatSettings(found.node_uuid, callback_url, version, found.heartbeat_timeout,
+                          max_interval=settings.heartbeat_interval,
+                          progress_interval=min(5.0, settings.heartbeat_interval or 5.0)),
+        progress=runner.progress, busy=runner.running)
+    runner.on_done = lambda result: heartbeater.force()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            server_header=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    LOG.info("Agent for node %s serving on %s, writing to %s", found.node_uuid,
+             callback_url, settings.target)
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+    # handlers that were there before: these make that a normal exit (code 0).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, frame: LOG.info("Stopping on signal %d", number))
+    heartbeater.start()
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        heartbeater.stop()
+        sock.close()
+    LOG.info("Agent stopped")
+    return 0

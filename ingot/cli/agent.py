@@ -1,0 +1,87 @@
+"""``ingot agent``: the provisioning agent (ironic-python-agent's protocol) for one
+target disk or disk image file.
+
+A conductor that generated the agent token itself (as Ironic does for virtual media)
+hands it over in the environment variable INGOT_AGENT_TOKEN, never on the command line
+where other users could read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+TOKEN_VARIABLE = "INGOT_AGENT_TOKEN"
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "agent", help="the provisioning agent: looks its node up, serves the command API, "
+                      "writes images onto --target")
+    parser.add_argument("--api-url", required=True, help="Bare Metal API endpoint")
+    parser.add_argument("--mac", action="append", default=[], dest="macs",
+                        help="a MAC address of this machine (repeatable)")
+    parser.add_argument("--node-uuid", help="look up by node UUID as well")
+    parser.add_argument("--target", required=True,
+                        help="the disk (block device) or disk image file to write to")
+    parser.add_argument("--listen", type=_listen, default=("127.0.0.1", 9999),
+                        metavar="HOST:PORT", help="command API address (port 0: any free)")
+    parser.add_argument("--advertise-url",
+                        help="callback URL sent in heartbeats (default: from --listen)")
+    parser.add_argument("--heartbeat-interval", type=float,
+                        help="longest time between heartbeats, in seconds (default: from "
+                             "the API's heartbeat_timeout)")
+    parser.add_argument("--work-dir",
+                        help="where non-raw images are downloaded before conversion "
+                             "(default: the target's directory for files, else /var/tmp)")
+    parser.add_argument("--lookup-timeout", type=float, default=300.0,
+                        help="give up if the node is not found in this many seconds")
+    parser.add_argument("--download-attempts", type=int, default=5,
+                        help="attempts per image URL that make no progress")
+    parser.add_argument("--retry-interval", type=float, default=1.0,
+                        help="first delay between download attempts (doubles each time)")
+    parser.add_argument("--connect-timeout", type=float, default=10.0)
+    parser.add_argument("--read-timeout", type=float, default=60.0)
+    parser.add_argument("--debug", action="store_true")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, conf_args: list[str]) -> int:
+    from ingot.agent import download, service, standby  # noqa: PLC0415 - agent-only imports
+
+    if conf_args:
+        print(f"ingot agent: unrecognized arguments: {' '.join(conf_args)}", file=sys.stderr)
+        return 2
+    if not args.macs and not args.node_uuid:
+        print("ingot agent: give at least one --mac or --node-uuid", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # These log request URLs, which may carry signatures.
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    host, port = args.listen
+    settings = service.AgentSettings(
+        api_url=args.api_url, target=args.target, macs=tuple(args.macs),
+        node_uuid=args.node_uuid, listen_host=host, listen_port=port,
+        advertise_url=args.advertise_url, heartbeat_interval=args.heartbeat_interval,
+        lookup_timeout=args.lookup_timeout,
+        preset_token=os.environ.get(TOKEN_VARIABLE) or None,
+        download=standby.DownloadSettings(
+            retry=download.RetryPolicy(attempts=args.download_attempts,
+                                       initial_delay=args.retry_interval),
+            timeouts=download.Timeouts(connect=args.connect_timeout,
+                                       read=args.read_timeout),
+            work_dir=args.work_dir))
+    return service.run(settings)
