@@ -13,6 +13,8 @@ COMMANDS = (
     "ingot.cli.services",
     "ingot.cli.db",
     "ingot.cli.config",
+    "ingot.cli.agent",
+    "ingot.cli.configdrive",
 )
 
 
