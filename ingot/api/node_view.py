@@ -107,7 +107,7 @@ def internal_info_view(node: Node) -> dict[str, Any]:
         info["agent_version"] = node.agent_version
     if node.agent_last_heartbeat:
         info["agent_last_heartbeat"] = timestamp(node.agent_last_heartbeat)
-    if node.agent_token_hash:
+    if node.agent_token:
         info["agent_secret_token"] = MASK
     if node.agent_progress:
         info["agent_progress"] = node.agent_progress

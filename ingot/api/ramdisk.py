@@ -2,12 +2,12 @@
 
 As in Ironic (API >= 1.62), the first lookup of a node's agent gets a fresh random
 token and every later lookup gets it masked, so only the agent that booted first can
-heartbeat. ingot stores only the token's SHA-256, never the token.
+heartbeat. A conductor that starts the agent itself (virtual media, local VMs) may set
+the token beforehand and hand it over out of band; lookup then only masks it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from typing import Any
@@ -30,10 +30,6 @@ from ingot.db.models import Node, utcnow
 _CONTINUE_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.RESCUEWAIT,
                     states.INSPECTWAIT)
 _AGENT_STATUSES = ("start", "end", "error")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _need_ramdisk_api(request: Request) -> int:
@@ -97,12 +93,11 @@ async def lookup(request: Request) -> Response:
 
 
 def _issue_token(ctx: Any, node: Node) -> str:
-    if node.agent_token_hash:
+    if node.agent_token:
         return MASK
     token = secrets.token_urlsafe(32)
     with ctx.db.write() as conn:
-        issued = nodes.update(conn, node.id, {"agent_token_hash": token_hash(token)},
-                              agent_token_hash=None)
+        issued = nodes.update(conn, node.id, {"agent_token": token}, agent_token=None)
     return token if issued else MASK
 
 
@@ -140,8 +135,8 @@ async def heartbeat(request: Request) -> Response:
 
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])
-        if not node.agent_token_hash or not hmac.compare_digest(
-                node.agent_token_hash, token_hash(token)):
+        if not node.agent_token or not hmac.compare_digest(node.agent_token.encode(),
+                                                           token.encode()):
             raise Unauthorized("Invalid or missing agent token received.")
         if node.agent_url and callback_url and node.agent_url != callback_url:
             raise BadRequest('Detected change in ramdisk provided "callback_url"')
@@ -152,7 +147,7 @@ async def heartbeat(request: Request) -> Response:
             values["agent_version"] = agent_version
         if progress is not None:
             values["agent_progress"] = progress
-        if not nodes.update(conn, node.id, values, agent_token_hash=node.agent_token_hash):
+        if not nodes.update(conn, node.id, values, agent_token=node.agent_token):
             raise Conflict("The agent token changed while the heartbeat was recorded.")
         # Continue the node's operation unless a conductor is already on it; it reads
         # the latest heartbeat when it finishes.

@@ -75,11 +75,12 @@ nodes = sa.Table(
     sa.Column("pending_action", sa.String(32), nullable=True),
     sa.Column("pending_args", sa.JSON, nullable=True),
     # What the agent reports, kept out of driver_internal_info so that heartbeats and
-    # conductors never overwrite each other's JSON. Only a hash of the token is kept.
+    # conductors never overwrite each other's JSON. The token is needed in clear to call
+    # the agent; it never leaves the database through the API.
     sa.Column("agent_url", sa.String(255), nullable=True),
     sa.Column("agent_version", sa.String(64), nullable=True),
     sa.Column("agent_last_heartbeat", sa.DateTime, nullable=True),
-    sa.Column("agent_token_hash", sa.String(64), nullable=True),
+    sa.Column("agent_token", sa.String(64), nullable=True),
     sa.Column("agent_progress", sa.JSON, nullable=True),
     # Bumped by every UPDATE: API writes that read a node first (JSON patches) apply
     # only if nothing changed since the read.
@@ -190,7 +191,7 @@ class Node:
     agent_url: str | None
     agent_version: str | None
     agent_last_heartbeat: datetime.datetime | None
-    agent_token_hash: str | None
+    agent_token: str | None
     agent_progress: dict[str, Any] | None
     revision: int
     created_at: datetime.datetime

@@ -13,7 +13,7 @@ from ingot.db.models import Node, nodes, ports, utcnow
 # Columns a list may be sorted by: Ironic refuses the JSON ones too.
 SORTABLE = frozenset(
     column.name for column in nodes.columns if not isinstance(column.type, sa.JSON)
-) - {"pending_action", "reservation", "agent_token_hash", "conductor_affinity"}
+) - {"pending_action", "reservation", "agent_token", "conductor_affinity"}
 
 
 class StaleMarker(LookupError):

@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("agent_url", sa.String(255), nullable=True),
         sa.Column("agent_version", sa.String(64), nullable=True),
         sa.Column("agent_last_heartbeat", sa.DateTime, nullable=True),
-        sa.Column("agent_token_hash", sa.String(64), nullable=True),
+        sa.Column("agent_token", sa.String(64), nullable=True),
         sa.Column("agent_progress", sa.JSON, nullable=True),
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
