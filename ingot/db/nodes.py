@@ -87,9 +87,9 @@ def get_by_id(conn: sa.Connection, node_id: int) -> Node | None:
 
 
 def get_by_macs(conn: sa.Connection, macs: Sequence[str]) -> list[Node]:
-    query = (sa.select(nodes).distinct()
-             .join(ports, ports.c.node_id == nodes.c.id)
-             .where(ports.c.address.in_(list(macs))))
+    # A subquery, not DISTINCT over a join: PostgreSQL cannot compare json columns.
+    owners = sa.select(ports.c.node_id).where(ports.c.address.in_(list(macs)))
+    query = sa.select(nodes).where(nodes.c.id.in_(owners))
     return [_record(row) for row in conn.execute(query)]
 
 

@@ -1,0 +1,100 @@
+"""The agent endpoints: lookup by MAC or UUID, agent tokens, heartbeats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from ingot.db.models import nodes, utcnow
+from tests import factories
+from tests.api.test_bad_input import _db_url, fault
+from tests.servers.ingot import IngotServer
+
+
+@pytest.fixture
+def api(ingot: IngotServer) -> Iterator[httpx.Client]:
+    with ingot.client() as client:
+        yield client
+
+
+def _set(server: IngotServer, uuid: str, **values: Any) -> None:
+    engine = sa.create_engine(_db_url(server))
+    with engine.begin() as conn:
+        conn.execute(nodes.update().where(nodes.c.uuid == uuid)
+                     .values(revision=nodes.c.revision + 1, **values))
+    engine.dispose()
+
+
+@pytest.fixture
+def waiting(api: httpx.Client, ingot: IngotServer) -> dict[str, Any]:
+    """A node waiting for its agent, with a port, arranged directly in the database."""
+    node = api.post("/v1/nodes", json={"driver": "fake-hardware",
+                                       "driver_info": {"ipmi_password": "x"}}).json()
+    mac = factories.mac("52:54:03")
+    assert api.post("/v1/ports", json={"address": mac, "node_uuid": node["uuid"]}
+                    ).status_code == 201
+    _set(ingot, node["uuid"], provision_state="wait call-back",
+         target_provision_state="active", provision_updated_at=utcnow())
+    return {**node, "mac": mac}
+
+
+def test_lookup_issues_the_token_once(api: httpx.Client, waiting: dict[str, Any]) -> None:
+    first = api.get("/v1/lookup", params={"addresses": f"zz,{waiting['mac'].upper()}"})
+    assert first.status_code == 200
+    body = first.json()
+    assert body["node"]["uuid"] == waiting["uuid"]
+    token = body["config"]["agent_token"]
+    assert token and token != "******"
+    assert body["config"]["agent_token_required"] is True
+    again = api.get("/v1/lookup", params={"node_uuid": waiting["uuid"]}).json()
+    assert again["config"]["agent_token"] == "******"
+    shown = api.get(f"/v1/nodes/{waiting['uuid']}").json()
+    assert shown["driver_internal_info"]["agent_secret_token"] == "******"
+    assert token not in str(shown)
+
+
+def test_heartbeat_needs_the_token(api: httpx.Client, waiting: dict[str, Any]) -> None:
+    token = api.get("/v1/lookup", params={"addresses": waiting["mac"]}).json()[
+        "config"]["agent_token"]
+    url = f"/v1/heartbeat/{waiting['uuid']}"
+    missing = api.post(url, json={"callback_url": "http://127.0.0.1:9999"})
+    assert missing.status_code == 400
+    assert "Agent token is required" in fault(missing)
+    wrong = api.post(url, json={"callback_url": "http://127.0.0.1:9999",
+                                "agent_token": "nope"})
+    assert wrong.status_code == 401
+    assert "Invalid or missing agent token" in fault(wrong)
+    good = api.post(url, json={"callback_url": "http://127.0.0.1:9999", "agent_token": token,
+                               "agent_version": "ingot-1",
+                               "agent_progress": {"bytes_done": 5, "bytes_total": 10}})
+    assert good.status_code == 202
+    info = api.get(f"/v1/nodes/{waiting['uuid']}").json()["driver_internal_info"]
+    assert info["agent_url"] == "http://127.0.0.1:9999"
+    assert info["agent_progress"] == {"bytes_done": 5, "bytes_total": 10}
+    moved = api.post(url, json={"callback_url": "http://127.0.0.1:8888", "agent_token": token})
+    assert moved.status_code == 400
+    assert "Detected change in ramdisk provided" in fault(moved)
+
+
+def test_lookup_refused_outside_agent_states(api: httpx.Client) -> None:
+    node = api.post("/v1/nodes", json={"driver": "fake-hardware"}).json()
+    mac = factories.mac("52:54:04")
+    api.post("/v1/ports", json={"address": mac, "node_uuid": node["uuid"]})
+    response = api.get("/v1/lookup", params={"addresses": mac})
+    assert response.status_code == 404
+    assert fault(response) == "Node could not be found."
+    assert api.get("/v1/lookup").status_code == 400
+    old = api.get("/v1/lookup", params={"addresses": mac},
+                  headers={"X-OpenStack-Ironic-API-Version": "1.21"})
+    assert old.status_code == 404
+
+
+def test_lookup_before_1_62_gives_no_token(api: httpx.Client, waiting: dict[str, Any]) -> None:
+    response = api.get("/v1/lookup", params={"addresses": waiting["mac"]},
+                       headers={"X-OpenStack-Ironic-API-Version": "1.61"})
+    assert response.status_code == 200
+    assert response.json()["config"]["agent_token"] is None
