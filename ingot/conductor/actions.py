@@ -41,7 +41,7 @@ async def deploy(task: NodeTask, args: dict[str, Any]) -> None:
     validate(task, ("power", "management", "boot", "deploy"))
     task.save(deploy_step={}, last_error=None)
     outcome = await task.driver.deploy.deploy(task)
-    _after_deploy_step(task, outcome)
+    await _after_deploy_step(task, outcome)
 
 
 async def continue_deploy(task: NodeTask, args: dict[str, Any]) -> None:
@@ -49,15 +49,23 @@ async def continue_deploy(task: NodeTask, args: dict[str, Any]) -> None:
     if task.node.provision_state == states.DEPLOYWAIT:
         task.advance("resume")
         outcome = await task.driver.deploy.heartbeat(task)
-        _after_deploy_step(task, outcome)
+        await _after_deploy_step(task, outcome)
     elif task.node.provision_state == states.CLEANWAIT:
         task.advance("resume")
         outcome = await task.driver.deploy.clean_heartbeat(task)
-        _after_clean(task, outcome)
+        await _after_clean(task, outcome)
     # Any other state: the heartbeat came late, nothing to continue.
 
 
-def _after_deploy_step(task: NodeTask, outcome: Outcome) -> None:
+async def _sync_power(task: NodeTask) -> None:
+    """Record the power state a driver operation left the node in."""
+    state = await task.driver.power.get_power_state(task)
+    if state != task.node.power_state:
+        task.save(power_state=state)
+
+
+async def _after_deploy_step(task: NodeTask, outcome: Outcome) -> None:
+    await _sync_power(task)
     if outcome is Outcome.WAIT:
         task.advance("wait")
     else:
@@ -74,11 +82,13 @@ async def clean(task: NodeTask, args: dict[str, Any]) -> None:
     """Automated cleaning (provide, undeploy) or manual cleaning with clean_steps."""
     steps = args.get("clean_steps")
     if steps is None and not _automated_clean_enabled(task):
-        _after_clean(task, Outcome.DONE)
+        await _after_clean(task, Outcome.DONE)
         return
-    validate(task, ("power", "management", "deploy"))
+    # Not the deploy interface: that checks the instance's image, which cleaning does
+    # not need (and undeploy has just removed).
+    validate(task, ("power", "management"))
     outcome = await task.driver.deploy.clean(task, steps)
-    _after_clean(task, outcome)
+    await _after_clean(task, outcome)
 
 
 def _automated_clean_enabled(task: NodeTask) -> bool:
@@ -87,7 +97,8 @@ def _automated_clean_enabled(task: NodeTask) -> bool:
     return task.settings.automated_clean
 
 
-def _after_clean(task: NodeTask, outcome: Outcome) -> None:
+async def _after_clean(task: NodeTask, outcome: Outcome) -> None:
+    await _sync_power(task)
     if outcome is Outcome.WAIT:
         task.advance("wait")
         return
@@ -119,6 +130,7 @@ async def unrescue(task: NodeTask, args: dict[str, Any]) -> None:
 async def abort(task: NodeTask, args: dict[str, Any]) -> None:
     """The API already moved the node to the failure state; stop what was running."""
     await task.driver.deploy.abort(task)
+    await _sync_power(task)
 
 
 async def power(task: NodeTask, args: dict[str, Any]) -> None:

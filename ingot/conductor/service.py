@@ -107,6 +107,7 @@ class ConductorService:
         action_name = node.pending_action or ""
         args = node.pending_args or {}
         async with self._slots:
+            started = utcnow()
             try:
                 task = NodeTask(self.db, self.settings, node)
                 action = ACTIONS.get(action_name)
@@ -114,6 +115,9 @@ class ConductorService:
                     raise RuntimeError(f"Unknown action {action_name!r}")
                 await action(task, args)
                 task.release()
+                with self.db.write() as conn:
+                    if nodes.requeue_heartbeat(conn, node.id, _WAIT_STATES, started):
+                        self._wake.set()
             except LostReservation:
                 LOG.warning("Lost the reservation of node %s during %s", node.uuid,
                             action_name)

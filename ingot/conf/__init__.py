@@ -18,6 +18,8 @@ MODULES = (
     "ingot.conf.api",
     "ingot.conf.database",
     "ingot.conf.conductor",
+    "ingot.conf.agent",
+    "ingot.conf.local_vm",
 )
 
 

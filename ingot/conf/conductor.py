@@ -25,6 +25,10 @@ opts = [
                help="Seconds between checks for deploys that time out."),
     cfg.IntOpt("deploy_callback_timeout", default=1800,
                help="Seconds to wait for the agent in wait call-back; 0 waits forever."),
+    cfg.StrOpt("api_url",
+               help="URL of the Bare Metal API that agents call back (lookup, "
+                    "heartbeats). Defaults to http://[api]host_ip:[api]port, with "
+                    "127.0.0.1 for a wildcard host_ip."),
     cfg.BoolOpt("automated_clean", default=True,
                 help="Clean nodes on provide and undeploy."),
 ]

@@ -27,7 +27,7 @@ opts = [
                help="Top-level directory for ingot's state: the SQLite database, image "
                     "caches and the HTTP root by default."),
     cfg.BoolOpt("debug", default=False, help="Log at debug level."),
-    cfg.ListOpt("enabled_hardware_types", default=["fake-hardware"],
+    cfg.ListOpt("enabled_hardware_types", default=["fake-hardware", "local-vm"],
                 help="Hardware types this conductor loads."),
     cfg.StrOpt("default_resource_class", help="Resource class of new nodes that name none."),
     cfg.StrOpt("default_conductor_group", default="",

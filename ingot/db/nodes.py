@@ -200,6 +200,19 @@ def release(conn: sa.Connection, node_id: int, host: str, values: Mapping[str, A
     return update(conn, node_id, {**values, "reservation": None}, reservation=host)
 
 
+def requeue_heartbeat(conn: sa.Connection, node_id: int, states: Sequence[str],
+                      since: Any) -> bool:
+    """Queue a heartbeat that arrived while a conductor held the node (the API does not
+    queue work on reserved nodes, and the agent may not heartbeat again for a while)."""
+    result = conn.execute(
+        sa.update(nodes)
+        .where(nodes.c.id == node_id, nodes.c.reservation.is_(None),
+               nodes.c.pending_action.is_(None), nodes.c.provision_state.in_(list(states)),
+               nodes.c.agent_last_heartbeat > since)
+        .values(pending_action="heartbeat", pending_args={}, revision=nodes.c.revision + 1))
+    return result.rowcount == 1
+
+
 def ids_reserved_by(conn: sa.Connection, hosts: Sequence[str]) -> list[Node]:
     query = sa.select(nodes).where(nodes.c.reservation.in_(list(hosts)))
     return [_record(row) for row in conn.execute(query)]

@@ -11,6 +11,7 @@ from ingot.drivers.interfaces import InvalidParameter
 # hardware type -> module that registers it on import
 _MODULES: dict[str, str] = {
     "fake-hardware": "ingot.drivers.hardware",
+    "local-vm": "ingot.drivers.local_vm",
 }
 
 

@@ -8,6 +8,7 @@ from ingot.conductor.states import POWER_OFF
 from ingot.drivers.interfaces import (
     BootInterface,
     DeployInterface,
+    DriverError,
     InspectInterface,
     ManagementInterface,
     Outcome,
@@ -55,6 +56,22 @@ class FakeInspect(InspectInterface):
 
 class FakeRescue(RescueInterface):
     name = "fake"
+
+
+class NoInspect(InspectInterface):
+    """For hardware types that cannot inspect: inspection fails with a clear message."""
+
+    name = "no-inspect"
+
+    async def inspect(self, task: Task) -> Outcome:
+        raise DriverError(f"Hardware type {task.node.driver} does not support inspection.")
+
+
+class NoRescue(RescueInterface):
+    name = "no-rescue"
+
+    async def rescue(self, task: Task) -> Outcome:
+        raise DriverError(f"Hardware type {task.node.driver} does not support rescue.")
 
 
 def passive(kind: str, implementation: str) -> type[PassiveInterface]:

@@ -48,7 +48,7 @@ class HardwareType:
         return dict(sorted(merged.items()))
 
 
-def _with_passive(supported: dict[str, tuple[type[Interface], ...]],
+def with_passive(supported: dict[str, tuple[type[Interface], ...]],
                   implementation: str) -> dict[str, tuple[type[Interface], ...]]:
     """Fill the kinds ingot only carries for the API with a do-nothing implementation."""
     full = dict(supported)
@@ -57,7 +57,7 @@ def _with_passive(supported: dict[str, tuple[type[Interface], ...]],
     return full
 
 
-FAKE_HARDWARE = HardwareType("fake-hardware", _with_passive({
+FAKE_HARDWARE = HardwareType("fake-hardware", with_passive({
     "power": (fake.FakePower,),
     "management": (fake.FakeManagement,),
     "boot": (fake.FakeBoot,),

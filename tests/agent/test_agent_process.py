@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from ingot.db.models import nodes, utcnow
-from tests.agent.origin import Fault, Origin, running_origin
+from tests.servers.origin import Fault, Origin, running_origin
 from tests.servers.ingot import INGOT, IngotServer
 from tests.servers.process import Process, free_port, wait_until
 

@@ -18,7 +18,7 @@ from ingot.agent.download import (
     fetch,
 )
 from ingot.images.proxies import ProxyPolicy, parse_no_proxy
-from tests.agent.origin import Fault, Origin, running_origin
+from tests.servers.origin import Fault, Origin, running_origin
 
 FAST = RetryPolicy(attempts=3, initial_delay=0.01, max_delay=0.05)
 SHORT = Timeouts(connect=5, read=10)

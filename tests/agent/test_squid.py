@@ -15,7 +15,7 @@ from ingot.agent.download import RetryPolicy, Timeouts, fetch_text
 from ingot.agent.writer import ImageSource, WriteOptions, WriteResult, write_image
 from ingot.images.checksum import expected_digest
 from ingot.images.proxies import ProxyPolicy
-from tests.agent.origin import Origin, running_origin
+from tests.servers.origin import Origin, running_origin
 from tests.servers.squid import Squid
 
 IMAGE = os.urandom(6 << 20)

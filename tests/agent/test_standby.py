@@ -16,7 +16,7 @@ from ingot.agent import standby
 from ingot.agent.commands import AgentIsBusy, CommandRunner, InvalidCommandParams
 from ingot.agent.download import RetryPolicy, Timeouts
 from ingot.agent.standby import DownloadSettings, Standby
-from tests.agent.origin import Fault, Origin, running_origin
+from tests.servers.origin import Fault, Origin, running_origin
 from tests.servers.process import unavailable
 
 MiB = 1 << 20

@@ -21,7 +21,7 @@ from ingot.agent.writer import (
 )
 from ingot.images.checksum import ChecksumMismatch, ExpectedDigest
 from ingot.images.formats import ImageFormatError
-from tests.agent.origin import Origin, running_origin
+from tests.servers.origin import Origin, running_origin
 from tests.servers.process import unavailable
 
 MiB = 1 << 20

@@ -14,7 +14,7 @@ from ingot.images.checksum import (
     expected_digest,
     parse_checksum_file,
 )
-from tests.agent.origin import running_origin
+from tests.servers.origin import running_origin
 
 DATA = b"image bytes\n" * 1000
 SHA256 = hashlib.sha256(DATA).hexdigest()

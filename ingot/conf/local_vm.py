@@ -1,0 +1,24 @@
+"""[local_vm] options: the virtual nodes of the local-vm hardware type."""
+
+from oslo_config import cfg
+
+group = cfg.OptGroup("local_vm", title="local-vm virtual nodes")
+
+opts = [
+    cfg.ListOpt("disk_paths", default=["$state_path/vms"],
+                help="Directories where a local-vm node's vm_disk may be; the agent "
+                     "writes images into that file."),
+    cfg.FloatOpt("agent_heartbeat_interval", default=2.0,
+                 help="Seconds between heartbeats of a local-vm node's agent."),
+    cfg.IntOpt("default_disk_size", default=1024,
+               help="Size in MiB of a vm_disk file that does not exist yet."),
+]
+
+
+def register(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+
+
+def list_opts() -> list[tuple[cfg.OptGroup, list[cfg.Opt]]]:
+    return [(group, opts)]

@@ -1,0 +1,81 @@
+"""Agent processes on this host: the "ramdisk" of local-vm nodes.
+
+Each node's agent is an ``ingot agent`` process writing into the node's disk file. A
+pid file per node lets a restarted conductor find (and stop) an agent it started
+before; the pid is trusted only if that process's command line names the node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+
+def _pid_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
+    return run_dir / f"{node_uuid}.pid"
+
+
+def running_pid(run_dir: pathlib.Path, node_uuid: str) -> int | None:
+    try:
+        pid = int(_pid_file(run_dir, node_uuid).read_text())
+        cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if node_uuid.encode() in cmdline and b"agent" in cmdline else None
+
+
+def start(run_dir: pathlib.Path, node_uuid: str, *, api_url: str, macs: list[str],
+          disk: str, token: str, heartbeat_interval: float) -> int:
+    """Start the node's agent; the token goes through the environment, never argv."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stop(run_dir, node_uuid)
+    argv = [sys.executable, "-m", "ingot", "agent", "--api-url", api_url,
+            "--node-uuid", node_uuid, "--target", disk, "--listen", "127.0.0.1:0",
+            "--heartbeat-interval", str(heartbeat_interval),
+            "--work-dir", str(pathlib.Path(disk).parent)]
+    for mac in macs:
+        argv += ["--mac", mac]
+    with open(run_dir / f"{node_uuid}.log", "ab") as log:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "INGOT_AGENT_TOKEN": token})
+    _pid_file(run_dir, node_uuid).write_text(str(process.pid))
+    return process.pid
+
+
+def stop(run_dir: pathlib.Path, node_uuid: str, timeout: float = 10.0) -> bool:
+    """Stop the node's agent if it runs; True if one was stopped."""
+    pid = running_pid(run_dir, node_uuid)
+    _pid_file(run_dir, node_uuid).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    # Reap it if it is our child, then check whether anything is left.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = pathlib.Path(f"/proc/{pid}/status")
+    try:
+        return "State:\tZ" not in status.read_text()
+    except OSError:
+        return False

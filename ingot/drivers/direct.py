@@ -1,0 +1,160 @@
+"""The ``direct`` deploy interface: the agent downloads the image and writes it.
+
+Deploy: boot the agent, wait for its first heartbeat, send ``standby.prepare_image``,
+follow it on every heartbeat (the agent heartbeats at once when a command ends), then
+boot the node from its disk. Cleaning (after undeploy, or on provide) boots the agent
+again to erase the disk's partition tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ingot.conductor.states import POWER_OFF
+from ingot.conf import CONF
+from ingot.configdrive.build import build_iso, encode
+from ingot.db.models import Node
+from ingot.drivers.agent_client import FAILED, RUNNING, AgentClient, CommandStatus
+from ingot.drivers.interfaces import (
+    DeployInterface,
+    DriverError,
+    InvalidParameter,
+    Outcome,
+    Task,
+)
+from ingot.drivers.ramdisk_params import ramdisk_params
+from ingot.images import image_info
+from ingot.images.image_info import InvalidImage
+
+LOG = logging.getLogger(__name__)
+
+_DEPLOY_COMMAND = "deploy_command_id"
+_CLEAN_COMMAND = "clean_command_id"
+_CLEAN_STEPS = ("erase_devices_metadata",)
+
+
+class DirectDeploy(DeployInterface):
+    name = "direct"
+    properties = {
+        "image_http_proxy": "Proxy for the agent's http image downloads: "
+                            "[http://]host:port. Optional.",
+        "image_https_proxy": "Proxy for the agent's https image downloads: "
+                             "[http(s)://]host:port. Optional.",
+        "image_no_proxy": "Comma-separated hosts, .domains, IP addresses and CIDR ranges "
+                          "(each optionally with :port) the agent reaches without proxy. "
+                          "Optional.",
+    }
+
+    def validate(self, node: Node) -> None:
+        try:
+            image_info.validate(node.instance_info, node.driver_info,
+                                allow_md5=CONF.agent.allow_md5_checksum)
+        except InvalidImage as exc:
+            raise InvalidParameter(str(exc)) from None
+
+    # --- deploy -----------------------------------------------------------------------
+
+    async def deploy(self, task: Task) -> Outcome:
+        self.validate(task.node)
+        task.set_internal(**{_DEPLOY_COMMAND: None})
+        await _boot_agent(task)
+        return Outcome.WAIT
+
+    async def heartbeat(self, task: Task) -> Outcome:
+        node = task.node
+        command_id = node.driver_internal_info.get(_DEPLOY_COMMAND)
+        agent = _client(node)
+        if not command_id:
+            started = await agent.execute("standby.prepare_image", _prepare_params(node))
+            task.set_internal(**{_DEPLOY_COMMAND: started.id})
+            status = started
+        else:
+            status = await agent.status(str(command_id))
+        if status.status == RUNNING:
+            return Outcome.WAIT
+        task.set_internal(**{_DEPLOY_COMMAND: None})
+        _raise_if_failed(status, "Writing the image")
+        await task.driver.boot.clean_up_ramdisk(task)
+        await task.driver.boot.prepare_instance(task)
+        await task.driver.power.reboot(task)
+        return Outcome.DONE
+
+    async def tear_down(self, task: Task) -> None:
+        await task.driver.power.set_power_state(task, POWER_OFF)
+        await task.driver.boot.clean_up_instance(task)
+
+    async def abort(self, task: Task) -> None:
+        await task.driver.power.set_power_state(task, POWER_OFF)
+        await task.driver.boot.clean_up_ramdisk(task)
+        task.set_internal(**{_DEPLOY_COMMAND: None, _CLEAN_COMMAND: None})
+
+    # --- cleaning ---------------------------------------------------------------------
+
+    async def clean(self, task: Task, steps: list[dict[str, Any]] | None) -> Outcome:
+        wanted = [s["step"] for s in steps] if steps else list(_CLEAN_STEPS)
+        unknown = [s for s in wanted if s not in _CLEAN_STEPS]
+        if unknown:
+            raise DriverError(f"Unsupported clean step(s): {', '.join(unknown)}; the direct "
+                              f"deploy interface offers {', '.join(_CLEAN_STEPS)}.")
+        task.set_internal(**{_CLEAN_COMMAND: None})
+        await _boot_agent(task)
+        return Outcome.WAIT
+
+    async def clean_heartbeat(self, task: Task) -> Outcome:
+        node = task.node
+        command_id = node.driver_internal_info.get(_CLEAN_COMMAND)
+        agent = _client(node)
+        if not command_id:
+            step = {"step": "erase_devices_metadata", "interface": "deploy", "priority": 99,
+                    "args": {}}
+            started = await agent.execute("clean.execute_clean_step", {
+                "step": step, "node": {"uuid": node.uuid}, "ports": [],
+                "clean_version": None})
+            task.set_internal(**{_CLEAN_COMMAND: started.id})
+            status = started
+        else:
+            status = await agent.status(str(command_id))
+        if status.status == RUNNING:
+            return Outcome.WAIT
+        task.set_internal(**{_CLEAN_COMMAND: None})
+        _raise_if_failed(status, "Erasing the disk metadata")
+        await task.driver.power.set_power_state(task, POWER_OFF)
+        await task.driver.boot.clean_up_ramdisk(task)
+        return Outcome.DONE
+
+
+async def _boot_agent(task: Task) -> None:
+    await task.driver.boot.prepare_ramdisk(task, ramdisk_params())
+    await task.driver.power.reboot(task)
+
+
+def _client(node: Node) -> AgentClient:
+    return AgentClient(node.agent_url, node.agent_token, timeout=CONF.agent.command_timeout)
+
+
+def _raise_if_failed(status: CommandStatus, what: str) -> None:
+    if status.status == FAILED:
+        raise DriverError(f"{what} failed on the agent: {status.error or 'no details'}")
+    if status.status != "SUCCEEDED":
+        raise DriverError(f"{what}: the agent reported an unexpected status "
+                          f"{status.status!r}.")
+
+
+def _prepare_params(node: Node) -> dict[str, Any]:
+    info = image_info.build(node.uuid, node.instance_info, node.driver_info,
+                            stream_raw_images=CONF.agent.stream_raw_images,
+                            allow_md5=CONF.agent.allow_md5_checksum)
+    params: dict[str, Any] = {"image_info": info}
+    configdrive = node.instance_info.get("configdrive")
+    if isinstance(configdrive, dict):
+        # A JSON drive (API >= 1.56) is built here; the agent only writes ISOs.
+        iso = build_iso(meta_data=dict(configdrive.get("meta_data") or {}),
+                        user_data=configdrive.get("user_data"),
+                        network_data=configdrive.get("network_data"),
+                        vendor_data=configdrive.get("vendor_data"),
+                        node_uuid=node.uuid, node_name=node.name)
+        params["configdrive"] = encode(iso)
+    elif configdrive:
+        params["configdrive"] = configdrive
+    return params

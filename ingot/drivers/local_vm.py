@@ -1,0 +1,149 @@
+"""local-vm: a virtual node on this host whose disk is a file.
+
+It behaves like a physical server as far as ingot can tell: the management interface
+sets the boot device; powering on with the network as boot device boots the deploy
+"ramdisk", which here is an ``ingot agent`` process writing into the disk file, and
+powering on from disk "boots the instance" (nothing runs: the disk file holds it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import secrets
+from typing import Any
+
+from ingot.conductor.states import POWER_OFF, POWER_ON
+from ingot.conf import CONF
+from ingot.db.models import Node
+from ingot.drivers import agent_process, fake, hardware
+from ingot.drivers.direct import DirectDeploy
+from ingot.drivers.interfaces import (
+    BootInterface,
+    InvalidParameter,
+    ManagementInterface,
+    MissingParameter,
+    PowerInterface,
+    Task,
+)
+from ingot.drivers.ramdisk_params import api_url
+
+_POWER_KEY = "local_vm_power"
+_BOOT_KEY = "local_vm_boot_device"
+
+
+def run_dir() -> pathlib.Path:
+    return pathlib.Path(os.path.expanduser(CONF.state_path)) / "local-vm"
+
+
+def disk_path(node: Node) -> pathlib.Path:
+    """The node's vm_disk, checked to be inside [local_vm] disk_paths."""
+    raw = node.driver_info.get("vm_disk")
+    if not isinstance(raw, str) or not raw:
+        raise MissingParameter("driver_info is missing vm_disk, the path of the node's "
+                               "disk image file.")
+    path = pathlib.Path(raw)
+    if not path.is_absolute():
+        raise InvalidParameter(f"driver_info vm_disk must be an absolute path, got {raw!r}.")
+    resolved = path.resolve()
+    allowed = [pathlib.Path(os.path.expanduser(p)).resolve()
+               for p in CONF.local_vm.disk_paths]
+    if not any(resolved == base or base in resolved.parents for base in allowed):
+        raise InvalidParameter(f"driver_info vm_disk {raw!r} is outside the directories "
+                               f"allowed by [local_vm] disk_paths.")
+    return resolved
+
+
+def disk_size_mib(node: Node) -> int:
+    raw = node.driver_info.get("vm_disk_size", CONF.local_vm.default_disk_size)
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"driver_info vm_disk_size must be a number of MiB, got "
+                               f"{raw!r}.") from None
+    if size < 1:
+        raise InvalidParameter("driver_info vm_disk_size must be at least 1 MiB.")
+    return size
+
+
+def _ensure_disk(node: Node) -> pathlib.Path:
+    path = disk_path(node)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        with open(path, "wb") as disk:
+            disk.truncate(disk_size_mib(node) * 1024 * 1024)
+    return path
+
+
+class LocalVmPower(PowerInterface):
+    name = "local-vm"
+    properties = {
+        "vm_disk": "Absolute path of the node's disk image file, inside [local_vm] "
+                   "disk_paths; created on first power on if missing. Required.",
+        "vm_disk_size": "Size in MiB of the disk file when ingot creates it. Optional.",
+    }
+
+    def validate(self, node: Node) -> None:
+        disk_path(node)
+        disk_size_mib(node)
+
+    async def get_power_state(self, task: Task) -> str:
+        info = task.node.driver_internal_info
+        if info.get(_BOOT_KEY, "disk") == "pxe":
+            running = agent_process.running_pid(run_dir(), task.node.uuid)
+            return POWER_ON if running else POWER_OFF
+        return str(info.get(_POWER_KEY, POWER_OFF))
+
+    async def set_power_state(self, task: Task, state: str) -> None:
+        node = task.node
+        await asyncio.to_thread(agent_process.stop, run_dir(), node.uuid)
+        if state == POWER_ON and node.driver_internal_info.get(_BOOT_KEY) == "pxe":
+            disk = _ensure_disk(node)
+            # A new "boot" of the ramdisk: a new agent with a new token, handed over
+            # out of band the way virtual media does it; lookup then only masks it.
+            token = secrets.token_urlsafe(32)
+            task.save(agent_token=token, agent_url=None, agent_last_heartbeat=None,
+                      agent_progress=None, agent_version=None)
+            await asyncio.to_thread(
+                agent_process.start, run_dir(), node.uuid, api_url=api_url(),
+                macs=task.macs, disk=str(disk), token=token,
+                heartbeat_interval=CONF.local_vm.agent_heartbeat_interval)
+        task.set_internal(**{_POWER_KEY: state})
+
+
+class LocalVmManagement(ManagementInterface):
+    name = "local-vm"
+
+    def validate(self, node: Node) -> None:
+        disk_path(node)
+
+    async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
+        if device not in ("pxe", "disk"):
+            raise InvalidParameter(f"local-vm nodes boot from pxe or disk, not {device!r}.")
+        task.set_internal(**{_BOOT_KEY: device})
+
+
+class LocalVmBoot(BootInterface):
+    """Booting the agent or the instance only means choosing the boot device."""
+
+    name = "local-vm"
+
+    async def prepare_ramdisk(self, task: Task, params: dict[str, Any]) -> None:
+        await task.driver.management.set_boot_device(task, "pxe")
+
+    async def prepare_instance(self, task: Task) -> None:
+        await task.driver.management.set_boot_device(task, "disk", persistent=True)
+
+
+LOCAL_VM = hardware.HardwareType("local-vm", hardware.with_passive({
+    "power": (LocalVmPower,),
+    "management": (LocalVmManagement,),
+    "boot": (LocalVmBoot,),
+    "deploy": (DirectDeploy, fake.FakeDeploy),
+    "inspect": (fake.NoInspect,),
+    "rescue": (fake.NoRescue,),
+    "network": (fake.passive("network", "noop"),),
+    "storage": (fake.passive("storage", "noop"),),
+}, "no-vendor"))
+hardware.register(LOCAL_VM)
