@@ -15,6 +15,7 @@ COMMANDS = (
     "ingot.cli.config",
     "ingot.cli.agent",
     "ingot.cli.configdrive",
+    "ingot.cli.demo",
 )
 
 

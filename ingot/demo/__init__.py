@@ -1,0 +1,1 @@
+"""`ingot demo`: a real deploy onto a virtual node, on embedded defaults."""

@@ -1,0 +1,33 @@
+"""`ingot demo`, the README's main command, on its own state directory."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+
+from ingot.demo import image
+from tests.servers.ingot import INGOT, write_config
+from tests.servers.process import free_port
+
+
+def test_generated_image_is_a_bootable_mbr_disk() -> None:
+    data = image.build(4)
+    assert data[510:512] == b"\x55\xaa"
+    assert image.MESSAGE.rstrip(b"\0") in data[:446]
+    assert image.partitions(data) == [{"number": 1, "bootable": True, "type": 0x83,
+                                       "start": 2048, "sectors": 4 * 2048 - 2048}]
+    assert image.partitions(b"\0" * 1024) == []
+
+
+def test_demo_deploys_and_reports_the_disk(tmp_path: pathlib.Path) -> None:
+    config = write_config(tmp_path / "demo.conf", {
+        "DEFAULT": {"state_path": tmp_path / "state"}, "api": {"port": free_port()}})
+    result = subprocess.run([INGOT, "demo", "--size", "16", "--config-file", str(config)],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is active after" in result.stdout
+    assert "partition 1: type 0x83 (bootable), start sector 2048" in result.stdout
+    assert "sha256 of the first 16 MiB: matches the image" in result.stdout
+    assert "100.0%" in result.stderr  # the progress bar reached the end
+    disks = list((tmp_path / "state" / "vms").glob("ingot-demo-*.img"))
+    assert len(disks) == 1
