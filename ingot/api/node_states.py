@@ -15,10 +15,12 @@ from starlette.responses import Response
 from ingot.api import validation
 from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, Forbidden, NotAcceptable
+from ingot.api.errors import BadRequest, Conflict, Forbidden, NotAcceptable, PayloadTooLarge
 from ingot.api.node_view import states_view
 from ingot.api.nodes import busy, find_node, json_response
 from ingot.conductor import states
+from ingot.configdrive import check as configdrive_check
+from ingot.configdrive.errors import ConfigDriveRejected
 from ingot.db import nodes
 from ingot.db.models import Node, utcnow
 from ingot.drivers.hardware import driver_for
@@ -28,7 +30,6 @@ _POWER_TARGETS = {
     states.POWER_ON: 1, states.POWER_OFF: 1, states.REBOOT: 1,
     states.SOFT_POWER_OFF: 27, states.SOFT_REBOOT: 27,
 }
-_CONFIGDRIVE_KEYS = {"meta_data": 56, "network_data": 56, "user_data": 56, "vendor_data": 59}
 
 
 async def get_states(request: Request) -> Response:
@@ -181,25 +182,27 @@ def _check_step(field: str, step: Any) -> dict[str, Any]:
 
 
 def _check_configdrive(value: Any, minor: int) -> Any:
+    """Check what can be checked up front, so a bad drive fails the request, not the
+    deploy: JSON against the schema, strings as URL or base64 of a gzipped config-2 ISO
+    within the size limit."""
     if isinstance(value, dict):
         if minor < 56:
             raise NotAcceptable("Providing a JSON object for configdrive is only supported "
                                 "starting with API version 1.56.")
-        for key, item in value.items():
-            if key not in _CONFIGDRIVE_KEYS:
-                raise BadRequest(f"Invalid configdrive format: unknown key {key!r}; allowed: "
-                                 f"{', '.join(_CONFIGDRIVE_KEYS)}.")
-            if _CONFIGDRIVE_KEYS[key] > minor:
-                raise NotAcceptable(f"configdrive {key} needs API version "
-                                    f"1.{_CONFIGDRIVE_KEYS[key]} or later.")
-            if key == "user_data":
-                if not isinstance(item, (dict, list, str, type(None))):
-                    raise BadRequest("Invalid configdrive format: user_data must be an "
-                                     "object, a list or a string.")
-            elif not isinstance(item, dict):
-                raise BadRequest(f"Invalid configdrive format: {key} must be an object.")
+        if "vendor_data" in value and minor < 59:
+            raise NotAcceptable("configdrive vendor_data needs API version 1.59 or later.")
+        try:
+            configdrive_check.check_json(value, vendor_data=minor >= 59)
+        except ConfigDriveRejected as exc:
+            raise BadRequest(exc.message) from None
         return value
     if isinstance(value, str):
+        try:
+            configdrive_check.check(value)
+        except ConfigDriveRejected as exc:
+            if exc.status == 413:
+                raise PayloadTooLarge(exc.message) from None
+            raise BadRequest(exc.message) from None
         return value
     raise BadRequest("Invalid configdrive format: it is neither a JSON object, nor a URL, nor a "
                      "base64 string.")

@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from ingot.db.models import nodes, utcnow
-from tests.servers.origin import Fault, Origin, running_origin
 from tests.servers.ingot import INGOT, IngotServer
+from tests.servers.origin import Fault, Origin, running_origin
 from tests.servers.process import Process, free_port, wait_until
 
 IMAGE = os.urandom(8 << 20)
@@ -55,8 +55,7 @@ def waiting_node(server: IngotServer, mac: str, token: str | None = None) -> str
                               "revision": nodes.c.revision + 1}
     if token is not None:  # a token the conductor generated and gave the agent
         values["agent_token"] = token
-    engine = sa.create_engine(server.config.read_text().split("connection = ")[1]
-                              .splitlines()[0])
+    engine = sa.create_engine(server.db_url)
     with engine.begin() as conn:
         conn.execute(nodes.update().where(nodes.c.uuid == uuid).values(**values))
     engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,34 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests import factories
+from tests.assertions import fault, snapshot
 from tests.servers.ingot import IngotServer
-
-
-def _db_url(server: IngotServer) -> str:
-    text = server.config.read_text()
-    return text.split("connection = ", 1)[1].splitlines()[0]
-
-
-def snapshot(server: IngotServer) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the node and port tables, straight from the database."""
-    engine = sa.create_engine(_db_url(server))
-    try:
-        with engine.connect() as conn:
-            return {table: [tuple(row) for row in conn.execute(
-                        sa.text(f"SELECT * FROM {table} ORDER BY id"))]
-                    for table in ("nodes", "ports")}
-    finally:
-        engine.dispose()
-
-
-def fault(response: httpx.Response) -> str:
-    """The message clients print: faultstring inside Ironic's error_message string."""
-    inner = json.loads(response.json()["error_message"])
-    assert inner["faultcode"] in ("Client", "Server")
-    return str(inner["faultstring"])
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ingot.db.models import nodes, utcnow
 from tests import factories
-from tests.api.test_bad_input import _db_url, fault
+from tests.assertions import fault
 from tests.servers.ingot import IngotServer
 
 
@@ -22,7 +22,7 @@ def api(ingot: IngotServer) -> Iterator[httpx.Client]:
 
 
 def _set(server: IngotServer, uuid: str, **values: Any) -> None:
-    engine = sa.create_engine(_db_url(server))
+    engine = sa.create_engine(server.db_url)
     with engine.begin() as conn:
         conn.execute(nodes.update().where(nodes.c.uuid == uuid)
                      .values(revision=nodes.c.revision + 1, **values))

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_bad_input import fault
+from tests.assertions import fault
 from tests.deploy.nodes import deploy, provision, sha256, vm_node, wait_for
 from tests.servers.ingot import IngotServer
 from tests.servers.origin import Fault, Origin

@@ -38,8 +38,8 @@ class IngotServer:
             "api": {"port": self.port},
             "conductor": {"heartbeat_interval": 1, "poll_interval": 0.2},
         }
-        if db_url:
-            sections["database"] = {"connection": db_url}
+        self.db_url = db_url or f"sqlite:///{workdir}/state/ingot.sqlite"
+        sections["database"] = {"connection": self.db_url}
         for section, values in (options or {}).items():
             sections.setdefault(section, {}).update(values)
         self.config = write_config(workdir / "ingot.conf", sections)
