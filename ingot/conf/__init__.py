@@ -20,6 +20,9 @@ MODULES = (
     "ingot.conf.conductor",
     "ingot.conf.agent",
     "ingot.conf.local_vm",
+    "ingot.conf.glance",
+    "ingot.conf.swift",
+    "ingot.conf.configdrive_swift",
 )
 
 

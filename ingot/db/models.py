@@ -243,3 +243,46 @@ def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = (
 _check_field_order(Node, nodes)
 _check_field_order(Port, ports, ("node_uuid",))
 _check_field_order(Conductor, conductors)
+
+
+# Temporary URLs handed out for Swift objects (migration 0002). One row per set of
+# signature inputs, hashed into cache_key; the row holds the agreed expiry, never the
+# key or the signature: every conductor with the key recomputes the identical URL.
+temp_url_cache = sa.Table(
+    "temp_url_cache",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cache_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("account", sa.String(256), nullable=False),
+    sa.Column("container", sa.String(256), nullable=False),
+    sa.Column("object_name", sa.Text, nullable=False),
+    # HMAC of a fixed label under the key: tells keys apart, cannot be used to sign.
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("digest", sa.String(16), nullable=False),
+    sa.Column("lifetime", sa.Integer, nullable=False),
+    # Unix time, as in the URL's temp_url_expires.
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("temp_url_cache_expires_at_idx", "expires_at"),
+)
+
+
+@dataclasses.dataclass(slots=True)
+class TempURLEntry:
+    id: int
+    cache_key: str
+    method: str
+    endpoint: str
+    account: str
+    container: str
+    object_name: str
+    key_id: str
+    digest: str
+    lifetime: int
+    expires_at: int
+    created_at: datetime.datetime
+
+
+_check_field_order(TempURLEntry, temp_url_cache)

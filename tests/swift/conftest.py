@@ -1,0 +1,78 @@
+"""Fixtures of the Swift tests: one real Swift per session, databases, configurations."""
+
+from __future__ import annotations
+
+import pathlib
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from oslo_config import cfg
+
+from ingot.db import migrate
+from ingot.db.engine import Database
+from tests.conftest import database_url
+from tests.servers.process import unavailable
+from tests.servers.swift import SwiftServer, SwiftUnavailable
+from tests.swift.confs import Sections, make_conf, merged
+
+ConfFactory = Callable[..., cfg.ConfigOpts]
+
+
+@pytest.fixture(scope="session")
+def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
+    """A real all-in-one Swift (tempauth, tempurl, memcached), started once."""
+    try:
+        server = SwiftServer(tmp_path_factory.mktemp("swift")).start()
+    except SwiftUnavailable as exc:
+        unavailable(f"OpenStack Swift cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def account_key(swift: SwiftServer) -> str:
+    """The account's Temp-URL-Key, set once for the session."""
+    key = secrets.token_hex(16)
+    swift.set_account_key(key)
+    return key
+
+
+@pytest.fixture(scope="session")
+def glance_image(swift: SwiftServer) -> tuple[str, bytes]:
+    """(image id, content) of an image stored as Glance's Swift store would."""
+    image_id = str(uuid.uuid4())
+    content = secrets.token_bytes(256 * 1024)
+    connection = swift.connection()
+    try:
+        connection.put_container("glance")
+        connection.put_object("glance", image_id, content)
+    finally:
+        connection.close()
+    return image_id, content
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
+    """An upgraded database on each backend (SQLite file, PostgreSQL)."""
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate.upgrade(database)
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+@pytest.fixture
+def swift_conf(swift: SwiftServer, tmp_path: pathlib.Path) -> ConfFactory:
+    """Builds ingot configurations reaching the test Swift; arguments add sections."""
+    base: Sections = {"swift": swift.swift_options()}
+
+    def build(*layers: Sections) -> cfg.ConfigOpts:
+        return make_conf(tmp_path, merged(base, *layers))
+
+    return build
