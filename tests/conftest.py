@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from tests.servers.ingot import IngotServer
 from tests.servers.postgres import temporary_database
+from tests.servers.process import unavailable
+from tests.servers.swift import SwiftServer, SwiftUnavailable
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -43,3 +46,24 @@ def ingot(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[In
     """One `ingot serve` per database backend, shared by the tests of a session."""
     with running_ingot(backend, tmp_path_factory.mktemp(f"ingot-{backend}")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
+    """A real all-in-one Swift (tempauth, tempurl, memcached), started once."""
+    try:
+        server = SwiftServer(tmp_path_factory.mktemp("swift")).start()
+    except SwiftUnavailable as exc:
+        unavailable(f"OpenStack Swift cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def account_key(swift: SwiftServer) -> str:
+    """The account's Temp-URL-Key, set once for the session."""
+    key = secrets.token_hex(16)
+    swift.set_account_key(key)
+    return key

@@ -8,6 +8,7 @@ again to erase the disk's partition tables.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -24,12 +25,14 @@ from ingot.drivers.interfaces import (
     Task,
 )
 from ingot.drivers.ramdisk_params import ramdisk_params
+from ingot.drivers.swift_access import swift_service
 from ingot.images import image_info
 from ingot.images.image_info import InvalidImage
 
 LOG = logging.getLogger(__name__)
 
 _DEPLOY_COMMAND = "deploy_command_id"
+_CONFIGDRIVE_IN_SWIFT = "configdrive_in_swift"
 _CLEAN_COMMAND = "clean_command_id"
 _CLEAN_STEPS = ("erase_devices_metadata",)
 
@@ -66,7 +69,8 @@ class DirectDeploy(DeployInterface):
         command_id = node.driver_internal_info.get(_DEPLOY_COMMAND)
         agent = _client(node)
         if not command_id:
-            started = await agent.execute("standby.prepare_image", _prepare_params(node))
+            params = await _prepare_params(task)
+            started = await agent.execute("standby.prepare_image", params)
             task.set_internal(**{_DEPLOY_COMMAND: started.id})
             status = started
         else:
@@ -74,6 +78,7 @@ class DirectDeploy(DeployInterface):
         if status.status == RUNNING:
             return Outcome.WAIT
         task.set_internal(**{_DEPLOY_COMMAND: None})
+        await _drop_configdrive_object(task)
         _raise_if_failed(status, "Writing the image")
         await task.driver.boot.clean_up_ramdisk(task)
         await task.driver.boot.prepare_instance(task)
@@ -83,10 +88,12 @@ class DirectDeploy(DeployInterface):
     async def tear_down(self, task: Task) -> None:
         await task.driver.power.set_power_state(task, POWER_OFF)
         await task.driver.boot.clean_up_instance(task)
+        await _drop_configdrive_object(task)
 
     async def abort(self, task: Task) -> None:
         await task.driver.power.set_power_state(task, POWER_OFF)
         await task.driver.boot.clean_up_ramdisk(task)
+        await _drop_configdrive_object(task)
         task.set_internal(**{_DEPLOY_COMMAND: None, _CLEAN_COMMAND: None})
 
     # --- cleaning ---------------------------------------------------------------------
@@ -141,11 +148,29 @@ def _raise_if_failed(status: CommandStatus, what: str) -> None:
                           f"{status.status!r}.")
 
 
-def _prepare_params(node: Node) -> dict[str, Any]:
+async def _prepare_params(task: Task) -> dict[str, Any]:
+    node = task.node
     info = image_info.build(node.uuid, node.instance_info, node.driver_info,
                             stream_raw_images=CONF.agent.stream_raw_images,
                             allow_md5=CONF.agent.allow_md5_checksum)
     params: dict[str, Any] = {"image_info": info}
+    drive = _configdrive(node)
+    if drive is None:
+        return params
+    swift = swift_service(task.db)
+    if swift.configdrives.use_object_store and not drive.startswith(("http://", "https://")):
+        # The agent fetches it with a temp URL; X-Delete-After removes it even if the
+        # deploy never ends, and the drive stays in the database for rebuilds.
+        stored = await asyncio.to_thread(swift.store_configdrive, node.uuid, drive)
+        task.set_internal(**{_CONFIGDRIVE_IN_SWIFT: True})
+        params["configdrive"] = stored.url
+    else:
+        params["configdrive"] = drive
+    return params
+
+
+def _configdrive(node: Node) -> str | None:
+    """The node's config drive as the agent takes it: a URL or gzip+base64 ISO."""
     configdrive = node.instance_info.get("configdrive")
     if isinstance(configdrive, dict):
         # A JSON drive (API >= 1.56) is built here; the agent only writes ISOs.
@@ -154,7 +179,13 @@ def _prepare_params(node: Node) -> dict[str, Any]:
                         network_data=configdrive.get("network_data"),
                         vendor_data=configdrive.get("vendor_data"),
                         node_uuid=node.uuid, node_name=node.name)
-        params["configdrive"] = encode(iso)
-    elif configdrive:
-        params["configdrive"] = configdrive
-    return params
+        return encode(iso)
+    return str(configdrive) if configdrive else None
+
+
+async def _drop_configdrive_object(task: Task) -> None:
+    if not task.node.driver_internal_info.get(_CONFIGDRIVE_IN_SWIFT):
+        return
+    swift = swift_service(task.db)
+    await asyncio.to_thread(swift.delete_configdrive, task.node.uuid)
+    task.set_internal(**{_CONFIGDRIVE_IN_SWIFT: None})

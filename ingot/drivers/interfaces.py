@@ -14,6 +14,7 @@ import enum
 from typing import Any, ClassVar, Protocol
 
 from ingot.conductor.states import POWER_OFF, POWER_ON
+from ingot.db.engine import Database
 from ingot.db.models import Node
 
 INTERFACE_KINDS = (
@@ -46,6 +47,7 @@ class Task(Protocol):
 
     node: Node
     driver: DriverSet
+    db: Database
 
     @property
     def macs(self) -> list[str]: ...

@@ -13,32 +13,10 @@ from oslo_config import cfg
 from ingot.db import migrate
 from ingot.db.engine import Database
 from tests.conftest import database_url
-from tests.servers.process import unavailable
-from tests.servers.swift import SwiftServer, SwiftUnavailable
+from tests.servers.swift import SwiftServer
 from tests.swift.confs import Sections, make_conf, merged
 
 ConfFactory = Callable[..., cfg.ConfigOpts]
-
-
-@pytest.fixture(scope="session")
-def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
-    """A real all-in-one Swift (tempauth, tempurl, memcached), started once."""
-    try:
-        server = SwiftServer(tmp_path_factory.mktemp("swift")).start()
-    except SwiftUnavailable as exc:
-        unavailable(f"OpenStack Swift cannot run here: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def account_key(swift: SwiftServer) -> str:
-    """The account's Temp-URL-Key, set once for the session."""
-    key = secrets.token_hex(16)
-    swift.set_account_key(key)
-    return key
 
 
 @pytest.fixture(scope="session")
