@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ingot.conductor.states import POWER_OFF
@@ -65,19 +66,10 @@ class DirectDeploy(DeployInterface):
         return Outcome.WAIT
 
     async def heartbeat(self, task: Task) -> Outcome:
-        node = task.node
-        command_id = node.driver_internal_info.get(_DEPLOY_COMMAND)
-        agent = _client(node)
-        if not command_id:
-            params = await _prepare_params(task)
-            started = await agent.execute("standby.prepare_image", params)
-            task.set_internal(**{_DEPLOY_COMMAND: started.id})
-            status = started
-        else:
-            status = await agent.status(str(command_id))
-        if status.status == RUNNING:
+        status = await _follow_command(task, _DEPLOY_COMMAND, "standby.prepare_image",
+                                       _prepare_params)
+        if status is None:
             return Outcome.WAIT
-        task.set_internal(**{_DEPLOY_COMMAND: None})
         await _drop_configdrive_object(task)
         _raise_if_failed(status, "Writing the image")
         await task.driver.boot.clean_up_ramdisk(task)
@@ -109,26 +101,42 @@ class DirectDeploy(DeployInterface):
         return Outcome.WAIT
 
     async def clean_heartbeat(self, task: Task) -> Outcome:
-        node = task.node
-        command_id = node.driver_internal_info.get(_CLEAN_COMMAND)
-        agent = _client(node)
-        if not command_id:
-            step = {"step": "erase_devices_metadata", "interface": "deploy", "priority": 99,
-                    "args": {}}
-            started = await agent.execute("clean.execute_clean_step", {
-                "step": step, "node": {"uuid": node.uuid}, "ports": [],
-                "clean_version": None})
-            task.set_internal(**{_CLEAN_COMMAND: started.id})
-            status = started
-        else:
-            status = await agent.status(str(command_id))
-        if status.status == RUNNING:
+        status = await _follow_command(task, _CLEAN_COMMAND, "clean.execute_clean_step",
+                                       _clean_params)
+        if status is None:
             return Outcome.WAIT
-        task.set_internal(**{_CLEAN_COMMAND: None})
         _raise_if_failed(status, "Erasing the disk metadata")
         await task.driver.power.set_power_state(task, POWER_OFF)
         await task.driver.boot.clean_up_ramdisk(task)
         return Outcome.DONE
+
+
+async def _follow_command(task: Task, key: str, name: str,
+                          params: Callable[[Task], Awaitable[dict[str, Any]]]
+                          ) -> CommandStatus | None:
+    """Start the agent command on the first heartbeat, then check it on each one.
+
+    Returns the finished command's status, or None while it runs. The command id is
+    kept in driver_internal_info[key], so any conductor can take the next heartbeat.
+    """
+    command_id = task.node.driver_internal_info.get(key)
+    agent = _client(task.node)
+    if command_id:
+        status = await agent.status(str(command_id))
+    else:
+        status = await agent.execute(name, await params(task))
+        task.set_internal(**{key: status.id})
+    if status.status == RUNNING:
+        return None
+    task.set_internal(**{key: None})
+    return status
+
+
+async def _clean_params(task: Task) -> dict[str, Any]:
+    step = {"step": "erase_devices_metadata", "interface": "deploy", "priority": 99,
+            "args": {}}
+    return {"step": step, "node": {"uuid": task.node.uuid}, "ports": [],
+            "clean_version": None}
 
 
 async def _boot_agent(task: Task) -> None:
