@@ -23,6 +23,7 @@ MODULES = (
     "ingot.conf.glance",
     "ingot.conf.swift",
     "ingot.conf.configdrive_swift",
+    "ingot.conf.pxe",
 )
 
 
