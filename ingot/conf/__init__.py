@@ -24,6 +24,7 @@ MODULES = (
     "ingot.conf.swift",
     "ingot.conf.configdrive_swift",
     "ingot.conf.pxe",
+    "ingot.conf.image_sources", "ingot.conf.image_cache",
 )
 
 

@@ -1,0 +1,52 @@
+"""Fixtures of the image source tests: one real Glance per session, an HTTP origin,
+allowed directories for file:// sources, and an image cache."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+from ingot.images.cache import CacheSettings, ImageCache
+from ingot.images.sources.file import FileAccess
+from tests.servers.glance import GlanceServer, GlanceUnavailable
+from tests.servers.origin import Origin, running_origin
+from tests.servers.process import unavailable
+
+
+@pytest.fixture(scope="session")
+def glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlanceServer]:
+    """A real Glance (SQLite, file store, no Keystone), started once."""
+    try:
+        server = GlanceServer(tmp_path_factory.mktemp("glance")).start()
+    except GlanceUnavailable as exc:
+        unavailable(f"OpenStack Glance cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    with running_origin() as server:
+        yield server
+
+
+@pytest.fixture
+def allowed_dir(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "images"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def file_access(allowed_dir: pathlib.Path) -> FileAccess:
+    return FileAccess((str(allowed_dir),))
+
+
+@pytest.fixture
+def cache(tmp_path: pathlib.Path) -> ImageCache:
+    return ImageCache(CacheSettings(str(tmp_path / "master"), max_size=1 << 30,
+                                    ttl=3600.0, lock_timeout=60.0))

@@ -1,0 +1,115 @@
+"""Choosing the image source by scheme, and the up-front checks of the API's validate
+(no server: these refuse before any I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import pytest
+
+from ingot.images.sources import dispatch
+from ingot.images.sources.errors import ImageNotAcceptable, ImageReferenceError, MissingImageInfo
+from ingot.images.sources.record import ImageSource, SourceKind
+
+SHA256 = {"image_checksum": hashlib.sha256(b"x").hexdigest()}
+
+
+@pytest.mark.parametrize(("reference", "kind"), [
+    (str(uuid.uuid4()), SourceKind.GLANCE),
+    (str(uuid.uuid4()).upper(), SourceKind.GLANCE),
+    (f"glance://{uuid.uuid4()}", SourceKind.GLANCE),
+    (f"glance://glance.example.com:9292/{uuid.uuid4()}", SourceKind.GLANCE),
+    ("http://images.example.com/disk.qcow2", SourceKind.HTTP),
+    ("HTTPS://images.example.com/disk.raw", SourceKind.HTTP),
+    ("file:///var/lib/ingot/images/disk.raw", SourceKind.FILE),
+    ("swift://images/disks/disk.raw", SourceKind.SWIFT),
+])
+def test_scheme_picks_the_source(reference: str, kind: SourceKind) -> None:
+    assert dispatch.check_reference(reference, SHA256, allow_md5=False) is kind
+
+
+@pytest.mark.parametrize(("reference", "message"), [
+    ("ftp://example.com/disk.img", "protocol 'ftp' of image_source is not supported"),
+    ("oci://quay.io/org/image:tag", "protocol 'oci'"),
+    ("nfs://server/export/disk", "protocol 'nfs'"),
+    ("disk.img", "no scheme and is not a Glance image UUID"),
+    ("12345", "no scheme"),
+    ("", "missing or empty"),
+    (" http://example.com/x", "whitespace"),
+    ("http:///no-host", "with a host"),
+    ("swift://container", "swift://<container>/<object>"),
+    ("glance://not-a-uuid", "glance://<uuid>"),
+])
+def test_unusable_references_are_refused_with_a_reason(reference: str, message: str) -> None:
+    with pytest.raises(ImageReferenceError, match=message):
+        dispatch.check_reference(reference, SHA256, allow_md5=False)
+
+
+def test_non_string_reference_is_refused() -> None:
+    with pytest.raises(ImageReferenceError, match="missing or empty"):
+        dispatch.check_reference(None, SHA256, allow_md5=False)
+
+
+@pytest.mark.parametrize(("instance_info", "field"), [
+    ({"kernel": "http://x/k"}, "ramdisk"),
+    ({"kernel": "http://x/k", "ramdisk": "http://x/r"}, "root_gb"),
+    ({"image_type": "partition"}, "kernel"),
+])
+def test_partition_images_name_the_first_missing_field(instance_info: dict[str, Any],
+                                                       field: str) -> None:
+    with pytest.raises(MissingImageInfo, match=field) as missing:
+        dispatch.check_reference("http://example.com/p.img", {**SHA256, **instance_info},
+                                 allow_md5=False)
+    assert missing.value.field == field
+
+
+def test_complete_partition_image_is_not_supported() -> None:
+    info = {**SHA256, "kernel": "http://x/k", "ramdisk": "http://x/r", "root_gb": 10}
+    with pytest.raises(ImageNotAcceptable, match="Partition images are not supported"):
+        dispatch.check_reference("http://example.com/p.img", info, allow_md5=False)
+
+
+def test_image_type_must_be_known() -> None:
+    with pytest.raises(ImageReferenceError, match="image_type 'iso'"):
+        dispatch.check_reference("http://example.com/p.img", {**SHA256, "image_type": "iso"},
+                                 allow_md5=False)
+
+
+def test_md5_is_refused_unless_allowed() -> None:
+    md5 = {"image_checksum": hashlib.md5(b"x").hexdigest()}
+    with pytest.raises(ImageReferenceError, match="MD5"):
+        dispatch.check_reference("http://example.com/d.img", md5, allow_md5=False)
+    assert dispatch.check_reference("http://example.com/d.img", md5,
+                                    allow_md5=True) is SourceKind.HTTP
+
+
+def test_checksum_url_is_accepted_without_fetching() -> None:
+    info = {"image_checksum": "http://127.0.0.1:9/SHA256SUMS"}  # nothing listens there
+    assert dispatch.check_reference("http://example.com/d.img", info,
+                                    allow_md5=False) is SourceKind.HTTP
+
+
+def test_glance_references_need_no_instance_info() -> None:
+    assert dispatch.check_reference(str(uuid.uuid4()), {}, allow_md5=False) \
+        is SourceKind.GLANCE
+
+
+def test_glance_without_glance_access_is_a_clear_error() -> None:
+    with pytest.raises(Exception, match=r"\[glance\] auth_type"):
+        dispatch.resolve(str(uuid.uuid4()), {}, dispatch.SourceAccess())
+
+
+def test_file_without_file_access_is_refused() -> None:
+    with pytest.raises(ImageReferenceError, match="not enabled"):
+        dispatch.resolve("file:///var/lib/ingot/images/x.img", SHA256,
+                         dispatch.SourceAccess())
+
+
+def test_swift_reference_without_swift_keeps_the_object() -> None:
+    source: ImageSource = dispatch.resolve("swift://images/dir/disk%20one.raw", SHA256,
+                                           dispatch.SourceAccess())
+    assert source.swift is not None
+    assert (source.swift.container, source.swift.name) == ("images", "dir/disk one.raw")
+    assert source.size is None
