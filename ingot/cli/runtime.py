@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
+import pathlib
 import signal
 import sys
 from collections.abc import Callable
@@ -58,41 +59,44 @@ def register_hardware_types(conf: cfg.ConfigOpts) -> None:
 
 
 async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
-    """Run the API and/or the conductor until SIGINT or SIGTERM."""
+    """Run the API and/or the conductor (with its HTTP root) until SIGINT or SIGTERM."""
+    import uvicorn  # noqa: PLC0415 - the import is heavy for the other commands
+
+    from ingot.conductor import file_server  # noqa: PLC0415
+
     register_hardware_types(conf)
     db = open_database(conf)
     service = ConductorService(db, ConductorSettings.from_conf(conf)) if conductor else None
+    servers: list[uvicorn.Server] = []
+    if api:
+        app = create_app(
+            db, ApiSettings.from_conf(conf), authenticator(conf),
+            notify=service.wake if service else lambda: None,
+            on_startup=[service.start] if service else [],
+            on_shutdown=[service.stop] if service else [])
+        servers.append(uvicorn.Server(uvicorn.Config(
+            app, host=conf.api.host_ip, port=conf.api.port, log_level="warning",
+            access_log=False, lifespan="on", server_header=False)))
+        LOG.info("ingot API listening on http://%s:%s", conf.api.host_ip, conf.api.port)
+    if conductor and conf.deploy.serve_http_root:
+        root = pathlib.Path(os.path.expanduser(conf.deploy.http_root))
+        servers.append(file_server.server(root, conf.api.host_ip, conf.deploy.http_port))
+        LOG.info("HTTP root %s served on http://%s:%s", root, conf.api.host_ip,
+                 conf.deploy.http_port)
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-
-    if not api:
-        assert service is not None
+    if service is not None and not api:
         await service.start()
-        await stop.wait()
-        await service.stop()
-        db.dispose()
-        return
-
-    import uvicorn  # noqa: PLC0415 - not needed by the conductor alone
-
-    app = create_app(
-        db, ApiSettings.from_conf(conf), authenticator(conf),
-        notify=service.wake if service else lambda: None,
-        on_startup=[service.start] if service else [],
-        on_shutdown=[service.stop] if service else [])
-    config = uvicorn.Config(app, host=conf.api.host_ip, port=conf.api.port,
-                            log_level="warning", access_log=False, lifespan="on",
-                            server_header=False)
-    server = uvicorn.Server(config)
-    # uvicorn installs its own signal handlers inside serve(); ours stay as a fallback.
-    serving = asyncio.create_task(server.serve())
-    LOG.info("ingot API listening on http://%s:%s", conf.api.host_ip, conf.api.port)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
     waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait({serving, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await serving
+    await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
     waiter.cancel()
+    if service is not None and not api:
+        await service.stop()
     db.dispose()

@@ -65,6 +65,12 @@ deploy_opts: list[cfg.Opt] = [
                help="URL machines reach http_root at, e.g. http://192.0.2.1:8080. Must be "
                     "http: the iPXE in common firmware cannot do HTTPS. Default: derived "
                     "from the address ingot serves the HTTP root on."),
+    cfg.BoolOpt("serve_http_root", default=True,
+                help="Serve http_root from each conductor process on "
+                     "[api] host_ip:[deploy] http_port. Turn off when a web server such "
+                     "as nginx serves it (see docs/ipxe.md)."),
+    cfg.PortOpt("http_port", default=6386,
+                help="Port of the HTTP root served by the conductor."),
 ]
 
 

@@ -18,6 +18,7 @@ from ingot.conf import CONF
 from ingot.configdrive.build import build_iso, encode
 from ingot.db.models import Node
 from ingot.drivers.agent_client import FAILED, RUNNING, AgentClient, CommandStatus
+from ingot.drivers.endpoints import ramdisk_params
 from ingot.drivers.interfaces import (
     DeployInterface,
     DriverError,
@@ -25,7 +26,6 @@ from ingot.drivers.interfaces import (
     Outcome,
     Task,
 )
-from ingot.drivers.ramdisk_params import ramdisk_params
 from ingot.drivers.swift_access import swift_service
 from ingot.images import image_info
 from ingot.images.image_info import InvalidImage

@@ -12,13 +12,15 @@ import asyncio
 import os
 import pathlib
 import secrets
+import sys
 from typing import Any
 
 from ingot.conductor.states import POWER_OFF, POWER_ON
 from ingot.conf import CONF
 from ingot.db.models import Node
-from ingot.drivers import agent_process, fake, hardware
+from ingot.drivers import fake, hardware, node_processes
 from ingot.drivers.direct import DirectDeploy
+from ingot.drivers.endpoints import api_url
 from ingot.drivers.interfaces import (
     BootInterface,
     InvalidParameter,
@@ -27,7 +29,6 @@ from ingot.drivers.interfaces import (
     PowerInterface,
     Task,
 )
-from ingot.drivers.ramdisk_params import api_url
 
 _POWER_KEY = "local_vm_power"
 _BOOT_KEY = "local_vm_boot_device"
@@ -76,6 +77,16 @@ def _ensure_disk(node: Node) -> pathlib.Path:
     return path
 
 
+def _agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path) -> list[str]:
+    argv = [sys.executable, "-m", "ingot", "agent", "--api-url", api_url(),
+            "--node-uuid", node_uuid, "--target", str(disk), "--listen", "127.0.0.1:0",
+            "--heartbeat-interval", str(CONF.local_vm.agent_heartbeat_interval),
+            "--work-dir", str(disk.parent)]
+    for mac in macs:
+        argv += ["--mac", mac]
+    return argv
+
+
 class LocalVmPower(PowerInterface):
     name = "local-vm"
     properties = {
@@ -91,13 +102,13 @@ class LocalVmPower(PowerInterface):
     async def get_power_state(self, task: Task) -> str:
         info = task.node.driver_internal_info
         if info.get(_BOOT_KEY, "disk") == "pxe":
-            running = agent_process.running_pid(run_dir(), task.node.uuid)
+            running = node_processes.running_pid(run_dir(), task.node.uuid)
             return POWER_ON if running else POWER_OFF
         return str(info.get(_POWER_KEY, POWER_OFF))
 
     async def set_power_state(self, task: Task, state: str) -> None:
         node = task.node
-        await asyncio.to_thread(agent_process.stop, run_dir(), node.uuid)
+        await asyncio.to_thread(node_processes.stop, run_dir(), node.uuid)
         if state == POWER_ON and node.driver_internal_info.get(_BOOT_KEY) == "pxe":
             disk = _ensure_disk(node)
             # A new "boot" of the ramdisk: a new agent with a new token, handed over
@@ -105,10 +116,9 @@ class LocalVmPower(PowerInterface):
             token = secrets.token_urlsafe(32)
             task.save(agent_token=token, agent_url=None, agent_last_heartbeat=None,
                       agent_progress=None, agent_version=None)
-            await asyncio.to_thread(
-                agent_process.start, run_dir(), node.uuid, api_url=api_url(),
-                macs=task.macs, disk=str(disk), token=token,
-                heartbeat_interval=CONF.local_vm.agent_heartbeat_interval)
+            await asyncio.to_thread(node_processes.start, run_dir(), node.uuid,
+                                    _agent_argv(node.uuid, task.macs, disk),
+                                    env={"INGOT_AGENT_TOKEN": token})
         task.set_internal(**{_POWER_KEY: state})
 
 

@@ -1,8 +1,9 @@
-"""Agent processes on this host: the "ramdisk" of local-vm nodes.
+"""Processes that stand in for a node's hardware on this host: the agent of a local-vm
+node, the QEMU of a qemu-vm node.
 
-Each node's agent is an ``ingot agent`` process writing into the node's disk file. A
-pid file per node lets a restarted conductor find (and stop) an agent it started
-before; the pid is trusted only if that process's command line names the node.
+A pid file per node lets a restarted conductor find (and stop) what it started before;
+the pid is trusted only if that process's command line names the node, so a reused pid
+is never signalled.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Sequence
 
 
 def _pid_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
@@ -26,30 +27,25 @@ def running_pid(run_dir: pathlib.Path, node_uuid: str) -> int | None:
         cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    return pid if node_uuid.encode() in cmdline and b"agent" in cmdline else None
+    return pid if node_uuid.encode() in cmdline and _alive(pid) else None
 
 
-def start(run_dir: pathlib.Path, node_uuid: str, *, api_url: str, macs: list[str],
-          disk: str, token: str, heartbeat_interval: float) -> int:
-    """Start the node's agent; the token goes through the environment, never argv."""
+def start(run_dir: pathlib.Path, node_uuid: str, argv: Sequence[str], *,
+          env: dict[str, str] | None = None) -> int:
+    """Start argv (which must name the node) as the node's process, replacing any."""
+    if not any(node_uuid in arg for arg in argv):
+        raise ValueError("the command line must name the node")
     run_dir.mkdir(parents=True, exist_ok=True)
     stop(run_dir, node_uuid)
-    argv = [sys.executable, "-m", "ingot", "agent", "--api-url", api_url,
-            "--node-uuid", node_uuid, "--target", disk, "--listen", "127.0.0.1:0",
-            "--heartbeat-interval", str(heartbeat_interval),
-            "--work-dir", str(pathlib.Path(disk).parent)]
-    for mac in macs:
-        argv += ["--mac", mac]
     with open(run_dir / f"{node_uuid}.log", "ab") as log:
-        process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "INGOT_AGENT_TOKEN": token})
+        process = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env={**os.environ, **(env or {})})
     _pid_file(run_dir, node_uuid).write_text(str(process.pid))
     return process.pid
 
 
 def stop(run_dir: pathlib.Path, node_uuid: str, timeout: float = 10.0) -> bool:
-    """Stop the node's agent if it runs; True if one was stopped."""
+    """Stop the node's process if it runs; True if one was stopped."""
     pid = running_pid(run_dir, node_uuid)
     _pid_file(run_dir, node_uuid).unlink(missing_ok=True)
     if pid is None:

@@ -21,7 +21,8 @@ def test_generated_image_is_a_bootable_mbr_disk() -> None:
 
 def test_demo_deploys_and_reports_the_disk(tmp_path: pathlib.Path) -> None:
     config = write_config(tmp_path / "demo.conf", {
-        "DEFAULT": {"state_path": tmp_path / "state"}, "api": {"port": free_port()}})
+        "DEFAULT": {"state_path": tmp_path / "state"}, "api": {"port": free_port()},
+        "deploy": {"http_port": free_port()}})
     result = subprocess.run([INGOT, "demo", "--size", "16", "--config-file", str(config)],
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -36,6 +36,7 @@ class IngotServer:
         sections: dict[str, dict[str, Any]] = {
             "DEFAULT": {"state_path": workdir / "state", "host": host},
             "api": {"port": self.port},
+            "deploy": {"http_port": free_port()},
             "conductor": {"heartbeat_interval": 1, "poll_interval": 0.2},
         }
         self.db_url = db_url or f"sqlite:///{workdir}/state/ingot.sqlite"
