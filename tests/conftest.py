@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.servers.glance import GlanceServer, GlanceUnavailable
 from tests.servers.ingot import IngotServer
 from tests.servers.postgres import temporary_database
 from tests.servers.process import unavailable
@@ -67,3 +68,16 @@ def account_key(swift: SwiftServer) -> str:
     key = secrets.token_hex(16)
     swift.set_account_key(key)
     return key
+
+
+@pytest.fixture(scope="session")
+def glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlanceServer]:
+    """A real Glance (SQLite, file store, no Keystone), started once."""
+    try:
+        server = GlanceServer(tmp_path_factory.mktemp("glance")).start()
+    except GlanceUnavailable as exc:
+        unavailable(f"OpenStack Glance cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

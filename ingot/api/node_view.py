@@ -85,11 +85,19 @@ def mask_url(value: Any) -> Any:
 def masked(info: dict[str, Any]) -> dict[str, Any]:
     if not info:
         return {}
-    result: dict[str, Any] = strutils.mask_dict_password(info, MASK)
-    for key, value in result.items():
-        if isinstance(value, str) and "temp_url_sig=" in value:
-            result[key] = mask_url(value)
+    result: dict[str, Any] = _mask_urls(strutils.mask_dict_password(info, MASK))
     return result
+
+
+def _mask_urls(value: Any) -> Any:
+    """Temp URL signatures anywhere inside, e.g. in the agent's image_info."""
+    if isinstance(value, str):
+        return mask_url(value)
+    if isinstance(value, dict):
+        return {key: _mask_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_urls(item) for item in value]
+    return value
 
 
 def instance_info_view(info: dict[str, Any]) -> dict[str, Any]:

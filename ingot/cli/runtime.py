@@ -66,7 +66,12 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
 
     register_hardware_types(conf)
     db = open_database(conf)
-    service = ConductorService(db, ConductorSettings.from_conf(conf)) if conductor else None
+    service = None
+    if conductor:
+        from ingot.drivers import image_delivery  # noqa: PLC0415 - conductors only
+
+        service = ConductorService(db, ConductorSettings.from_conf(conf),
+                                   housekeeping=[image_delivery.clean_up_cache])
     servers: list[uvicorn.Server] = []
     if api:
         app = create_app(

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+from collections.abc import Callable, Sequence
 
 from ingot.conductor import states
 from ingot.conductor.actions import ACTIONS
@@ -23,9 +24,13 @@ _WAIT_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.INSPECTWAIT, states.
 
 
 class ConductorService:
-    def __init__(self, db: Database, settings: ConductorSettings):
+    def __init__(self, db: Database, settings: ConductorSettings,
+                 housekeeping: Sequence[Callable[[], object]] = ()):
+        """housekeeping: blocking chores run with the periodic checks (image cache
+        expiry, for instance), in a thread."""
         self.db = db
         self.settings = settings
+        self.housekeeping = tuple(housekeeping)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.workers)
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -196,6 +201,8 @@ class ConductorService:
             await asyncio.sleep(self.settings.check_interval)
             try:
                 self.check_once()
+                for chore in self.housekeeping:
+                    await asyncio.to_thread(chore)
             except Exception:
                 LOG.exception("Periodic checks failed")
 

@@ -5,6 +5,17 @@ from oslo_config import cfg
 group = cfg.OptGroup("agent", title="Deploy agent")
 
 opts = [
+    cfg.StrOpt("image_download_source", default="direct",
+               choices=[("direct", "the agent fetches the image where it lives: an "
+                                   "http(s) URL as given, an image in Swift by temp URL"),
+                        ("swift", "like direct, for images in Swift"),
+                        ("http", "the conductor caches the image and serves it from its "
+                                 "HTTP root")],
+               help="How the agent gets images; a node's instance_info or driver_info "
+                    "image_download_source overrides it. file:// images and Glance images "
+                    "outside Swift are always served by the conductor. (Ironic's default "
+                    "is http, which for http(s) images ingot keeps as an opt-in: with it, "
+                    "a node's image proxies only see the conductor.)"),
     cfg.BoolOpt("stream_raw_images", default=True,
                 help="Let the agent write raw images straight to the disk while "
                      "downloading, instead of downloading first."),

@@ -17,6 +17,7 @@ from ingot.conductor.states import POWER_OFF
 from ingot.conf import CONF
 from ingot.configdrive.build import build_iso, encode
 from ingot.db.models import Node
+from ingot.drivers import image_delivery
 from ingot.drivers.agent_client import FAILED, RUNNING, AgentClient, CommandStatus
 from ingot.drivers.endpoints import ramdisk_params
 from ingot.drivers.interfaces import (
@@ -28,12 +29,16 @@ from ingot.drivers.interfaces import (
 )
 from ingot.drivers.swift_access import swift_service
 from ingot.images import image_info
+from ingot.images.cache import CacheError
+from ingot.images.checksum import ChecksumError
 from ingot.images.image_info import InvalidImage
+from ingot.images.sources.errors import ImageSourceError
 
 LOG = logging.getLogger(__name__)
 
 _DEPLOY_COMMAND = "deploy_command_id"
 _CONFIGDRIVE_IN_SWIFT = "configdrive_in_swift"
+_IMAGE_INFO = "agent_image_info"
 _CLEAN_COMMAND = "clean_command_id"
 _CLEAN_STEPS = ("erase_devices_metadata",)
 
@@ -56,12 +61,19 @@ class DirectDeploy(DeployInterface):
                                 allow_md5=CONF.agent.allow_md5_checksum)
         except InvalidImage as exc:
             raise InvalidParameter(str(exc)) from None
+        image_delivery.download_source(node)
 
     # --- deploy -----------------------------------------------------------------------
 
     async def deploy(self, task: Task) -> Outcome:
         self.validate(task.node)
-        task.set_internal(**{_DEPLOY_COMMAND: None})
+        # Resolve the image (and fetch it into this conductor's cache when it serves
+        # it) before the agent boots, so a bad image fails fast and nothing waits.
+        try:
+            info = await asyncio.to_thread(image_delivery.plan, task.node, task.db)
+        except (ImageSourceError, ChecksumError, CacheError) as exc:
+            raise DriverError(f"Preparing the image failed: {exc}") from None
+        task.set_internal(**{_DEPLOY_COMMAND: None, _IMAGE_INFO: info})
         await _boot_agent(task)
         return Outcome.WAIT
 
@@ -70,7 +82,7 @@ class DirectDeploy(DeployInterface):
                                        _prepare_params)
         if status is None:
             return Outcome.WAIT
-        await _drop_configdrive_object(task)
+        await _forget_deploy_files(task)
         _raise_if_failed(status, "Writing the image")
         await task.driver.boot.clean_up_ramdisk(task)
         await task.driver.boot.prepare_instance(task)
@@ -80,12 +92,12 @@ class DirectDeploy(DeployInterface):
     async def tear_down(self, task: Task) -> None:
         await task.driver.power.set_power_state(task, POWER_OFF)
         await task.driver.boot.clean_up_instance(task)
-        await _drop_configdrive_object(task)
+        await _forget_deploy_files(task)
 
     async def abort(self, task: Task) -> None:
         await task.driver.power.set_power_state(task, POWER_OFF)
         await task.driver.boot.clean_up_ramdisk(task)
-        await _drop_configdrive_object(task)
+        await _forget_deploy_files(task)
         task.set_internal(**{_DEPLOY_COMMAND: None, _CLEAN_COMMAND: None})
 
     # --- cleaning ---------------------------------------------------------------------
@@ -158,9 +170,9 @@ def _raise_if_failed(status: CommandStatus, what: str) -> None:
 
 async def _prepare_params(task: Task) -> dict[str, Any]:
     node = task.node
-    info = image_info.build(node.uuid, node.instance_info, node.driver_info,
-                            stream_raw_images=CONF.agent.stream_raw_images,
-                            allow_md5=CONF.agent.allow_md5_checksum)
+    info = node.driver_internal_info.get(_IMAGE_INFO)
+    if not info:
+        raise DriverError("The deploy lost its image plan; deploy the node again.")
     params: dict[str, Any] = {"image_info": info}
     drive = _configdrive(node)
     if drive is None:
@@ -191,9 +203,11 @@ def _configdrive(node: Node) -> str | None:
     return str(configdrive) if configdrive else None
 
 
-async def _drop_configdrive_object(task: Task) -> None:
-    if not task.node.driver_internal_info.get(_CONFIGDRIVE_IN_SWIFT):
-        return
-    swift = swift_service(task.db)
-    await asyncio.to_thread(swift.delete_configdrive, task.node.uuid)
-    task.set_internal(**{_CONFIGDRIVE_IN_SWIFT: None})
+async def _forget_deploy_files(task: Task) -> None:
+    """The agent no longer needs the image link or the config drive object."""
+    await asyncio.to_thread(image_delivery.forget, task.node.uuid)
+    task.set_internal(**{_IMAGE_INFO: None})
+    if task.node.driver_internal_info.get(_CONFIGDRIVE_IN_SWIFT):
+        swift = swift_service(task.db)
+        await asyncio.to_thread(swift.delete_configdrive, task.node.uuid)
+        task.set_internal(**{_CONFIGDRIVE_IN_SWIFT: None})

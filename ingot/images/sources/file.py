@@ -109,6 +109,12 @@ def local_path(reference: str) -> str:
     path = unquote(parts.path)
     if not path.startswith("/") or "\0" in path:
         raise ImageReferenceError(f"file:// URL {reference!r} has no absolute path.")
+    # Refused as written already here, so the API answers 400 before any deploy starts;
+    # FileAccess.check does it again on the resolved path.
+    blocked = _under_any(os.path.normpath(path), BLOCKED_PATHS)
+    if blocked is not None:
+        raise ImageReferenceError(f"Security: {os.path.normpath(path)} is under {blocked}, "
+                                  f"which file:// image sources may never use.")
     return path
 
 

@@ -10,22 +10,7 @@ import pytest
 
 from ingot.images.cache import CacheSettings, ImageCache
 from ingot.images.sources.file import FileAccess
-from tests.servers.glance import GlanceServer, GlanceUnavailable
 from tests.servers.origin import Origin, running_origin
-from tests.servers.process import unavailable
-
-
-@pytest.fixture(scope="session")
-def glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlanceServer]:
-    """A real Glance (SQLite, file store, no Keystone), started once."""
-    try:
-        server = GlanceServer(tmp_path_factory.mktemp("glance")).start()
-    except GlanceUnavailable as exc:
-        unavailable(f"OpenStack Glance cannot run here: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
