@@ -138,17 +138,21 @@ class KeystoneAuthenticator:
     first; the cache key is a digest, never the token itself.
     """
 
-    def __init__(self, session: Any, allowed_roles: Collection[str], cache_seconds: int = 300):
+    def __init__(self, session: Any, allowed_roles: Collection[str], cache_seconds: int = 300,
+                 www_authenticate_uri: str | None = None):
         self.session = session
         self.allowed_roles = set(allowed_roles)
         self.cache_seconds = cache_seconds
         self._cache: dict[bytes, _CachedToken] = {}
+        # The challenge of a 401, as keystonemiddleware sends it: where to get a token.
+        self.challenge = ({"WWW-Authenticate": f'Keystone uri="{www_authenticate_uri}"'}
+                          if www_authenticate_uri else {})
 
     async def __call__(self, headers: dict[bytes, bytes]) -> dict[str, Any]:
         token = headers.get(b"x-auth-token", b"").decode("latin-1").strip()
         if not token:
             raise Unauthorized("Authentication required: send a Keystone token in "
-                               "X-Auth-Token.")
+                               "X-Auth-Token.", self.challenge)
         key = hashlib.sha256(token.encode()).digest()
         cached = self._cache.get(key)
         if cached and cached.expires > time.time():
@@ -168,9 +172,17 @@ class KeystoneAuthenticator:
                 endpoint_filter={"service_type": "identity", "interface": "public",
                                  "version": (3, 0)})
         except ks_exc.NotFound:
-            raise Unauthorized("The Keystone token is invalid or expired.") from None
-        except ks_exc.Unauthorized:
-            raise Unauthorized("The Keystone token is invalid or expired.") from None
+            # Keystone's answer for a subject token that is malformed, expired or revoked.
+            raise Unauthorized("The Keystone token is invalid or expired.",
+                               self.challenge) from None
+        except (ks_exc.Unauthorized, ks_exc.Forbidden) as exc:
+            # 401 (after keystoneauth's re-authentication) and 403 are about ingot's own
+            # user, never the client's token: the client must not be told to log in again.
+            LOG.error("Keystone refused ingot's [keystone_authtoken] credentials (%s): "
+                      "check username, password, project and domains, and that the user "
+                      "has the service or admin role", exc.__class__.__name__)
+            raise ServiceUnavailable("Cannot validate tokens: Keystone refused the Bare "
+                                     "Metal service's own credentials.") from None
         except ks_exc.ClientException as exc:
             LOG.error("Keystone token validation failed: %s", exc.__class__.__name__)
             raise ServiceUnavailable("Cannot validate tokens: Keystone is unreachable.") \
@@ -202,7 +214,10 @@ def keystone_authenticator(conf: Any) -> KeystoneAuthenticator:
     keystone.register(conf)
     auth = loading.load_auth_from_conf_options(conf, "keystone_authtoken")
     session = loading.load_session_from_conf_options(conf, "keystone_authtoken", auth=auth)
-    return KeystoneAuthenticator(session, conf.api.keystone_allowed_roles)
+    return KeystoneAuthenticator(
+        session, conf.api.keystone_allowed_roles,
+        cache_seconds=conf[keystone.GROUP].token_cache_time,
+        www_authenticate_uri=conf[keystone.GROUP].www_authenticate_uri)
 
 
 def noauth(_headers: dict[bytes, bytes]) -> dict[str, Any]:

@@ -69,7 +69,8 @@ class ApiMiddleware:
         except ApiError as exc:
             status_seen = exc.status
             await _send_error(send, exc.status, exc.message, extra,
-                              [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()])
+                              [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()],
+                              faultcode=exc.faultcode)
         except Exception:
             LOG.exception("Unexpected error in %s %s (%s)", scope["method"], scope["path"],
                           request_id)
