@@ -12,6 +12,7 @@ from ingot.drivers.interfaces import InvalidParameter
 _MODULES: dict[str, str] = {
     "fake-hardware": "ingot.drivers.hardware",
     "local-vm": "ingot.drivers.local_vm",
+    "qemu-vm": "ingot.drivers.qemu_vm",
 }
 
 

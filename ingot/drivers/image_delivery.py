@@ -75,7 +75,7 @@ def _glance() -> GlanceImages | None:
     return result
 
 
-def _cache() -> ImageCache:
+def cache() -> ImageCache:
     cache: ImageCache = _once("cache", lambda: ImageCache.from_conf(CONF))
     return cache
 
@@ -143,7 +143,7 @@ def _agent_url(node: Node, source: ImageSource, source_access: dispatch.SourceAc
     # Through this conductor: file://, Glance outside Swift, and mode http.
     dest = _served_path(node.uuid)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _cache().fetch(source, dispatch.fetcher(source, source_access),
+    cache().fetch(source, dispatch.fetcher(source, source_access),
                    dispatch.expected_digest(source, source_access), str(dest))
     return f"{http_url()}/{AGENT_IMAGES}/{node.uuid}"
 
@@ -155,5 +155,5 @@ def forget(node_uuid: str) -> None:
 
 def clean_up_cache() -> Mapping[str, Any]:
     """Housekeeping: expire cache entries by age and size (never one in use)."""
-    report = _cache().clean_up(wait=False)
+    report = cache().clean_up(wait=False)
     return {"removed": len(report.removed), "freed": report.freed}

@@ -59,31 +59,38 @@ class SwiftService:
         return Account(endpoint, account, settings.api_version)
 
     def glance_image_url(self, image_id: str, *, method: str = "GET",
-                         now: float | None = None) -> TempURL:
+                         now: float | None = None, valid_for: int | None = None) -> TempURL:
         """Temp URL of a Glance image stored by Glance's Swift store (container per
         [glance] swift_container and swift_store_multiple_containers_seed)."""
         settings = self.temp_urls
         location = glance_image(self.image_account(), image_id, container=settings.container,
                                 seed=settings.containers_seed)
-        return self.temp_url(location, method=method, now=now)
+        return self.temp_url(location, method=method, now=now, valid_for=valid_for)
 
-    def swift_ref_url(self, ref: str, *, method: str = "GET",
-                      now: float | None = None) -> TempURL:
+    def swift_ref_url(self, ref: str, *, method: str = "GET", now: float | None = None,
+                      valid_for: int | None = None) -> TempURL:
         """Temp URL of ``swift://container/object`` in the images' account."""
         container, name = parse_swift_ref(ref)
         return self.temp_url(self.image_account().object(container, name), method=method,
-                             now=now)
+                             now=now, valid_for=valid_for)
 
     def temp_url(self, location: ObjectLocation, *, method: str = "GET",
-                 now: float | None = None) -> TempURL:
-        """A temp URL for any object: shared through the cache when it is enabled."""
+                 now: float | None = None, valid_for: int | None = None) -> TempURL:
+        """A temp URL for any object: shared through the cache when it is enabled.
+
+        ``valid_for``: seconds the URL must stay usable from now, beyond the configured
+        start delay (a boot config a machine may retry until the deploy callback times
+        out); a cached URL is reused only if it still has that long plus the margin.
+        """
         settings = self.temp_urls
         key = self._key_for(location.account)
+        start_delay = max(settings.start_delay, valid_for or 0)
+        lifetime = max(settings.lifetime, start_delay + 2 * settings.reuse_margin)
         if settings.cache_enabled:
-            return temp_url_for(self.db, location, key=key, lifetime=settings.lifetime,
-                                start_delay=settings.start_delay, margin=settings.reuse_margin,
+            return temp_url_for(self.db, location, key=key, lifetime=lifetime,
+                                start_delay=start_delay, margin=settings.reuse_margin,
                                 method=method, digest=settings.digest, now=now)
-        expires_at = int(time.time() if now is None else now) + settings.lifetime
+        expires_at = int(time.time() if now is None else now) + lifetime
         return sign(location, key=key, expires_at=expires_at, method=method,
                     digest=settings.digest)
 

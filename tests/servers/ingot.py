@@ -43,6 +43,8 @@ class IngotServer:
         sections["database"] = {"connection": self.db_url}
         for section, values in (options or {}).items():
             sections.setdefault(section, {}).update(values)
+        self.port = int(sections["api"]["port"])  # options may choose the port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.config = write_config(workdir / "ingot.conf", sections)
         self.command = command
         self.process: Process | None = None

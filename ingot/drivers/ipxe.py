@@ -1,0 +1,166 @@
+"""The ``ipxe`` boot interface: per-node iPXE configs in this conductor's HTTP root.
+
+The deploy kernel and ramdisk (driver_info ``deploy_kernel``/``deploy_ramdisk``: a
+Glance image, http(s)://, file:// or swift://) go into the config as Swift temp URLs
+when [pxe] ipxe_use_swift is on and they are in Swift, valid for the whole callback
+window; anything else is fetched into the image cache and served from the HTTP root.
+Non-Glance boot files need ``deploy_kernel_checksum``/``deploy_ramdisk_checksum``: a
+kernel is code the machine runs, so ingot checks it like any image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import shutil
+from typing import Any
+
+from ingot.boot import (
+    BootConfigError,
+    BootUrl,
+    CachedFile,
+    IpxeBoot,
+    NodeBoot,
+    PxeSettings,
+    UrlExpiresTooSoon,
+)
+from ingot.boot.sources import BootSource
+from ingot.conf import CONF
+from ingot.db.engine import Database
+from ingot.db.models import Node
+from ingot.drivers import image_delivery
+from ingot.drivers.endpoints import http_url
+from ingot.drivers.interfaces import (
+    BootInterface,
+    DriverError,
+    InvalidParameter,
+    MissingParameter,
+    Task,
+)
+from ingot.drivers.swift_access import swift_service
+from ingot.images.cache import CacheError
+from ingot.images.checksum import ChecksumError
+from ingot.images.sources import dispatch
+from ingot.images.sources.errors import ImageSourceError
+
+BOOT_FILES = ("deploy_kernel", "deploy_ramdisk")
+
+
+def boot_mode(node: Node) -> str:
+    """instance_info deploy_boot_mode, else the boot_mode capability, else bios."""
+    mode = node.instance_info.get("deploy_boot_mode")
+    if not mode:
+        capabilities = str(node.properties.get("capabilities", ""))
+        for item in capabilities.split(","):
+            key, _, value = item.partition(":")
+            if key.strip() == "boot_mode":
+                mode = value.strip()
+    mode = mode or "bios"
+    if mode not in ("bios", "uefi"):
+        raise InvalidParameter(f"boot mode {mode!r} is not bios or uefi.")
+    return str(mode)
+
+
+def _boot_files_info(node: Node, field: str) -> dict[str, Any]:
+    """What dispatch needs about a boot file, from driver_info."""
+    checksum = node.driver_info.get(f"{field}_checksum")
+    return {"image_checksum": checksum} if checksum else {}
+
+
+def _settings() -> PxeSettings:
+    try:
+        return PxeSettings.from_conf(CONF, http_url=http_url())
+    except BootConfigError as exc:
+        raise DriverError(str(exc)) from None
+
+
+def _staging(node_uuid: str, field: str) -> pathlib.Path:
+    """Where the cache links a boot file before the boot library places it."""
+    return pathlib.Path(os.path.expanduser(CONF.state_path)) / "boot-files" / node_uuid / field
+
+
+class IpxeBootInterface(BootInterface):
+    name = "ipxe"
+    properties = {
+        "deploy_kernel": "The deploy kernel: a Glance image, or an http(s)://, file:// or "
+                         "swift:// reference. Required.",
+        "deploy_ramdisk": "The deploy ramdisk, as deploy_kernel. Required.",
+        "deploy_kernel_checksum": "Digest (or checksum file URL) of a non-Glance "
+                                  "deploy_kernel. Required for those.",
+        "deploy_ramdisk_checksum": "As deploy_kernel_checksum, for deploy_ramdisk.",
+        "kernel_append_params": "Extra kernel parameters for the deploy ramdisk (also "
+                                "read from instance_info; %default% expands to "
+                                "[pxe] kernel_append_params). Optional.",
+    }
+
+    def validate(self, node: Node) -> None:
+        for field in BOOT_FILES:
+            reference = node.driver_info.get(field)
+            if not reference:
+                raise MissingParameter(f"driver_info is missing {field}.")
+            try:
+                dispatch.check_reference(reference, _boot_files_info(node, field),
+                                         allow_md5=CONF.agent.allow_md5_checksum)
+            except ImageSourceError as exc:
+                message = str(exc).replace("instance_info image_checksum",
+                                           f"driver_info {field}_checksum")
+                raise InvalidParameter(f"driver_info {field}: {message}") from None
+        boot_mode(node)
+
+    async def prepare_ramdisk(self, task: Task, params: dict[str, Any]) -> None:
+        settings = _settings()
+        node = task.node
+        boot = IpxeBoot(settings)
+        node_boot = NodeBoot(node.uuid, tuple(task.pxe_macs), node.instance_info,
+                             node.driver_info, boot_mode(node))  # type: ignore[arg-type]
+        try:
+            kernel, ramdisk = await asyncio.to_thread(
+                lambda: [_boot_source(node, task.db, field, settings) for field in BOOT_FILES])
+            prepared = await asyncio.to_thread(boot.prepare_deploy, node_boot, kernel=kernel,
+                                               ramdisk=ramdisk, ramdisk_params=params)
+        except (BootConfigError, UrlExpiresTooSoon) as exc:
+            raise DriverError(f"Cannot prepare the iPXE boot: {exc}") from None
+        except (ImageSourceError, ChecksumError, CacheError) as exc:
+            raise DriverError(f"Cannot fetch the deploy kernel or ramdisk: {exc}") from None
+        task.set_internal(boot_config_expires_at=prepared.expires_at)
+        await task.driver.management.set_boot_device(task, "pxe")
+
+    async def clean_up_ramdisk(self, task: Task) -> None:
+        task.set_internal(boot_config_expires_at=None)
+
+    async def prepare_instance(self, task: Task) -> None:
+        node = task.node
+        node_boot = NodeBoot(node.uuid, tuple(task.pxe_macs), node.instance_info,
+                             node.driver_info, boot_mode(node))  # type: ignore[arg-type]
+        await asyncio.to_thread(IpxeBoot(_settings()).prepare_local_boot, node_boot)
+        await asyncio.to_thread(_drop_staging, node.uuid)
+        await task.driver.management.set_boot_device(task, "disk", persistent=True)
+
+    async def clean_up_instance(self, task: Task) -> None:
+        await asyncio.to_thread(IpxeBoot(_settings()).clean_up, task.node.uuid,
+                                tuple(task.pxe_macs))
+        await asyncio.to_thread(_drop_staging, task.node.uuid)
+
+
+def _drop_staging(node_uuid: str) -> None:
+    shutil.rmtree(_staging(node_uuid, "x").parent, ignore_errors=True)
+
+
+def _boot_source(node: Node, db: Database, field: str, settings: PxeSettings) -> BootSource:
+    """A temp URL for a boot file in Swift (with ipxe_use_swift), else a cached file."""
+    access = image_delivery.access(node, db)
+    source = dispatch.resolve(node.driver_info[field], _boot_files_info(node, field), access)
+    if settings.use_swift and source.swift is not None and access.swift_temp_url:
+        swift = swift_service(db)
+        needed = settings.url_lifetime_needed
+        ref = source.swift
+        url = (swift.glance_image_url(ref.glance_image_id, valid_for=needed)
+               if ref.glance_image_id else swift.swift_ref_url(ref.reference, valid_for=needed))
+        return BootUrl(url.url, url.expires_at)
+    dest = _staging(node.uuid, field)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    image_delivery.cache().fetch(source, dispatch.fetcher(source, access),
+                                 dispatch.expected_digest(source, access), str(dest))
+    return CachedFile(dest)

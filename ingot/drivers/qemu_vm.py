@@ -1,0 +1,133 @@
+"""qemu-vm: a virtual node that really network boots: a QEMU machine (TCG) with iPXE.
+
+Powering on starts QEMU with user-mode networking whose boot file is this conductor's
+``boot.ipxe``, from the network or from the disk file as the boot device says; powering
+off stops it. From inside the machine the host's loopback is 10.0.2.2, so set
+[deploy] http_url and [conductor] api_url to that address (docs/ipxe.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import shutil
+
+from ingot.conductor.states import POWER_OFF, POWER_ON
+from ingot.db.models import Node
+from ingot.drivers import fake, hardware, node_processes
+from ingot.drivers.direct import DirectDeploy
+from ingot.drivers.endpoints import http_url
+from ingot.drivers.interfaces import (
+    InvalidParameter,
+    ManagementInterface,
+    PowerInterface,
+    Task,
+)
+from ingot.drivers.ipxe import IpxeBootInterface, boot_mode
+from ingot.drivers.local_vm import disk_path, disk_size_mib, run_dir
+
+QEMU = "qemu-system-x86_64"
+OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = pathlib.Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+_BOOT_KEY = "qemu_boot_device"
+
+
+def _option(value: str) -> str:
+    # QEMU splits -netdev and -drive options on commas; a literal comma is doubled.
+    return value.replace(",", ",,")
+
+
+def _memory(node: Node) -> int:
+    raw = node.driver_info.get("vm_memory", 512)
+    try:
+        memory = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"driver_info vm_memory must be MiB, got {raw!r}.") from None
+    if memory < 128:
+        raise InvalidParameter("driver_info vm_memory must be at least 128 MiB.")
+    return memory
+
+
+def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path) -> list[str]:
+    disk = disk_path(node)
+    uefi = boot_mode(node) == "uefi"
+    argv = [shutil.which(QEMU) or QEMU, "-name", f"ingot-{node.uuid}",
+            "-machine", "q35,accel=tcg" if uefi else "pc,accel=tcg",
+            "-m", str(_memory(node)), "-nographic", "-no-reboot",
+            "-serial", f"file:{directory / (node.uuid + '.serial')}", "-monitor", "none",
+            "-netdev", f"user,id=n0,bootfile={_option(http_url() + '/boot.ipxe')}",
+            "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
+            "-drive", f"file={_option(str(disk))},format=raw,if=virtio",
+            "-boot", "n" if boot_device == "pxe" else "c"]
+    if uefi:
+        variables = directory / f"{node.uuid}.OVMF_VARS.fd"
+        if not variables.exists():
+            shutil.copyfile(OVMF_VARS, variables)  # the firmware writes its variables
+        argv += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                 "-drive", f"if=pflash,format=raw,unit=1,file={variables}"]
+    return argv
+
+
+class QemuPower(PowerInterface):
+    name = "qemu"
+    properties = {
+        "vm_disk": "Absolute path of the node's disk image file, inside [local_vm] "
+                   "disk_paths; created on first power on if missing. Required.",
+        "vm_disk_size": "Size in MiB of the disk file when ingot creates it. Optional.",
+        "vm_memory": "Memory of the virtual machine in MiB (default 512). Optional.",
+    }
+
+    def validate(self, node: Node) -> None:
+        disk_path(node)
+        disk_size_mib(node)
+        _memory(node)
+        if shutil.which(QEMU) is None:
+            raise InvalidParameter(f"{QEMU} is not installed on this host (Debian package "
+                                   f"qemu-system-x86).")
+        if boot_mode(node) == "uefi" and not OVMF_CODE.exists():
+            raise InvalidParameter("UEFI boot needs OVMF (Debian package ovmf).")
+
+    async def get_power_state(self, task: Task) -> str:
+        running = node_processes.running_pid(run_dir(), task.node.uuid)
+        return POWER_ON if running else POWER_OFF
+
+    async def set_power_state(self, task: Task, state: str) -> None:
+        node = task.node
+        await asyncio.to_thread(node_processes.stop, run_dir(), node.uuid)
+        if state != POWER_ON:
+            return
+        macs = task.pxe_macs or task.macs
+        if not macs:
+            raise InvalidParameter(f"Node {node.uuid} needs a port to have a network card.")
+        disk = disk_path(node)
+        disk.parent.mkdir(parents=True, exist_ok=True)
+        if not disk.exists():
+            with open(disk, "wb") as f:
+                f.truncate(disk_size_mib(node) * 1024 * 1024)
+        directory = run_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        argv = qemu_argv(node, macs[0], str(node.driver_internal_info.get(_BOOT_KEY, "pxe")),
+                         directory)
+        await asyncio.to_thread(node_processes.start, directory, node.uuid, argv)
+
+
+class QemuManagement(ManagementInterface):
+    name = "qemu"
+
+    async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
+        if device not in ("pxe", "disk"):
+            raise InvalidParameter(f"qemu-vm nodes boot from pxe or disk, not {device!r}.")
+        task.set_internal(**{_BOOT_KEY: device})
+
+
+QEMU_VM = hardware.HardwareType("qemu-vm", hardware.with_passive({
+    "power": (QemuPower,),
+    "management": (QemuManagement,),
+    "boot": (IpxeBootInterface,),
+    "deploy": (DirectDeploy, fake.FakeDeploy),
+    "inspect": (fake.NoInspect,),
+    "rescue": (fake.NoRescue,),
+    "network": (fake.passive("network", "noop"),),
+    "storage": (fake.passive("storage", "noop"),),
+}, "no-vendor"))
+hardware.register(QEMU_VM)

@@ -1,0 +1,177 @@
+"""A qemu-vm node deployed through ingot's API network-boots real iPXE in QEMU.
+
+With [pxe] ipxe_use_swift, the config ingot renders points the machine at Swift temp
+URLs for its kernel and ramdisk; a node whose boot files are not in Swift still boots
+from ingot's own HTTP root. The Debian kernel boots a busybox initramfs whose /init
+posts /proc/cmdline to a callback URL on its command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import factories
+from tests.deploy.nodes import provision, wait_for
+from tests.servers.bootfiles import BootFiles, boot_files
+from tests.servers.httproot import HttpRootServer
+from tests.servers.ingot import IngotServer
+from tests.servers.process import free_port
+from tests.servers.qemu import require_qemu
+from tests.servers.swift import SwiftServer
+
+pytestmark = pytest.mark.slow
+BOOT_TIMEOUT = 150
+
+
+@pytest.fixture(scope="module")
+def files() -> BootFiles:
+    require_qemu()
+    return boot_files()
+
+
+@pytest.fixture(scope="module")
+def callbacks(tmp_path_factory: pytest.TempPathFactory, files: BootFiles
+              ) -> Iterator[HttpRootServer]:
+    """Receives the callbacks, and serves the boot files over plain HTTP too."""
+    root = tmp_path_factory.mktemp("origin")
+    (root / "vmlinuz").write_bytes(files.kernel.read_bytes())
+    (root / "initrd").write_bytes(files.initramfs.read_bytes())
+    with HttpRootServer(root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def in_swift(swift: SwiftServer, account_key: str, files: BootFiles) -> dict[str, str]:
+    connection = swift.connection()
+    connection.put_container("boot")
+    names = {"kernel": f"vmlinuz-{uuid.uuid4().hex[:8]}",
+             "ramdisk": f"initrd-{uuid.uuid4().hex[:8]}"}
+    connection.put_object("boot", names["kernel"], files.kernel.read_bytes())
+    connection.put_object("boot", names["ramdisk"], files.initramfs.read_bytes())
+    connection.close()
+    return names
+
+
+@pytest.fixture(scope="module")
+def qemu_ingot(tmp_path_factory: pytest.TempPathFactory, swift: SwiftServer,
+               account_key: str) -> Iterator[IngotServer]:
+    workdir = tmp_path_factory.mktemp("qemu-node")
+    (workdir / "vms").mkdir()
+    api_port, http_port = free_port(), free_port()
+    server = IngotServer(workdir / "ingot", options={
+        "DEFAULT": {"enabled_hardware_types": "fake-hardware,local-vm,qemu-vm"},
+        "api": {"port": api_port},
+        # What the machine sees: QEMU's user network maps 10.0.2.2 to the host.
+        "conductor": {"api_url": f"http://10.0.2.2:{api_port}"},
+        "deploy": {"http_port": http_port, "http_url": f"http://10.0.2.2:{http_port}"},
+        "pxe": {"ipxe_use_swift": True},
+        "local_vm": {"disk_paths": workdir / "vms"},
+        "swift": swift.swift_options(),
+    }).start()
+    yield server
+    server.stop()
+
+
+def sha256(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def boot_node(api: httpx.Client, server: IngotServer, driver_info: dict[str, Any],
+              callbacks: HttpRootServer, name: str) -> tuple[str, str]:
+    callback = callbacks.callback_url(name)
+    mac = factories.mac()
+    disk = server.workdir.parent / "vms" / f"{factories.name('qemu')}.img"
+    created = api.post("/v1/nodes", json={
+        "driver": "qemu-vm", "automated_clean": False,
+        "driver_info": {"vm_disk": str(disk), "vm_disk_size": 64,
+                        "kernel_append_params": f"console=ttyS0 ingot_callback={callback}",
+                        **driver_info},
+        # The deploy checks the image before booting; no agent ever downloads it here.
+        "instance_info": {"image_source": f"{callbacks.url}/vmlinuz",
+                          "image_checksum": "0" * 64}})
+    assert created.status_code == 201, created.text
+    node = created.json()["uuid"]
+    assert api.post("/v1/ports", json={"node_uuid": node, "address": mac}).status_code == 201
+    provision(api, node, "manage", ("manageable",))
+    assert provision(api, node, "provide", ("available",))["provision_state"] == "available"
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+    assert response.status_code == 202, response.text
+    return node, mac
+
+
+def wait_callback(callbacks: HttpRootServer, name: str, server: IngotServer,
+                  node: str) -> str:
+    payload = callbacks.wait_callback(name, BOOT_TIMEOUT)
+    if payload is None:
+        serial = server.workdir / "state" / "local-vm" / f"{node}.serial"
+        text = serial.read_text(errors="replace")[-3000:] if serial.exists() else "(none)"
+        pytest.fail(f"no callback within {BOOT_TIMEOUT} s; serial log:\n{text}")
+    return payload.decode(errors="replace")
+
+
+def abort_and_power_off(api: httpx.Client, server: IngotServer, node: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "abort"})
+        if response.status_code == 202:
+            break
+        time.sleep(0.2)
+    wait_for(api, node, ("deploy failed",))
+    deadline = time.monotonic() + 30  # the conductor powers it off after the API answered
+    while api.get(f"/v1/nodes/{node}").json()["power_state"] != "power off":
+        assert time.monotonic() < deadline, "the machine was not powered off"
+        time.sleep(0.2)
+    assert not (server.workdir / "state" / "local-vm" / f"{node}.pid").exists()
+
+
+def test_boot_files_from_swift_temp_urls(qemu_ingot: IngotServer, swift: SwiftServer,
+                                         callbacks: HttpRootServer, files: BootFiles,
+                                         in_swift: dict[str, str]) -> None:
+    with qemu_ingot.client() as api:
+        node, mac = boot_node(api, qemu_ingot, {
+            "deploy_kernel": f"swift://boot/{in_swift['kernel']}",
+            "deploy_kernel_checksum": sha256(files.kernel),
+            "deploy_ramdisk": f"swift://boot/{in_swift['ramdisk']}",
+            "deploy_ramdisk_checksum": sha256(files.initramfs)}, callbacks, "s")
+        cmdline = wait_callback(callbacks, "s", qemu_ingot, node)
+        assert f"ipa-api-url=http://10.0.2.2:{qemu_ingot.port}" in cmdline
+        assert f"BOOTIF={mac}" in cmdline
+        http_root = qemu_ingot.workdir / "state" / "httpboot"
+        config = (http_root / node / "config").read_text()
+        assert "temp_url_sig=" in config  # the machine was sent to Swift...
+        assert not (http_root / node / "deploy_kernel").exists()  # ...with nothing local
+        log = swift.proxy_log()
+        for name in in_swift.values():
+            assert any(f"/boot/{name}" in line and "temp_url_sig" in line and " 200 " in line
+                       for line in log.splitlines()), name
+        shown = api.get(f"/v1/nodes/{node}").json()
+        assert shown["provision_state"] == "wait call-back"
+        assert "temp_url_sig=" not in qemu_ingot.log()
+        abort_and_power_off(api, qemu_ingot, node)
+
+
+def test_boot_files_not_in_swift_come_from_the_local_cache(
+        qemu_ingot: IngotServer, callbacks: HttpRootServer, files: BootFiles) -> None:
+    with qemu_ingot.client() as api:
+        node, mac = boot_node(api, qemu_ingot, {
+            "deploy_kernel": f"{callbacks.url}/vmlinuz",
+            "deploy_kernel_checksum": sha256(files.kernel),
+            "deploy_ramdisk": f"{callbacks.url}/initrd",
+            "deploy_ramdisk_checksum": sha256(files.initramfs)}, callbacks, "l")
+        cmdline = wait_callback(callbacks, "l", qemu_ingot, node)
+        assert f"BOOTIF={mac}" in cmdline
+        http_root = qemu_ingot.workdir / "state" / "httpboot"
+        assert (http_root / node / "deploy_kernel").read_bytes() == files.kernel.read_bytes()
+        assert "temp_url_sig" not in (http_root / node / "config").read_text()
+        abort_and_power_off(api, qemu_ingot, node)
+        deployed = provision(api, node, "deleted", ("available", "error", "clean failed"))
+        assert deployed["provision_state"] == "available", deployed["last_error"]
+        assert not (http_root / node).exists()  # undeploy removed the node's boot files
