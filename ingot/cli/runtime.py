@@ -68,10 +68,10 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
     db = open_database(conf)
     service = None
     if conductor:
-        from ingot.drivers import image_delivery  # noqa: PLC0415 - conductors only
+        from ingot.drivers import image_delivery, ipxe  # noqa: PLC0415 - conductors only
 
-        service = ConductorService(db, ConductorSettings.from_conf(conf),
-                                   housekeeping=[image_delivery.clean_up_cache])
+        service = ConductorService(db, ConductorSettings.from_conf(conf), housekeeping=[
+            image_delivery.clean_up_cache, lambda: ipxe.remove_orphans(db)])
     servers: list[uvicorn.Server] = []
     if api:
         app = create_app(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import re
 import shutil
 from typing import Any
 
@@ -27,6 +28,7 @@ from ingot.boot import (
 )
 from ingot.boot.sources import BootSource
 from ingot.conf import CONF
+from ingot.db import nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node
 from ingot.drivers import image_delivery
@@ -45,6 +47,7 @@ from ingot.images.sources import dispatch
 from ingot.images.sources.errors import ImageSourceError
 
 BOOT_FILES = ("deploy_kernel", "deploy_ramdisk")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def boot_mode(node: Node) -> str:
@@ -141,6 +144,25 @@ class IpxeBootInterface(BootInterface):
         await asyncio.to_thread(IpxeBoot(_settings()).clean_up, task.node.uuid,
                                 tuple(task.pxe_macs))
         await asyncio.to_thread(_drop_staging, task.node.uuid)
+
+
+def remove_orphans(db: Database) -> list[str]:
+    """Housekeeping: remove the boot files of nodes that no longer exist (a node deleted
+    through the API leaves them, as the API may run on another host)."""
+    root = pathlib.Path(os.path.expanduser(CONF.deploy.http_root))
+    if not root.is_dir():
+        return []
+    found = [entry.name for entry in root.iterdir()
+             if entry.is_dir() and _UUID.match(entry.name)]
+    if not found:
+        return []
+    with db.read() as conn:
+        gone = [name for name in found if nodes.get_by_uuid(conn, name) is None]
+    boot = IpxeBoot(_settings())
+    for name in gone:
+        boot.clean_up(name)
+        _drop_staging(name)
+    return gone
 
 
 def _drop_staging(node_uuid: str) -> None:

@@ -70,10 +70,11 @@ def qemu_ingot(tmp_path_factory: pytest.TempPathFactory, swift: SwiftServer,
         "DEFAULT": {"enabled_hardware_types": "fake-hardware,local-vm,qemu-vm"},
         "api": {"port": api_port},
         # What the machine sees: QEMU's user network maps 10.0.2.2 to the host.
-        "conductor": {"api_url": f"http://10.0.2.2:{api_port}"},
         "deploy": {"http_port": http_port, "http_url": f"http://10.0.2.2:{http_port}"},
         "pxe": {"ipxe_use_swift": True},
         "local_vm": {"disk_paths": workdir / "vms"},
+        "conductor": {"api_url": f"http://10.0.2.2:{api_port}",
+                      "check_provision_state_interval": 2},
         "swift": swift.swift_options(),
     }).start()
     yield server
@@ -175,3 +176,20 @@ def test_boot_files_not_in_swift_come_from_the_local_cache(
         deployed = provision(api, node, "deleted", ("available", "error", "clean failed"))
         assert deployed["provision_state"] == "available", deployed["last_error"]
         assert not (http_root / node).exists()  # undeploy removed the node's boot files
+
+
+def test_deleted_node_boot_files_are_removed(qemu_ingot: IngotServer) -> None:
+    """Boot files of a node deleted through the API go at the next periodic check."""
+    with qemu_ingot.client() as api:
+        node = api.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"]
+        http_root = qemu_ingot.workdir / "state" / "httpboot"
+        (http_root / node).mkdir(parents=True)
+        (http_root / node / "config").write_text("#!ipxe\n")
+        keep = http_root / "not-a-node"
+        keep.mkdir(exist_ok=True)
+        assert api.delete(f"/v1/nodes/{node}").status_code == 204
+    deadline = time.monotonic() + 60
+    while (http_root / node).exists():
+        assert time.monotonic() < deadline, "orphaned boot files were not removed"
+        time.sleep(0.5)
+    assert keep.exists()
