@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import time
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ import pytest
 from swiftclient import exceptions as swift_exc
 
 from tests.configdrive.isofiles import read_file
-from tests.deploy.nodes import sha256, vm_node, wait_for
+from tests.deploy.nodes import provision, sha256, vm_node, wait_for
 from tests.deploy.test_configdrive import config_drive_on, disk_image
 from tests.servers.ingot import IngotServer
 from tests.servers.origin import Fault, Origin
@@ -73,3 +74,19 @@ def test_config_drive_goes_through_swift_and_is_deleted(
         assert "temp_url_sig=" not in log.replace("temp_url_sig=******", "")
         assert "secret=42" not in log
     assert os.path.getsize(disk) > len(data)
+
+    # A rebuild without a new drive uploads the stored one again (Ironic hands the agent
+    # the first, by then expired, URL) and removes it again after.
+    with swift_ingot.client() as api:
+        node = provision(api, uuid, "rebuild", ("active", "deploy failed"))
+        assert node["provision_state"] == "active", node["last_error"]
+    uploads = {match.group(1) for line in swift.proxy_log().splitlines()
+               if f"configdrive-{uuid}" in line and " PUT " in line
+               and (match := re.search(r"x-delete-at:(\d+)", line))}
+    assert len(uploads) == 2  # two uploads, each with its own expiry
+    connection = swift.connection()
+    with pytest.raises(swift_exc.ClientException):
+        connection.head_object(CONTAINER, f"configdrive-{uuid}")
+    connection.close()
+    iso = config_drive_on(disk)
+    assert read_file(iso, "/openstack/latest/user_data") == b"secret=42\n"
