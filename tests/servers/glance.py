@@ -13,29 +13,22 @@ Glance lives in a venv of its own under ~/.cache/ingot-tests/glance-venv
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from tests.servers import venvs
 from tests.servers.process import Process, free_port, wait_until
 
 GLANCE_REQUIREMENT = "glance==33.*"
 REQUIREMENTS = (GLANCE_REQUIREMENT, "pyuwsgi")
-CACHE = pathlib.Path(os.environ.get("INGOT_TEST_CACHE",
-                                    pathlib.Path.home() / ".cache" / "ingot-tests"))
-VENV = CACHE / "glance-venv"
-# Written last: a venv without it is a half-finished install and is rebuilt.
-_DONE = VENV / ".ingot-installed"
+VENV = venvs.CACHE / "glance-venv"
 INSTALL_TIMEOUT = 900.0
 
 API_CONFIG = """\
@@ -100,42 +93,12 @@ class UploadedImage:
     record: dict[str, Any]
 
 
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    # Several pytest processes (or CI jobs sharing a cache) may start at once.
-    with open(CACHE / "glance-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def glance_venv() -> pathlib.Path:
     """The venv holding Glance and pyuwsgi, installed on first use."""
-    if _DONE.exists():
-        return VENV
-    with _install_lock():
-        if _DONE.exists():
-            return VENV
-        shutil.rmtree(VENV, ignore_errors=True)
-        steps = [[sys.executable, "-m", "venv", str(VENV)],
-                 [str(VENV / "bin" / "pip"), "install", "--disable-pip-version-check",
-                  "--quiet", *REQUIREMENTS]]
-        for argv in steps:
-            try:
-                result = subprocess.run(argv, capture_output=True, text=True,
-                                        timeout=INSTALL_TIMEOUT, check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise GlanceUnavailable(f"cannot install {GLANCE_REQUIREMENT} into {VENV}: "
-                                        f"{exc}") from None
-            if result.returncode != 0:
-                tail = (result.stdout + result.stderr).strip()[-2000:]
-                raise GlanceUnavailable(f"cannot install {GLANCE_REQUIREMENT} into {VENV} "
-                                        f"({' '.join(argv[:3])} failed):\n{tail}")
-        _DONE.write_text(" ".join(REQUIREMENTS) + "\n")
-    return VENV
+    try:
+        return venvs.ensure("glance", REQUIREMENTS, timeout=INSTALL_TIMEOUT)
+    except venvs.InstallFailed as exc:
+        raise GlanceUnavailable(str(exc)) from None
 
 
 def _paste_ini(venv: pathlib.Path) -> pathlib.Path:

@@ -14,9 +14,7 @@ Keystone API with keystoneauth1 as the bootstrap admin.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import grp
 import os
 import pathlib
@@ -24,24 +22,21 @@ import pwd
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
+from tests.servers import venvs
 from tests.servers.process import Process, free_port, http_ready, wait_until
 
 # Pinned so that a cached venv and a fresh CI machine run the same Keystone.
 REQUIREMENTS = ("keystone==30.0.0", "gunicorn==27.0.1")
-CACHE = pathlib.Path(os.environ.get("INGOT_TEST_CACHE",
-                                    pathlib.Path.home() / ".cache" / "ingot-tests"))
-VENV = CACHE / "keystone-venv"
-TEMPLATE = VENV / "ingot-template.sqlite"
-# Written last, holding REQUIREMENTS: a venv without it (or with other pins) is rebuilt.
-_DONE = VENV / ".ingot-installed"
+VENV = venvs.CACHE / "keystone-venv"
+TEMPLATE_NAME = "ingot-template.sqlite"
+TEMPLATE = VENV / TEMPLATE_NAME
 INSTALL_TIMEOUT = 900.0
 MANAGE_TIMEOUT = 120.0
 REGION = "RegionOne"
@@ -121,18 +116,6 @@ class Account:
                 "OS_REGION_NAME": REGION, "OS_INTERFACE": "public"}
 
 
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    # Several pytest processes (or CI jobs sharing a cache) may start at once.
-    with open(CACHE / "keystone-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _run(argv: Sequence[str], what: str, timeout: float,
          env: dict[str, str] | None = None) -> None:
     try:
@@ -145,26 +128,21 @@ def _run(argv: Sequence[str], what: str, timeout: float,
         raise KeystoneUnavailable(f"{what} failed:\n{tail}")
 
 
+def _template_database(venv: pathlib.Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="ingot-keystone-sync-") as tmp:
+        config = pathlib.Path(tmp) / "keystone.conf"
+        config.write_text(KEYSTONE_CONFIG.format(db=venv / TEMPLATE_NAME, dir=tmp))
+        _run([str(venv / "bin" / "keystone-manage"), "--config-file", str(config),
+              "db_sync"], "keystone-manage db_sync", MANAGE_TIMEOUT)
+
+
 def keystone_venv() -> pathlib.Path:
     """The venv holding Keystone and gunicorn plus a synced template database."""
-    marker = "\n".join(REQUIREMENTS) + "\n"
-    if _DONE.exists() and _DONE.read_text() == marker:
-        return VENV
-    with _install_lock():
-        if _DONE.exists() and _DONE.read_text() == marker:
-            return VENV
-        shutil.rmtree(VENV, ignore_errors=True)
-        what = f"cannot install {' '.join(REQUIREMENTS)} into {VENV}"
-        _run([sys.executable, "-m", "venv", str(VENV)], what, INSTALL_TIMEOUT)
-        _run([str(VENV / "bin" / "pip"), "install", "--disable-pip-version-check",
-              "--quiet", *REQUIREMENTS], what, INSTALL_TIMEOUT)
-        with tempfile.TemporaryDirectory(prefix="ingot-keystone-sync-") as tmp:
-            config = pathlib.Path(tmp) / "keystone.conf"
-            config.write_text(KEYSTONE_CONFIG.format(db=TEMPLATE, dir=tmp))
-            _run([str(VENV / "bin" / "keystone-manage"), "--config-file", str(config),
-                  "db_sync"], "keystone-manage db_sync", MANAGE_TIMEOUT)
-        _DONE.write_text(marker)
-    return VENV
+    try:
+        return venvs.ensure("keystone", REQUIREMENTS, timeout=INSTALL_TIMEOUT,
+                            after=_template_database)
+    except venvs.InstallFailed as exc:
+        raise KeystoneUnavailable(str(exc)) from None
 
 
 def _spawn(argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:

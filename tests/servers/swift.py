@@ -11,28 +11,21 @@ by PID. Recipe: ../shared/reference/real-components.md.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import pathlib
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 
 import httpx
 from swiftclient import client as swift_client
 
+from tests.servers import venvs
 from tests.servers.process import Process, free_port, http_ready, wait_until
 
 SWIFT_REQUIREMENT = "swift==2.38.*"
-CACHE = pathlib.Path(os.environ.get("INGOT_TEST_CACHE",
-                                    pathlib.Path.home() / ".cache" / "ingot-tests"))
-VENV = CACHE / "swift-venv"
-# Written last: a venv without it is a half-finished install and is rebuilt.
-_DONE = VENV / ".ingot-installed"
+VENV = venvs.CACHE / "swift-venv"
 INSTALL_TIMEOUT = 600.0
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
 
@@ -129,42 +122,13 @@ class SwiftUnavailable(RuntimeError):
     """Swift could not be installed or started here; the message says why."""
 
 
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    # Several pytest processes (or CI jobs sharing a cache) may start at once.
-    with open(CACHE / "swift-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def swift_venv() -> pathlib.Path:
     """The venv holding Swift, installed on first use (about 20 s)."""
-    if _DONE.exists():
-        return VENV
-    with _install_lock():
-        if _DONE.exists():
-            return VENV
-        shutil.rmtree(VENV, ignore_errors=True)
-        steps = [[sys.executable, "-m", "venv", str(VENV)],
-                 [str(VENV / "bin" / "pip"), "install", "--disable-pip-version-check",
-                  "--quiet", SWIFT_REQUIREMENT, "python-swiftclient"]]
-        for argv in steps:
-            try:
-                result = subprocess.run(argv, capture_output=True, text=True,
-                                        timeout=INSTALL_TIMEOUT, check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise SwiftUnavailable(f"cannot install {SWIFT_REQUIREMENT} into {VENV}: "
-                                       f"{exc}") from None
-            if result.returncode != 0:
-                tail = (result.stdout + result.stderr).strip()[-2000:]
-                raise SwiftUnavailable(f"cannot install {SWIFT_REQUIREMENT} into {VENV} "
-                                       f"({' '.join(argv[:3])} failed):\n{tail}")
-        _DONE.write_text(SWIFT_REQUIREMENT + "\n")
-    return VENV
+    try:
+        return venvs.ensure("swift", (SWIFT_REQUIREMENT, "python-swiftclient"),
+                            timeout=INSTALL_TIMEOUT)
+    except venvs.InstallFailed as exc:
+        raise SwiftUnavailable(str(exc)) from None
 
 
 def _memcached_argv(port: int) -> list[str]:
