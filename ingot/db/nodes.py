@@ -109,7 +109,7 @@ def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id
                               .where(nodes.c.uuid == marker.lower())).first()
         if anchor is None:
             raise StaleMarker(marker)
-        clauses.append(_after(column, anchor[0], anchor[1], sort_dir == "asc"))
+        clauses.append(after(column, anchor[0], nodes.c.id, anchor[1], sort_dir == "asc"))
     query = sa.select(nodes).where(*clauses)
     if sort_dir == "asc":
         query = query.order_by(column.is_not(None), column, nodes.c.id)
@@ -120,20 +120,25 @@ def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id
     return [_record(row) for row in conn.execute(query)]
 
 
-def _after(column: sa.ColumnElement[Any], value: Any, row_id: int,
-           ascending: bool) -> sa.ColumnElement[bool]:
-    """Keyset condition for rows strictly after (value, row_id) in list order."""
-    c_id = nodes.c.id
+def after(column: sa.ColumnElement[Any], value: Any, id_column: sa.ColumnElement[int],
+          row_id: int, ascending: bool) -> sa.ColumnElement[bool]:
+    """Keyset condition for rows strictly after (value, row_id) in list order: NULLs
+    first ascending, last descending, ties broken by id."""
+    if isinstance(column.type, sa.Boolean):
+        # Booleans are not ordered in SQL (PostgreSQL refuses "maintenance > true").
+        column = sa.cast(column, sa.Integer)
+        value = None if value is None else int(value)
     if ascending:
         if value is None:
-            return sa.or_(sa.and_(column.is_(None), c_id > row_id), column.is_not(None))
+            return sa.or_(sa.and_(column.is_(None), id_column > row_id), column.is_not(None))
         return sa.and_(column.is_not(None),
-                       sa.or_(column > value, sa.and_(column == value, c_id > row_id)))
+                       sa.or_(column > value, sa.and_(column == value, id_column > row_id)))
     if value is None:
-        return sa.and_(column.is_(None), c_id < row_id)
+        return sa.and_(column.is_(None), id_column < row_id)
     return sa.or_(column.is_(None),
                   sa.and_(column.is_not(None),
-                          sa.or_(column < value, sa.and_(column == value, c_id < row_id))))
+                          sa.or_(column < value, sa.and_(column == value,
+                                                         id_column < row_id))))
 
 
 def insert(conn: sa.Connection, values: Mapping[str, Any]) -> Node:

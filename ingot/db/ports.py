@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ingot.db.models import Port, nodes, ports, utcnow
+from ingot.db.nodes import after
 
 SORTABLE = frozenset(
     column.name for column in ports.columns if not isinstance(column.type, sa.JSON)
@@ -60,17 +61,7 @@ def list_ports(conn: sa.Connection, filters: PortFilters, *, sort_key: str = "id
                               .where(ports.c.uuid == marker.lower())).first()
         if anchor is None:
             raise StaleMarker(marker)
-        value, row_id = anchor
-        if sort_dir == "asc":
-            clauses.append(sa.or_(column > value, sa.and_(column == value, ports.c.id > row_id))
-                           if value is not None else
-                           sa.or_(sa.and_(column.is_(None), ports.c.id > row_id),
-                                  column.is_not(None)))
-        else:
-            clauses.append(sa.or_(column < value, sa.and_(column == value, ports.c.id < row_id),
-                                  column.is_(None))
-                           if value is not None else
-                           sa.and_(column.is_(None), ports.c.id < row_id))
+        clauses.append(after(column, anchor[0], ports.c.id, anchor[1], sort_dir == "asc"))
     query = _SELECT.where(*clauses)
     if sort_dir == "asc":
         query = query.order_by(column.is_not(None), column, ports.c.id)

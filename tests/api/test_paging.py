@@ -27,7 +27,10 @@ def crowded(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 for i in range(index, COUNT, 8):
                     body = {"driver": "fake-hardware", "name": f"node-{i:04d}",
                             "resource_class": "even" if i % 2 == 0 else "odd"}
-                    client.post("/v1/nodes", json=body).raise_for_status()
+                    created = client.post("/v1/nodes", json=body).raise_for_status()
+                    if i % 3 == 0:  # something to sort by maintenance
+                        client.put(f"/v1/nodes/{created.json()['uuid']}/maintenance"
+                                   ).raise_for_status()
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             list(pool.map(create, range(8)))
@@ -51,7 +54,7 @@ def test_sdk_follows_next_links(crowded: IngotServer) -> None:
 
 
 @pytest.mark.parametrize("sort_key,sort_dir", [("name", "desc"), ("resource_class", "asc"),
-                                               ("created_at", "asc")])
+                                               ("created_at", "asc"), ("maintenance", "desc")])
 def test_small_pages_cover_everything_in_order(crowded: IngotServer, sort_key: str,
                                                sort_dir: str) -> None:
     seen: list[dict[str, str]] = []
