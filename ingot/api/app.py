@@ -78,14 +78,14 @@ def _unsupported(name: str) -> Callable[[Request], Any]:
     return endpoint
 
 
-async def _http_exception(request: Request, exc: Exception) -> Response:
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         message = f"The resource could not be found: {request.url.path}"
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     else:
-        message = exc.detail
+        message = str(exc.detail)
     return error_response(exc.status_code, message, headers=exc.headers)
 
 
@@ -117,7 +117,7 @@ def create_app(db: Database, settings: ApiSettings,
         routes=_routes(),
         middleware=[Middleware(ApiMiddleware), Middleware(AuthMiddleware,
                                                           authenticate=authenticate)],
-        exception_handlers={HTTPException: _http_exception},
+        exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
     )
     app.state.ctx = ctx

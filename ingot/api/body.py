@@ -10,7 +10,8 @@ from starlette.requests import Request
 from ingot.api.errors import BadRequest, PayloadTooLarge
 
 
-async def read_json(request: Request, limit: int, max_depth: int = 25) -> Any:
+async def read_bytes(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed limit."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"Request body of {length} bytes exceeds the limit of "
@@ -22,7 +23,11 @@ async def read_json(request: Request, limit: int, max_depth: int = 25) -> Any:
         if size > limit:
             raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes.")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int, max_depth: int = 25) -> Any:
+    raw = await read_bytes(request, limit)
     if not raw.strip():
         raise BadRequest("The request needs a JSON body.")
     try:

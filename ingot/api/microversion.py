@@ -1,4 +1,8 @@
-"""API microversions: what ingot implements and how a request picks one."""
+"""API microversions: what ingot implements and how a request picks one.
+
+The proxy serves the range its sites share, known only at run time, so parsing takes
+the range as an argument.
+"""
 
 from __future__ import annotations
 
@@ -26,17 +30,39 @@ class Version:
         return f"1.{self.minor}"
 
 
+def parse_version(raw: str) -> Version:
+    """A '1.x' version string (ValueError otherwise)."""
+    match = _VERSION.match(raw.strip())
+    if not match:
+        raise ValueError(f"not a 1.x microversion: {raw!r}")
+    return Version(int(match.group(1)))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VersionRange:
+    low: Version
+    high: Version
+
+    def __str__(self) -> str:
+        return f"[{self.low}, {self.high}]"
+
+    def intersect(self, other: VersionRange) -> VersionRange | None:
+        low, high = max(self.low, other.low), min(self.high, other.high)
+        return VersionRange(low, high) if low <= high else None
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"x-openstack-ironic-api-minimum-version", str(self.low).encode()),
+                (b"x-openstack-ironic-api-maximum-version", str(self.high).encode())]
+
+
 MIN = Version(MIN_MINOR)
 MAX = Version(MAX_MINOR)
+INGOT = VersionRange(MIN, MAX)
 
 
-def _range_message(requested: str) -> str:
-    return (f"Version {requested} was requested but the minor version is not supported by "
-            f"this service. The supported version range is: [{MIN}, {MAX}].")
-
-
-def parse(ironic_header: str | None, generic_header: str | None) -> Version:
-    """The version a request asks for; no header means the minimum, as in Ironic."""
+def parse(ironic_header: str | None, generic_header: str | None,
+          supported: VersionRange = INGOT, who: str = "this service") -> Version:
+    """The version a request asks for; no header means the lowest, as in Ironic."""
     raw = ironic_header
     if raw is None and generic_header is not None:
         # "OpenStack-API-Version: baremetal 1.56" (may list several services)
@@ -46,29 +72,24 @@ def parse(ironic_header: str | None, generic_header: str | None) -> Version:
                 raw = value.strip()
                 break
     if raw is None:
-        return MIN
+        return supported.low
     raw = raw.strip()
     if raw.lower() == "latest":
-        return MAX
+        return supported.high
     match = _VERSION.match(raw)
     if not match:
         if re.match(r"^\d+\.\d+$", raw):
             raise NotAcceptable(f"Version {raw} was requested but the major version is not "
-                                f"supported by this service. The supported version range "
-                                f"is: [{MIN}, {MAX}].")
+                                f"supported by {who}. The supported version range is: "
+                                f"{supported}.")
         raise BadRequest(f"Invalid value for {HEADER} header: {raw!r}. Expected "
                          f"'1.<minor>' or 'latest'.")
     version = Version(int(match.group(1)))
-    if not MIN <= version <= MAX:
-        raise NotAcceptable(_range_message(raw))
+    if not supported.low <= version <= supported.high:
+        raise NotAcceptable(f"Version {raw} was requested but the minor version is not "
+                            f"supported by {who}. The supported version range is: "
+                            f"{supported}.")
     return version
-
-
-def range_headers() -> list[tuple[bytes, bytes]]:
-    return [
-        (b"x-openstack-ironic-api-minimum-version", str(MIN).encode()),
-        (b"x-openstack-ironic-api-maximum-version", str(MAX).encode()),
-    ]
 
 
 def version_headers(version: Version) -> list[tuple[bytes, bytes]]:

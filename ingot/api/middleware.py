@@ -21,7 +21,13 @@ LOG = logging.getLogger("ingot.api")
 _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def request_id_of(scope: Scope) -> str:
+    """The caller's X-OpenStack-Request-Id if well formed (proxies forward it), or new."""
+    incoming = header(scope, b"x-openstack-request-id")
+    return incoming if incoming and _REQUEST_ID.match(incoming) else f"req-{uuid.uuid4()}"
+
+
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
@@ -37,22 +43,20 @@ class ApiMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        incoming = _header(scope, b"x-openstack-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) \
-            else f"req-{uuid.uuid4()}"
+        request_id = request_id_of(scope)
         common = [(b"x-openstack-request-id", request_id.encode()),
                   (b"openstack-request-id", request_id.encode()),
-                  *microversion.range_headers()]
+                  *microversion.INGOT.headers()]
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status_seen = 0
 
         try:
-            version = microversion.parse(_header(scope, b"x-openstack-ironic-api-version"),
-                                         _header(scope, b"openstack-api-version"))
+            version = microversion.parse(header(scope, b"x-openstack-ironic-api-version"),
+                                         header(scope, b"openstack-api-version"))
         except ApiError as exc:
-            await _send_error(send, exc.status, exc.message, common)
-            _log(scope, exc.status, started, request_id)
+            await send_error(send, exc.status, exc.message, common)
+            log_request(scope, exc.status, started, request_id)
             return
         state["version"] = version
         extra = common + microversion.version_headers(version)
@@ -68,22 +72,22 @@ class ApiMiddleware:
             await self.app(scope, receive, send_with_headers)
         except ApiError as exc:
             status_seen = exc.status
-            await _send_error(send, exc.status, exc.message, extra,
+            await send_error(send, exc.status, exc.message, extra,
                               [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()],
                               faultcode=exc.faultcode)
         except Exception:
             LOG.exception("Unexpected error in %s %s (%s)", scope["method"], scope["path"],
                           request_id)
             status_seen = 500
-            await _send_error(send, 500, "An internal error occurred; the service log has "
+            await send_error(send, 500, "An internal error occurred; the service log has "
                               f"the details under request id {request_id}.", extra,
                               faultcode="Server")
-        _log(scope, status_seen, started, request_id)
+        log_request(scope, status_seen, started, request_id)
 
 
-async def _send_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]],
-                      more: list[tuple[bytes, bytes]] | None = None,
-                      faultcode: str = "Client") -> None:
+async def send_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]],
+                     more: list[tuple[bytes, bytes]] | None = None,
+                     faultcode: str = "Client") -> None:
     body = error_body(message, faultcode)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
@@ -92,9 +96,10 @@ async def _send_error(send: Send, status: int, message: str, headers: list[tuple
     await send({"type": "http.response.body", "body": body})
 
 
-def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
-    if LOG.isEnabledFor(logging.DEBUG):
+def log_request(scope: Scope, status: int, started: float, request_id: str,
+                log: logging.Logger = LOG) -> None:
+    if log.isEnabledFor(logging.DEBUG):
         # Only the path: query strings can carry markers but never secrets, bodies are
         # never logged.
-        LOG.debug("%s %s -> %s in %.1f ms (%s)", scope["method"], scope["path"], status,
+        log.debug("%s %s -> %s in %.1f ms (%s)", scope["method"], scope["path"], status,
                   (time.perf_counter() - started) * 1000, request_id)

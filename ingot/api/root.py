@@ -12,10 +12,11 @@ from ingot.api.context import base_url
 from ingot.api.nodes import json_response
 
 
-def _version(base: str) -> dict[str, Any]:
+def version_document(base: str, supported: microversion.VersionRange = microversion.INGOT
+                     ) -> dict[str, Any]:
     return {"id": "v1", "links": [{"href": f"{base}/v1/", "rel": "self"}],
-            "status": "CURRENT", "min_version": str(microversion.MIN),
-            "version": str(microversion.MAX)}
+            "status": "CURRENT", "min_version": str(supported.low),
+            "version": str(supported.high)}
 
 
 async def root(request: Request) -> Response:
@@ -24,12 +25,12 @@ async def root(request: Request) -> Response:
         "name": "ingot Bare Metal API",
         "description": "ingot provisions bare metal machines and speaks the OpenStack Bare "
                        "Metal API v1.",
-        "default_version": _version(base),
-        "versions": [_version(base)],
+        "default_version": version_document(base),
+        "versions": [version_document(base)],
     })
 
 
-def _resource(base: str, name: str) -> list[dict[str, str]]:
+def resource_links(base: str, name: str) -> list[dict[str, str]]:
     return [{"href": f"{base}/v1/{name}/", "rel": "self"},
             {"href": f"{base}/{name}/", "rel": "bookmark"}]
 
@@ -42,14 +43,14 @@ async def v1(request: Request) -> Response:
         "links": [{"href": f"{base}/v1/", "rel": "self"}],
         "media_types": {"base": "application/json",
                         "type": "application/vnd.openstack.ironic.v1+json"},
-        "nodes": _resource(base, "nodes"),
-        "ports": _resource(base, "ports"),
-        "drivers": _resource(base, "drivers"),
-        "version": _version(base),
+        "nodes": resource_links(base, "nodes"),
+        "ports": resource_links(base, "ports"),
+        "drivers": resource_links(base, "drivers"),
+        "version": version_document(base),
     }
     if minor >= 22:
-        body["lookup"] = _resource(base, "lookup")
-        body["heartbeat"] = _resource(base, "heartbeat")
+        body["lookup"] = resource_links(base, "lookup")
+        body["heartbeat"] = resource_links(base, "heartbeat")
     if minor >= 49:
-        body["conductors"] = _resource(base, "conductors")
+        body["conductors"] = resource_links(base, "conductors")
     return json_response(body)

@@ -14,6 +14,7 @@ COMMANDS = (
     "ingot.cli.db",
     "ingot.cli.config",
     "ingot.cli.agent",
+    "ingot.cli.proxy",
     "ingot.cli.configdrive",
     "ingot.cli.demo",
 )

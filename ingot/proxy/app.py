@@ -1,0 +1,113 @@
+"""The proxy's ASGI application: routes, middleware, and the discovery task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ingot.api.app import http_exception_handler
+from ingot.api.auth import AuthMiddleware, basic_authenticator, keystone_authenticator, noauth
+from ingot.api.errors import error_response
+from ingot.proxy import catalog, nodes, ports, root
+from ingot.proxy.config import ProxyConfig
+from ingot.proxy.context import ProxyContext
+from ingot.proxy.middleware import ProxyMiddleware
+
+_ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# Resources an Ironic site may have that the proxy does not route (yet); agents talk to
+# their own site's lookup and heartbeat endpoints, never to the hub.
+_NOT_ROUTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
+               "runbooks", "events", "shards", "inspection_rules", "lookup", "heartbeat",
+               "continue_inspection")
+
+
+def _routes() -> list[BaseRoute]:
+    node = "/v1/nodes/{node}"
+    routes: list[BaseRoute] = [
+        Route("/", root.root, methods=["GET"]),
+        Route("/v1", root.v1, methods=["GET"]),
+        Route("/v1/nodes", nodes.list_nodes, methods=["GET"]),
+        Route("/v1/nodes", nodes.create_node, methods=["POST"]),
+        Route("/v1/nodes/detail", nodes.list_nodes_detail, methods=["GET"]),
+        Route(node, nodes.node_request, methods=["GET", "PATCH", "DELETE"]),
+        Route(node + "/{rest:path}", nodes.node_request, methods=_ANY),
+        Route("/v1/ports", ports.list_ports, methods=["GET"]),
+        Route("/v1/ports", ports.create_port, methods=["POST"]),
+        Route("/v1/ports/detail", ports.list_ports, methods=["GET"]),
+        Route("/v1/ports/{port}", ports.port_request, methods=["GET", "PATCH", "DELETE"]),
+        Route("/v1/drivers", catalog.list_drivers, methods=["GET"]),
+        Route("/v1/drivers/{driver}", catalog.show_driver, methods=["GET"]),
+        Route("/v1/drivers/{driver}/{rest:path}", catalog.driver_subresource,
+              methods=["GET"]),
+        Route("/v1/conductors", catalog.list_conductors, methods=["GET"]),
+        Route("/v1/conductors/{hostname}", catalog.show_conductor, methods=["GET"]),
+    ]
+    for name in _NOT_ROUTED:
+        for path in (f"/v1/{name}", f"/v1/{name}/{{rest:path}}"):
+            routes.append(Route(path, _not_routed(name), methods=_ANY))
+    return routes
+
+
+def _not_routed(name: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return error_response(404, f"The ingot proxy does not route the {name} resource.")
+    return endpoint
+
+
+def authenticator(config: ProxyConfig) -> Callable[[dict[bytes, bytes]], Any]:
+    strategy = config.settings.auth_strategy
+    if strategy == "http_basic":
+        return basic_authenticator(config.conf.http_basic_auth_user_file)
+    if strategy == "keystone":
+        return keystone_authenticator(config.conf)
+    return noauth
+
+
+def _tune_garbage_collector() -> None:
+    """A merged listing parses thousands of site items into tens of thousands of
+    short-lived objects; with the default thresholds the cyclic collector runs many
+    times per listing and costs as much as the parsing (measured: a 500-node answer
+    parses in 0.8 ms by default, 0.35 ms like this). Parsed JSON holds no cycles:
+    reference counting frees it. What startup loaded is frozen out of every scan."""
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
+
+
+def create_app(config: ProxyConfig) -> Starlette:
+    ctx = ProxyContext.from_config(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # One discovery before serving, so the first requests know the range; a site
+        # that does not answer in time starts as down and is probed again shortly.
+        await ctx.versions.refresh()
+        _tune_garbage_collector()
+        refresher = asyncio.create_task(ctx.versions.run())
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            for site in ctx.sites:
+                await site.aclose()
+
+    app = Starlette(
+        routes=_routes(),
+        middleware=[Middleware(ProxyMiddleware, versions=ctx.versions),
+                    Middleware(AuthMiddleware, authenticate=authenticator(config))],
+        exception_handlers={HTTPException: http_exception_handler},
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    return app
