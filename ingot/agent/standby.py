@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
-import importlib
 import logging
 import os
 import time
@@ -16,12 +15,14 @@ from urllib.parse import urlsplit
 from ingot.agent import download, writer
 from ingot.agent.commands import CommandContext, CommandError, CommandRunner, InvalidCommandParams
 from ingot.agent.redaction import redact_url
+from ingot.configdrive.check import check as check_configdrive
+from ingot.configdrive.check import is_url
+from ingot.configdrive.errors import ConfigDriveRejected
+from ingot.configdrive.partition import write_config_drive
 from ingot.images import checksum, formats
 from ingot.images.proxies import InvalidProxySetting, ProxyPolicy
 
 LOG = logging.getLogger(__name__)
-
-CONFIG_DRIVE_MODULE = "ingot.configdrive.partition"
 
 # Our exceptions as IPA's error types, so Ironic-style conductors read them as usual.
 _ERROR_TYPES: tuple[tuple[type[BaseException], str, str], ...] = (
@@ -113,14 +114,6 @@ def validate_prepare_image(params: Mapping[str, Any], *, allow_md5: bool) -> Non
         raise InvalidCommandParams("configdrive must be a string (URL or gzipped base64).")
 
 
-def _config_drive_writer() -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module(CONFIG_DRIVE_MODULE)
-    except ImportError:
-        return None
-    return getattr(module, "write_config_drive", None)
-
-
 class Standby:
     """Writes images onto ``target``; remembers what it wrote."""
 
@@ -146,18 +139,17 @@ class Standby:
         embedded = info.pop("configdrive", None)  # Ironic sends the drive here too
         if configdrive is None:
             configdrive = embedded
-        write_config_drive = None
-        if configdrive:
-            write_config_drive = _config_drive_writer()
-            if write_config_drive is None:
-                # Checked before the image is written: the target stays untouched.
-                raise CommandError(f"config drive support not installed "
-                                   f"({CONFIG_DRIVE_MODULE} is missing)",
+        if configdrive and not is_url(configdrive):
+            # Checked before the image is written: a bad drive leaves the target as is.
+            try:
+                check_configdrive(configdrive)
+            except ConfigDriveRejected as exc:
+                raise CommandError(f"Invalid config drive: {exc.message}",
                                    type_name="DeploymentError",
-                                   message="Failed to deploy instance")
+                                   message="Failed to deploy instance") from exc
         try:
             result = self._write(context, info)
-            if write_config_drive is not None:
+            if configdrive:
                 context.report({**_final_progress(result), "stage": "config drive"})
                 try:
                     write_config_drive(self.target, configdrive, proxies=_policy(info))
