@@ -68,7 +68,8 @@ def disk_size_mib(node: Node) -> int:
     return size
 
 
-def _ensure_disk(node: Node) -> pathlib.Path:
+def ensure_disk(node: Node) -> pathlib.Path:
+    """The node's disk file, created sparse at vm_disk_size if it does not exist."""
     path = disk_path(node)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -110,7 +111,7 @@ class LocalVmPower(PowerInterface):
         node = task.node
         await asyncio.to_thread(node_processes.stop, run_dir(), node.uuid)
         if state == POWER_ON and node.driver_internal_info.get(_BOOT_KEY) == "pxe":
-            disk = _ensure_disk(node)
+            disk = ensure_disk(node)
             # A new "boot" of the ramdisk: a new agent with a new token, handed over
             # out of band the way virtual media does it; lookup then only masks it.
             token = secrets.token_urlsafe(32)

@@ -24,7 +24,7 @@ from ingot.drivers.interfaces import (
     Task,
 )
 from ingot.drivers.ipxe import IpxeBootInterface, boot_mode
-from ingot.drivers.local_vm import disk_path, disk_size_mib, run_dir
+from ingot.drivers.local_vm import disk_path, disk_size_mib, ensure_disk, run_dir
 
 QEMU = "qemu-system-x86_64"
 OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
@@ -99,11 +99,7 @@ class QemuPower(PowerInterface):
         macs = task.pxe_macs or task.macs
         if not macs:
             raise InvalidParameter(f"Node {node.uuid} needs a port to have a network card.")
-        disk = disk_path(node)
-        disk.parent.mkdir(parents=True, exist_ok=True)
-        if not disk.exists():
-            with open(disk, "wb") as f:
-                f.truncate(disk_size_mib(node) * 1024 * 1024)
+        ensure_disk(node)
         directory = run_dir()
         directory.mkdir(parents=True, exist_ok=True)
         argv = qemu_argv(node, macs[0], str(node.driver_internal_info.get(_BOOT_KEY, "pxe")),
