@@ -25,5 +25,5 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
     host = "127.0.0.1" if conf.api.host_ip in ("0.0.0.0", "::") else conf.api.host_ip
     endpoint = f"http://{host}:{conf.api.port}"
     state_path = pathlib.Path(os.path.expanduser(conf.state_path))
-    with service(endpoint, conf_args, state_path / "demo" / "serve.log"):
-        return demo(endpoint, state_path, args.size)
+    with service(endpoint, conf_args, state_path / "demo" / "serve.log") as started:
+        return demo(endpoint, state_path, args.size, started)

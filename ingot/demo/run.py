@@ -29,13 +29,13 @@ def say(text: str) -> None:
 
 
 @contextlib.contextmanager
-def service(endpoint: str, config_args: list[str], log_path: pathlib.Path) -> Iterator[None]:
-    """Use the ingot answering at endpoint, or start `ingot serve` for the demo."""
+def service(endpoint: str, config_args: list[str], log_path: pathlib.Path) -> Iterator[bool]:
+    """Use the ingot answering at endpoint, or start `ingot serve` for the demo (True)."""
     try:
         root = httpx.get(endpoint + "/", timeout=2)
         if root.status_code == 200 and "ingot" in root.text:
             say(f"Using the ingot service already running at {endpoint}")
-            yield
+            yield False
             return
         raise SystemExit(f"Something that is not ingot answers at {endpoint}; stop it or "
                          f"pass --config-file with another [api] port.")
@@ -55,7 +55,7 @@ def service(endpoint: str, config_args: list[str], log_path: pathlib.Path) -> It
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"ingot serve did not start; see {log_path}")
             time.sleep(0.1)
-        yield
+        yield True
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -109,7 +109,7 @@ def provision(api: httpx.Client, uuid: str, target: str, wanted: str,
     return wait_state(api, uuid, wanted, line)
 
 
-def demo(endpoint: str, state_path: pathlib.Path, size_mib: int) -> int:
+def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started: bool) -> int:
     work = state_path / "demo"
     vms = state_path / "vms"
     work.mkdir(parents=True, exist_ok=True)
@@ -159,6 +159,10 @@ def demo(endpoint: str, state_path: pathlib.Path, size_mib: int) -> int:
             f"{int(part['sectors']) * image.SECTOR / MIB:.0f} MiB")
     say(f"  sha256 of the first {size_mib} MiB: {'matches' if matches else 'DIFFERS FROM'} "
         f"the image ({digest[:16]}...)")
-    say(f"\nLook at it with:  OS_ENDPOINT={endpoint} OS_AUTH_TYPE=none "
-        f"baremetal node show {name}")
+    look = f"OS_ENDPOINT={endpoint} OS_AUTH_TYPE=none baremetal node show {name}"
+    if started:
+        say("\nThe demo stops the service it started; the node stays in its database. "
+            f"Run `ingot serve` and look at it with:\n  {look}")
+    else:
+        say(f"\nLook at it with:  {look}")
     return 0 if matches else 1
