@@ -8,12 +8,13 @@ service moves the node to the matching failure state with the message as last_er
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ingot.conductor import states
-from ingot.conductor.task import NodeTask
+from ingot.conductor.task import LostReservation, NodeTask
 from ingot.drivers.interfaces import DriverError, InvalidParameter, Outcome
 
 LOG = logging.getLogger(__name__)
@@ -40,21 +41,42 @@ async def verify(task: NodeTask, args: dict[str, Any]) -> None:
 async def deploy(task: NodeTask, args: dict[str, Any]) -> None:
     validate(task, ("power", "management", "boot", "deploy"))
     task.save(deploy_step={}, last_error=None)
-    outcome = await task.driver.deploy.deploy(task)
-    await _after_deploy_step(task, outcome)
+    async with _stopping_on_failure(task):
+        outcome = await task.driver.deploy.deploy(task)
+        await _after_deploy_step(task, outcome)
 
 
 async def continue_deploy(task: NodeTask, args: dict[str, Any]) -> None:
     """The agent called back while the node waited for it."""
     if task.node.provision_state == states.DEPLOYWAIT:
-        task.advance("resume")
-        outcome = await task.driver.deploy.heartbeat(task)
-        await _after_deploy_step(task, outcome)
+        async with _stopping_on_failure(task):
+            task.advance("resume")
+            outcome = await task.driver.deploy.heartbeat(task)
+            await _after_deploy_step(task, outcome)
     elif task.node.provision_state == states.CLEANWAIT:
-        task.advance("resume")
-        outcome = await task.driver.deploy.clean_heartbeat(task)
-        await _after_clean(task, outcome)
+        async with _stopping_on_failure(task):
+            task.advance("resume")
+            outcome = await task.driver.deploy.clean_heartbeat(task)
+            await _after_clean(task, outcome)
     # Any other state: the heartbeat came late, nothing to continue.
+
+
+@contextlib.asynccontextmanager
+async def _stopping_on_failure(task: NodeTask) -> AsyncIterator[None]:
+    """On failure, stop what runs on the node (its agent, its boot files) before the
+    node goes to its failure state, as Ironic's power_off_after_deploy_failure does;
+    a cleanup error is logged, the original failure is what the node reports."""
+    try:
+        yield
+    except LostReservation:
+        raise
+    except Exception:
+        try:
+            await task.driver.deploy.abort(task)
+            await _sync_power(task)
+        except Exception:
+            LOG.exception("Cleaning up node %s after a failure failed", task.node.uuid)
+        raise
 
 
 async def _sync_power(task: NodeTask) -> None:

@@ -224,13 +224,17 @@ class ConductorService:
                 new_state = states.next_state(node.provision_state, "fail")
                 message = (f"Timeout reached while waiting for callback for node {node.uuid} "
                            f"in {node.provision_state} (after {timeout} s).")
+                # The abort action then stops what still runs for it (its agent).
                 done = nodes.update(
                     conn, node.id,
                     {"provision_state": new_state, "last_error": message,
                      "target_provision_state": states.target_of(new_state),
-                     "provision_updated_at": utcnow()},
+                     "provision_updated_at": utcnow(), "pending_action": "abort",
+                     "pending_args": {}},
                     reservation=None, pending_action=None, provision_state=node.provision_state)
                 failed += int(done)
                 if done:
                     LOG.warning("%s", message)
+        if failed:
+            self._wake.set()
         return failed

@@ -88,6 +88,9 @@ def test_checksum_mismatch_fails_the_deploy(api: httpx.Client, workdir: pathlib.
     node = deploy(api, uuid)
     assert node["provision_state"] == "deploy failed"
     assert "mismatch" in node["last_error"].lower()
+    # A failed deploy powers the node off: its agent does not run on.
+    assert node["power_state"] == "power off"
+    assert node["driver_internal_info"]["local_vm_power"] == "power off"
 
 
 def test_missing_image_fails_at_once(api: httpx.Client, workdir: pathlib.Path,

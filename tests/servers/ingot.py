@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import shutil
+import signal
 import sys
 from typing import Any
 
@@ -64,6 +66,11 @@ class IngotServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+        # What stands in for nodes' hardware (agents, QEMU) outlives ingot by design, as
+        # machines outlive their conductor; a test's machines end with the test.
+        for pid_file in (self.workdir / "state" / "local-vm").glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+                os.killpg(int(pid_file.read_text()), signal.SIGTERM)
 
     def client(self, version: str = "1.73", **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30,
