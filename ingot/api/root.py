@@ -35,9 +35,9 @@ def resource_links(base: str, name: str) -> list[dict[str, str]]:
             {"href": f"{base}/{name}/", "rel": "bookmark"}]
 
 
-async def v1(request: Request) -> Response:
-    base = base_url(request)
-    minor = request.scope["state"]["version"].minor
+def v1_document(base: str, minor: int, supported: microversion.VersionRange,
+                *, agent_endpoints: bool) -> dict[str, Any]:
+    """GET /v1 in Ironic's shape; the proxy serves it too, without the agent endpoints."""
     body: dict[str, Any] = {
         "id": "v1",
         "links": [{"href": f"{base}/v1/", "rel": "self"}],
@@ -46,11 +46,17 @@ async def v1(request: Request) -> Response:
         "nodes": resource_links(base, "nodes"),
         "ports": resource_links(base, "ports"),
         "drivers": resource_links(base, "drivers"),
-        "version": version_document(base),
+        "version": version_document(base, supported),
     }
-    if minor >= 22:
+    if agent_endpoints and minor >= 22:
         body["lookup"] = resource_links(base, "lookup")
         body["heartbeat"] = resource_links(base, "heartbeat")
     if minor >= 49:
         body["conductors"] = resource_links(base, "conductors")
-    return json_response(body)
+    return body
+
+
+async def v1(request: Request) -> Response:
+    minor = request.scope["state"]["version"].minor
+    return json_response(v1_document(base_url(request), minor, microversion.INGOT,
+                                      agent_endpoints=True))

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api.root import resource_links, version_document
+from ingot.api.root import v1_document, version_document
 from ingot.proxy.context import context
 from ingot.proxy.relay import base_url, json_response, version
 
@@ -31,17 +31,7 @@ async def root(request: Request) -> Response:
 
 
 async def v1(request: Request) -> Response:
-    base = base_url(request)
-    body: dict[str, Any] = {
-        "id": "v1",
-        "links": [{"href": f"{base}/v1/", "rel": "self"}],
-        "media_types": {"base": "application/json",
-                        "type": "application/vnd.openstack.ironic.v1+json"},
-        "nodes": resource_links(base, "nodes"),
-        "ports": resource_links(base, "ports"),
-        "drivers": resource_links(base, "drivers"),
-        "version": _version(request),
-    }
-    if version(request).minor >= 49:
-        body["conductors"] = resource_links(base, "conductors")
-    return json_response(body)
+    supported = context(request).versions.current()
+    assert supported is not None  # the middleware answered 503 otherwise
+    return json_response(v1_document(base_url(request), version(request).minor, supported,
+                                      agent_endpoints=False))

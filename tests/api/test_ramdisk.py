@@ -98,3 +98,11 @@ def test_lookup_before_1_62_gives_no_token(api: httpx.Client, waiting: dict[str,
                        headers={"X-OpenStack-Ironic-API-Version": "1.61"})
     assert response.status_code == 200
     assert response.json()["config"]["agent_token"] is None
+
+
+def test_v1_document_lists_the_agent_endpoints_from_1_22(ingot: IngotServer) -> None:
+    new = httpx.get(f"{ingot.url}/v1/", headers={"X-OpenStack-Ironic-API-Version": "1.22"})
+    assert new.json()["lookup"][0]["href"] == f"{ingot.url}/v1/lookup/"
+    assert "heartbeat" in new.json()
+    old = httpx.get(f"{ingot.url}/v1/", headers={"X-OpenStack-Ironic-API-Version": "1.21"})
+    assert "lookup" not in old.json() and "conductors" not in old.json()
