@@ -24,6 +24,17 @@ def _listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") \
+            from None
+    if not number > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {value!r}")
+    return number
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "agent", help="the provisioning agent: looks its node up, serves the command API, "
@@ -38,7 +49,7 @@ def add_parser(subparsers: Any) -> None:
                         metavar="HOST:PORT", help="command API address (port 0: any free)")
     parser.add_argument("--advertise-url",
                         help="callback URL sent in heartbeats (default: from --listen)")
-    parser.add_argument("--heartbeat-interval", type=float,
+    parser.add_argument("--heartbeat-interval", type=_positive,
                         help="longest time between heartbeats, in seconds (default: from "
                              "the API's heartbeat_timeout)")
     parser.add_argument("--work-dir",

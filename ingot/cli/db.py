@@ -7,6 +7,7 @@ from typing import Any
 
 from ingot import conf as ingot_conf
 
+READS_CONFIG = True
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("db", help="create, upgrade or show the database schema")

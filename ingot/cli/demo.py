@@ -9,6 +9,7 @@ from typing import Any
 
 from ingot import conf as ingot_conf
 
+READS_CONFIG = True
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(

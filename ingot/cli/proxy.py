@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+READS_CONFIG = True
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(

@@ -7,6 +7,7 @@ import logging
 import os
 import pathlib
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from oslo_config import cfg
 from ingot.api.app import create_app
 from ingot.api.auth import basic_authenticator, keystone_authenticator, noauth
 from ingot.api.context import ApiSettings
+from ingot.common.listen import ListenError, listening_socket
 from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
 from ingot.db import migrate
@@ -59,11 +61,29 @@ def register_hardware_types(conf: cfg.ConfigOpts) -> None:
 
 
 async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
-    """Run the API and/or the conductor (with its HTTP root) until SIGINT or SIGTERM."""
+    """Run the API and/or the conductor (with its HTTP root) until SIGINT or SIGTERM.
+
+    Raises ListenError before anything starts if a port cannot be opened.
+    """
     import uvicorn  # noqa: PLC0415 - the import is heavy for the other commands
 
     from ingot.conductor import file_server  # noqa: PLC0415
 
+    # Ports first: a busy one is then one line, before the conductor claims any work.
+    sockets: list[socket.socket] = []
+    try:
+        if api:
+            sockets.append(listening_socket(conf.api.host_ip, conf.api.port,
+                                            host_option="[api] host_ip",
+                                            port_option="[api] port"))
+        if conductor and conf.deploy.serve_http_root:
+            sockets.append(listening_socket(conf.api.host_ip, conf.deploy.http_port,
+                                            host_option="[api] host_ip",
+                                            port_option="[deploy] http_port"))
+    except ListenError:
+        for sock in sockets:
+            sock.close()
+        raise
     register_hardware_types(conf)
     db = open_database(conf)
     service = None
@@ -72,22 +92,24 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
 
         service = ConductorService(db, ConductorSettings.from_conf(conf), housekeeping=[
             image_delivery.clean_up_cache, lambda: ipxe.remove_orphans(db)])
-    servers: list[uvicorn.Server] = []
+    servers: list[tuple[uvicorn.Server, socket.socket]] = []
     if api:
         app = create_app(
             db, ApiSettings.from_conf(conf), authenticator(conf),
             notify=service.wake if service else lambda: None,
             on_startup=[service.start] if service else [],
             on_shutdown=[service.stop] if service else [])
-        servers.append(uvicorn.Server(uvicorn.Config(
+        servers.append((uvicorn.Server(uvicorn.Config(
             app, host=conf.api.host_ip, port=conf.api.port, log_level="warning",
-            access_log=False, lifespan="on", server_header=False)))
+            access_log=False, lifespan="on", server_header=False)), sockets[0]))
         LOG.info("ingot API listening on http://%s:%s", conf.api.host_ip, conf.api.port)
     if conductor and conf.deploy.serve_http_root:
         root = pathlib.Path(os.path.expanduser(conf.deploy.http_root))
-        servers.append(file_server.server(root, conf.api.host_ip, conf.deploy.http_port))
+        http_socket = sockets[-1]
+        servers.append((file_server.server(root, conf.api.host_ip, conf.deploy.http_port),
+                        http_socket))
         LOG.info("HTTP root %s served on http://%s:%s", root, conf.api.host_ip,
-                 conf.deploy.http_port)
+                 http_socket.getsockname()[1])
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -95,10 +117,10 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     if service is not None and not api:
         await service.start()
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    for server in servers:
+    for server, _sock in servers:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     waiter.cancel()

@@ -16,6 +16,8 @@ _HELP = {
 }
 
 
+READS_CONFIG = True
+
 def add_parser(subparsers: Any) -> None:
     for name, text in _HELP.items():
         subparsers.add_parser(name, help=text).set_defaults(run=run)

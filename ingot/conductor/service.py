@@ -20,7 +20,7 @@ from ingot.db.models import Node, utcnow
 LOG = logging.getLogger(__name__)
 
 # States in which a node waits for its agent; a timeout there fails the operation.
-_WAIT_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.INSPECTWAIT, states.RESCUEWAIT)
+_WAIT_STATES = states.AGENT_WAIT_STATES
 
 
 class ConductorService:

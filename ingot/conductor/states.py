@@ -51,6 +51,8 @@ LOOKUP_ALLOWED_STATES = frozenset({
     DEPLOYING, DEPLOYWAIT, CLEANING, CLEANWAIT, INSPECTING, INSPECTWAIT,
     RESCUING, RESCUEWAIT,
 })
+# States in which a node waits for its agent to call back.
+AGENT_WAIT_STATES = (DEPLOYWAIT, CLEANWAIT, INSPECTWAIT, RESCUEWAIT)
 # States a node cannot stay in once the conductor working on it is gone.
 STUCK_STATES = {
     DEPLOYING: DEPLOYFAIL, CLEANING: CLEANFAIL, VERIFYING: ENROLL,

@@ -7,6 +7,7 @@ Each module of this package owns one option group and has ``register(conf)`` and
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 
 from oslo_config import cfg
@@ -37,6 +38,44 @@ for _module in modules():
 
 
 def load(args: list[str], default_config_files: list[str] | None = None) -> cfg.ConfigOpts:
-    """Parse command line arguments and INI files into the global CONF."""
+    """Parse command line arguments and INI files into the global CONF.
+
+    Raises BadOption (a cfg.Error) naming the option and file of a value that does not
+    parse, and oslo.config's errors for missing files.
+    """
     CONF(args, project="ingot", default_config_files=default_config_files or [])
+    check(CONF)
     return CONF
+
+
+def check(conf: cfg.ConfigOpts) -> None:
+    """Read every option once: oslo.config parses values when they are first read, so
+    a bad one fails here, at start, not in the middle of some later operation."""
+    for module in modules():
+        for group, opts in module.list_opts():
+            name = group.name if isinstance(group, cfg.OptGroup) else group
+            section = conf if name is None else conf[name]
+            for opt in opts:
+                try:
+                    getattr(section, opt.dest)
+                except cfg.NoSuchOptError:
+                    continue  # registered on use (keystoneauth's auth plugin options)
+                except cfg.ConfigFileValueError as exc:
+                    raise BadOption(_bad_option(exc, name or "DEFAULT")) from None
+
+
+class BadOption(cfg.Error):
+    """An option's value cannot be parsed; the message names the option and file."""
+
+
+_BAD_VALUE = re.compile(r"Value for option (?P<name>\S+) from LocationInfo\(.*?"
+                        r"detail='(?P<file>[^']*)'\) is not valid: (?P<reason>.*)", re.S)
+
+
+def _bad_option(exc: cfg.ConfigFileValueError, group: str) -> str:
+    # oslo's message embeds a LocationInfo repr: keep the option, file and reason.
+    match = _BAD_VALUE.match(str(exc))
+    if match is None:
+        return str(exc)
+    where = f" in {match['file']}" if match["file"] else ""
+    return f"[{group}] {match['name']}{where} is not valid: {match['reason']}"

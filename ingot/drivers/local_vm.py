@@ -18,7 +18,7 @@ from typing import Any
 from ingot.conductor.states import POWER_OFF, POWER_ON
 from ingot.conf import CONF
 from ingot.db.models import Node
-from ingot.drivers import fake, hardware, node_processes
+from ingot.drivers import fake, hardware, node_processes, ramdisk_exit
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.endpoints import api_url
 from ingot.drivers.interfaces import (
@@ -117,9 +117,16 @@ class LocalVmPower(PowerInterface):
             token = secrets.token_urlsafe(32)
             task.save(agent_token=token, agent_url=None, agent_last_heartbeat=None,
                       agent_progress=None, agent_version=None)
+            db, node_id = task.db, node.id
+
+            def agent_exited(code: int, log_tail: str) -> None:
+                message = ramdisk_exit.exit_message(
+                    f"The agent process of node {node.uuid}", code, log_tail)
+                ramdisk_exit.fail_waiting_node(db, node_id, token, message)
+
             await asyncio.to_thread(node_processes.start, run_dir(), node.uuid,
                                     _agent_argv(node.uuid, task.macs, disk),
-                                    env={"INGOT_AGENT_TOKEN": token})
+                                    env={"INGOT_AGENT_TOKEN": token}, on_exit=agent_exited)
         task.set_internal(**{_POWER_KEY: state})
 
 

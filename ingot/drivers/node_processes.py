@@ -13,8 +13,16 @@ import os
 import pathlib
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+# How much of a dead process's log its exit report carries.
+_TAIL_LINES = 5
+_TAIL_BYTES = 4096
+# Children a watcher thread waits for: only that thread may reap them, or their exit
+# code would be lost.
+_watched: set[int] = set()
 
 
 def _pid_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
@@ -30,18 +38,59 @@ def running_pid(run_dir: pathlib.Path, node_uuid: str) -> int | None:
     return pid if node_uuid.encode() in cmdline and _alive(pid) else None
 
 
+def _log_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
+    return run_dir / f"{node_uuid}.log"
+
+
 def start(run_dir: pathlib.Path, node_uuid: str, argv: Sequence[str], *,
-          env: dict[str, str] | None = None) -> int:
-    """Start argv (which must name the node) as the node's process, replacing any."""
+          env: dict[str, str] | None = None,
+          on_exit: Callable[[int, str], None] | None = None) -> int:
+    """Start argv (which must name the node) as the node's process, replacing any.
+
+    on_exit(exit code, last lines of its log) is called from a thread if the process
+    ends by itself, not when stop() ends it.
+    """
     if not any(node_uuid in arg for arg in argv):
         raise ValueError("the command line must name the node")
     run_dir.mkdir(parents=True, exist_ok=True)
     stop(run_dir, node_uuid)
-    with open(run_dir / f"{node_uuid}.log", "ab") as log:
+    log_path = _log_file(run_dir, node_uuid)
+    with open(log_path, "ab") as log:
+        offset = log.tell()
         process = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, env={**os.environ, **(env or {})})
-    _pid_file(run_dir, node_uuid).write_text(str(process.pid))
+    pid_file = _pid_file(run_dir, node_uuid)
+    pid_file.write_text(str(process.pid))
+    if on_exit is not None:
+        _watched.add(process.pid)
+        threading.Thread(target=_watch, args=(process, pid_file, log_path, offset, on_exit),
+                         name=f"watch-{node_uuid}", daemon=True).start()
     return process.pid
+
+
+def _watch(process: subprocess.Popen[bytes], pid_file: pathlib.Path, log_path: pathlib.Path,
+           offset: int, on_exit: Callable[[int, str], None]) -> None:
+    code = process.wait()
+    _watched.discard(process.pid)
+    try:
+        still_ours = pid_file.read_text() == str(process.pid)
+    except OSError:
+        still_ours = False
+    if still_ours:  # stop() removes the pid file before it signals the process
+        on_exit(code, log_tail(log_path, offset))
+
+
+def log_tail(log_path: pathlib.Path, offset: int = 0) -> str:
+    """The last lines the process wrote to its log after offset."""
+    try:
+        with open(log_path, "rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(offset, size - _TAIL_BYTES))
+            data = log.read()
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(line for line in lines[-_TAIL_LINES:] if line.strip())
 
 
 def stop(run_dir: pathlib.Path, node_uuid: str, timeout: float = 10.0) -> bool:
@@ -63,9 +112,11 @@ def stop(run_dir: pathlib.Path, node_uuid: str, timeout: float = 10.0) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    # Reap it if it is our child, then check whether anything is left.
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    # Reap it if it is our child (and no watcher waits for it), then check whether
+    # anything is left.
+    if pid not in _watched:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
+from ingot.common.listen import listening_socket
 from ingot.proxy.config import ProxyConfig
 
 LOG = logging.getLogger("ingot.proxy")
@@ -37,11 +39,17 @@ def args_from_environment() -> list[str]:
 
 
 def run(config: ProxyConfig, args: list[str], workers: int = 1) -> None:
+    """Serve until SIGINT/SIGTERM; raises ListenError first if the port cannot be had."""
     import uvicorn  # noqa: PLC0415 - only when serving
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
     settings = config.settings
-    options = {"host": settings.host_ip, "port": settings.port, "log_level": "warning",
-               "access_log": False, "lifespan": "on", "server_header": False}
+    # Bound here, once, so a busy port is one line naming the option; the workers
+    # inherit the socket.
+    sock = listening_socket(settings.host_ip, settings.port, host_option="[api] host_ip",
+                            port_option="[api] port")
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False,
+                               "lifespan": "on", "server_header": False}
     LOG.info("ingot proxy listening on http://%s:%s with %d worker(s), sites: %s",
              settings.host_ip, settings.port, workers,
              ", ".join(f"{site.name} ({', '.join(g or '_' for g in site.groups)})"
@@ -49,10 +57,12 @@ def run(config: ProxyConfig, args: list[str], workers: int = 1) -> None:
     if workers <= 1:
         from ingot.proxy.app import create_app  # noqa: PLC0415 - loads the whole app
 
-        uvicorn.run(create_app(config), **options)  # type: ignore[arg-type]
+        uvicorn.Server(uvicorn.Config(create_app(config), **options)).run(sockets=[sock])
         return
     # Each worker builds its own app (sites, caches, discovery task) from the same
     # arguments; the config was checked here first, so errors show once, up front.
     os.environ[ARGS_ENV] = json.dumps(args)
-    uvicorn.run("ingot.proxy.asgi:application", factory=True, workers=workers,
-                **options)  # type: ignore[arg-type]
+    uvicorn_config = uvicorn.Config("ingot.proxy.asgi:application", factory=True,
+                                    workers=workers, **options)
+    Multiprocess(uvicorn_config, target=uvicorn.Server(uvicorn_config).run,
+                 sockets=[sock]).run()
