@@ -19,6 +19,7 @@ from ingot.api.conductor_directory import ConductorDirectory
 from ingot.api.context import ApiContext, ApiSettings
 from ingot.api.errors import error_response
 from ingot.api.middleware import ApiMiddleware
+from ingot.api.responses import http_exception_handler
 from ingot.db.engine import Database
 
 _UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
@@ -76,17 +77,6 @@ def _unsupported(name: str) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         return error_response(404, f"ingot does not implement the {name} resource.")
     return endpoint
-
-
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        message = f"The resource could not be found: {request.url.path}"
-    elif exc.status_code == 405:
-        message = f"Method {request.method} is not allowed on {request.url.path}."
-    else:
-        message = str(exc.detail)
-    return error_response(exc.status_code, message, headers=exc.headers)
 
 
 def create_app(db: Database, settings: ApiSettings,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from oslo_config import cfg
 from starlette.requests import Request
 
-from ingot.api.conductor_directory import ConductorDirectory
 from ingot.api.microversion import Version
-from ingot.db.engine import Database
+
+if TYPE_CHECKING:
+    # Types only: the proxy uses base_url and version without the database's code.
+    from oslo_config import cfg
+
+    from ingot.api.conductor_directory import ConductorDirectory
+    from ingot.db.engine import Database
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from ingot.api import validation
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, NotFound
 from ingot.api.node_view import links, timestamp
-from ingot.api.nodes import json_response
+from ingot.api.responses import json_response
 from ingot.db import conductors
 from ingot.drivers import hardware
 from ingot.drivers.interfaces import INTERFACE_KINDS

@@ -37,10 +37,6 @@ class NotFound(ApiError):
     status = 404
 
 
-class MethodNotAllowed(ApiError):
-    status = 405
-
-
 class NotAcceptable(ApiError):
     status = 406
 
@@ -51,10 +47,6 @@ class Conflict(ApiError):
 
 class PayloadTooLarge(ApiError):
     status = 413
-
-
-class UnsupportedMediaType(ApiError):
-    status = 415
 
 
 class ServiceUnavailable(ApiError):
@@ -72,6 +64,3 @@ def error_response(status: int, message: str, faultcode: str = "Client",
     return Response(error_body(message, faultcode), status_code=status, headers=headers,
                     media_type="application/json")
 
-
-def from_exception(exc: ApiError) -> Response:
-    return error_response(exc.status, exc.message, exc.faultcode, exc.headers)

@@ -16,8 +16,10 @@ from ingot.api import validation
 from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, Forbidden, NotAcceptable, PayloadTooLarge
+from ingot.api.lookup import busy, find_node
 from ingot.api.node_view import states_view
-from ingot.api.nodes import busy, find_node, json_response
+from ingot.api.responses import json_response
+from ingot.common import power
 from ingot.conductor import states
 from ingot.configdrive import check as configdrive_check
 from ingot.configdrive.errors import ConfigDriveRejected
@@ -27,8 +29,8 @@ from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import InvalidParameter
 
 _POWER_TARGETS = {
-    states.POWER_ON: 1, states.POWER_OFF: 1, states.REBOOT: 1,
-    states.SOFT_POWER_OFF: 27, states.SOFT_REBOOT: 27,
+    power.POWER_ON: 1, power.POWER_OFF: 1, power.REBOOT: 1,
+    power.SOFT_POWER_OFF: 27, power.SOFT_REBOOT: 27,
 }
 
 
@@ -84,7 +86,7 @@ async def set_power_state(request: Request) -> Response:
             raise busy(node)
         recorded = nodes.update(
             conn, node.id,
-            {"target_power_state": states.POWER_ON if target == states.REBOOT else target,
+            {"target_power_state": power.POWER_ON if target == power.REBOOT else target,
              "pending_action": "power", "pending_args": {"target": target}},
             revision=node.revision, reservation=None, pending_action=None)
         if not recorded:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +13,9 @@ from ingot.api import listing, node_input, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
+from ingot.api.lookup import find_node, locked
 from ingot.api.node_view import node_view, parse_fields
+from ingot.api.responses import json_response
 from ingot.conductor import states
 from ingot.db import nodes
 from ingot.db.models import INTERFACE_COLUMNS, Node, utcnow
@@ -30,32 +31,6 @@ _FILTER_VERSIONS = {
 _STRING_FILTERS = ("driver", "provision_state", "resource_class", "fault", "owner",
                    "lessee", "project", "description_contains", "conductor")
 _BOOL_FILTERS = ("maintenance", "associated", "retired")
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> Response:
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
-                    media_type="application/json")
-
-
-def find_node(conn: sa.Connection, ident: str) -> Node:
-    node = (nodes.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident)
-            else nodes.get_by_name(conn, ident))
-    if node is None:
-        raise NotFound(f"Node {ident} could not be found.")
-    return node
-
-
-def locked(node: Node) -> Conflict:
-    return Conflict(f"Node {node.uuid} is locked by host {node.reservation}, please retry "
-                    f"after the current operation is completed.")
-
-
-def busy(node: Node) -> Conflict:
-    if node.reservation:
-        return locked(node)
-    return Conflict(f"Node {node.uuid} has an operation in progress "
-                    f"({node.pending_action}); retry once it is taken up.")
 
 
 def _filters(request: Request, minor: int) -> nodes.NodeFilters:

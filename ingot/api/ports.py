@@ -13,9 +13,10 @@ from ingot.api import listing, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
+from ingot.api.lookup import find_node, locked
 from ingot.api.node_input import MISSING
 from ingot.api.node_view import links, timestamp
-from ingot.api.nodes import find_node, json_response, locked
+from ingot.api.responses import json_response
 from ingot.db import nodes, ports
 from ingot.db.models import Port, utcnow
 

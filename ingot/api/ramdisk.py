@@ -20,8 +20,9 @@ from ingot.api import validation
 from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotFound, Unauthorized
+from ingot.api.lookup import find_node
 from ingot.api.node_view import MASK, instance_info_view, internal_info_view, links
-from ingot.api.nodes import find_node, json_response
+from ingot.api.responses import json_response
 from ingot.conductor import states
 from ingot.db import nodes
 from ingot.db.models import Node, utcnow

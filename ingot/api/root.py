@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ingot.api import microversion
 from ingot.api.context import base_url
-from ingot.api.nodes import json_response
+from ingot.api.responses import json_response
 
 
 def version_document(base: str, supported: microversion.VersionRange = microversion.INGOT

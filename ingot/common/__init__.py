@@ -1,0 +1,1 @@
+"""Vocabulary every layer shares (power states, redaction, errors); imports nothing of ingot."""

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from ingot.common.power import POWER_OFF, REBOOT, SOFT_POWER_OFF, SOFT_REBOOT
 from ingot.conductor import states
 from ingot.conductor.task import LostReservation, NodeTask
 from ingot.drivers.interfaces import DriverError, InvalidParameter, Outcome
@@ -158,11 +159,11 @@ async def abort(task: NodeTask, args: dict[str, Any]) -> None:
 async def power(task: NodeTask, args: dict[str, Any]) -> None:
     target = args["target"]
     interface = task.driver.power
-    if target in (states.REBOOT, states.SOFT_REBOOT):
+    if target in (REBOOT, SOFT_REBOOT):
         await interface.reboot(task)
     else:
         await interface.set_power_state(
-            task, states.POWER_OFF if target == states.SOFT_POWER_OFF else target)
+            task, POWER_OFF if target == SOFT_POWER_OFF else target)
     task.save(power_state=await interface.get_power_state(task), target_power_state=None,
               last_error=None)
 

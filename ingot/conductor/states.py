@@ -35,12 +35,6 @@ RESCUE = "rescue"
 UNRESCUING = "unrescuing"
 UNRESCUEFAIL = "unrescue failed"
 
-POWER_ON = "power on"
-POWER_OFF = "power off"
-REBOOT = "rebooting"
-SOFT_REBOOT = "soft rebooting"
-SOFT_POWER_OFF = "soft power off"
-
 STABLE_STATES = frozenset({ENROLL, MANAGEABLE, AVAILABLE, ACTIVE, ERROR, RESCUE})
 DELETE_ALLOWED_STATES = frozenset({MANAGEABLE, ENROLL, ADOPTFAIL})
 UPDATE_ALLOWED_STATES = frozenset({

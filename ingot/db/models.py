@@ -2,7 +2,7 @@
 
 The schema is created by Alembic migrations (``ingot/db/migrations``); these Table
 objects only describe it for queries and must stay in step with the migrations
-(``tests/test_db.py`` checks that).
+(``tests/test_schema.py`` checks that).
 """
 
 from __future__ import annotations

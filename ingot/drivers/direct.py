@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ingot.conductor.states import POWER_OFF
+from ingot.common.power import POWER_OFF
 from ingot.conf import CONF
 from ingot.configdrive.build import build_iso, encode
 from ingot.db.models import Node

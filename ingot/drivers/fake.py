@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingot.conductor.states import POWER_OFF
+from ingot.common.power import POWER_OFF
 from ingot.drivers.interfaces import (
     BootInterface,
     DeployInterface,

@@ -13,7 +13,7 @@ import dataclasses
 import enum
 from typing import Any, ClassVar, Protocol
 
-from ingot.conductor.states import POWER_OFF, POWER_ON
+from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.engine import Database
 from ingot.db.models import Node
 

@@ -15,7 +15,7 @@ import secrets
 import sys
 from typing import Any
 
-from ingot.conductor.states import POWER_OFF, POWER_ON
+from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.conf import CONF
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes, ramdisk_exit

@@ -12,7 +12,7 @@ import asyncio
 import pathlib
 import shutil
 
-from ingot.conductor.states import POWER_OFF, POWER_ON
+from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes
 from ingot.drivers.direct import DirectDeploy

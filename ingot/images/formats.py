@@ -54,16 +54,6 @@ def _check_declared(detected: str, declared: str | None,
     return actual
 
 
-def _single_format(wrapper: format_inspector.InspectWrapper) -> format_inspector.FileInspector:
-    try:
-        found = wrapper.format
-    except format_inspector.ImageFormatError as exc:
-        raise ImageFormatError(f"Cannot determine the image format safely: {exc}") from exc
-    if found is None:
-        raise ImageFormatError("Cannot determine the image format: not enough data.")
-    return found
-
-
 def check_stream_head(head: bytes, declared: str | None) -> str:
     """For an image streamed straight to disk: make sure its first bytes are not a
     virtual-disk format when ``declared`` is raw. Returns the detected format name."""

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingot.api.app import http_exception_handler
 from ingot.api.auth import AuthMiddleware, basic_authenticator, keystone_authenticator, noauth
 from ingot.api.errors import error_response
+from ingot.api.responses import http_exception_handler
 from ingot.proxy import catalog, nodes, ports, root
 from ingot.proxy.config import ProxyConfig
 from ingot.proxy.context import ProxyContext
