@@ -19,8 +19,7 @@ from ingot.api.errors import BadRequest, Conflict, Forbidden, NotAcceptable, Pay
 from ingot.api.lookup import busy, find_node
 from ingot.api.node_view import states_view
 from ingot.api.responses import json_response
-from ingot.common import power
-from ingot.conductor import states
+from ingot.common import power, states
 from ingot.configdrive import check as configdrive_check
 from ingot.configdrive.errors import ConfigDriveRejected
 from ingot.db import nodes

@@ -16,7 +16,7 @@ from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
 from ingot.api.lookup import find_node, locked
 from ingot.api.node_view import node_view, parse_fields
 from ingot.api.responses import json_response
-from ingot.conductor import states
+from ingot.common import states
 from ingot.db import nodes
 from ingot.db.models import INTERFACE_COLUMNS, Node, utcnow
 from ingot.drivers import hardware

@@ -23,7 +23,7 @@ from ingot.api.errors import BadRequest, Conflict, NotFound, Unauthorized
 from ingot.api.lookup import find_node
 from ingot.api.node_view import MASK, instance_info_view, internal_info_view, links
 from ingot.api.responses import json_response
-from ingot.conductor import states
+from ingot.common import states
 from ingot.db import nodes
 from ingot.db.models import Node, utcnow
 

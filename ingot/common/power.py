@@ -1,8 +1,4 @@
-"""Ironic's power state names.
-
-They live below every layer because the API and the conductor ask for them and the drivers
-report them; the provision state machine (conductor/states.py) re-exports them.
-"""
+"""Ironic's power state names: the API and the conductor ask for them, drivers report them."""
 
 POWER_ON = "power on"
 POWER_OFF = "power off"

@@ -13,8 +13,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from ingot.common import states
 from ingot.common.power import POWER_OFF, REBOOT, SOFT_POWER_OFF, SOFT_REBOOT
-from ingot.conductor import states
 from ingot.conductor.task import LostReservation, NodeTask
 from ingot.drivers.interfaces import DriverError, InvalidParameter, Outcome
 

@@ -9,7 +9,7 @@ import datetime
 import logging
 from collections.abc import Callable, Sequence
 
-from ingot.conductor import states
+from ingot.common import states
 from ingot.conductor.actions import ACTIONS
 from ingot.conductor.settings import ConductorSettings
 from ingot.conductor.task import LostReservation, NodeTask

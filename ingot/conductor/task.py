@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingot.conductor import states
+from ingot.common import states
 from ingot.conductor.settings import ConductorSettings
 from ingot.db import nodes, ports
 from ingot.db.engine import Database

@@ -12,7 +12,7 @@ import logging
 import time
 
 from ingot.agent.redaction import redact_url
-from ingot.conductor import states
+from ingot.common import states
 from ingot.db import nodes
 from ingot.db.engine import Database
 from ingot.db.models import utcnow

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingot.conductor import states
+from ingot.common import states
 from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
 from ingot.db import conductors, migrate, nodes

@@ -1,7 +1,8 @@
 """Ironic's provision state machine, as data.
 
 The API checks a requested transition against it before accepting the request, and
-conductors use it for every state a node enters, so the two can never disagree.
+conductors use it for every state a node enters, so the two can never disagree. It lives
+in ingot/common/ because both do, and drivers that fail a waiting node use it too.
 """
 
 from __future__ import annotations
