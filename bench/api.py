@@ -170,12 +170,12 @@ def measure(name: str, url: str, pid: int | None, args: argparse.Namespace) -> R
 
 
 def report(results: list[Result]) -> None:
-    rows = [
+    rows: list[tuple[str, str | None, str]] = [
         ("node creation (creates/s)", "creates_per_s", "{:.0f}"),
         ("GET /v1/nodes/{id} (req/s)", "get_rps", "{:.0f}"),
-        ("  p50 / p99 (ms)", None, None),
+        ("  p50 / p99 (ms)", None, ""),
         ("GET /v1/nodes?limit=50 (req/s)", "list_rps", "{:.0f}"),
-        ("  p50 / p99 (ms) ", None, None),
+        ("  p50 / p99 (ms) ", None, ""),
         ("100 nodes enroll->active (s)", "deploy_100_s", "{:.2f}"),
         ("server RSS after the run (MB)", "rss_mb", "{:.0f}"),
     ]
@@ -205,7 +205,8 @@ def targets(args: argparse.Namespace, workdir: pathlib.Path
         yield [(url, url, None) for url in args.endpoint]
         return
     with contextlib.ExitStack() as stack:
-        found = [("ingot", *stack.enter_context(started_ingot(workdir / "ingot")))]
+        found: list[tuple[str, str, int | None]] = [
+            ("ingot", *stack.enter_context(started_ingot(workdir / "ingot")))]
         if not args.no_ironic:
             progress("starting Ironic (first run installs it into ~/.cache/ingot-bench)")
             found.append(("ironic", *stack.enter_context(started_ironic(workdir / "ironic"))))

@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import pathlib
 import signal
@@ -184,7 +185,7 @@ def serving(targets: dict[str, str], latency_ms: float, log: pathlib.Path
     process = Process(argv, str(log))
     try:
         for port in ports.values():
-            wait_until(lambda port=port: _listening(port), 10, "delay line")
+            wait_until(functools.partial(_listening, port), 10, "delay line")
         yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     finally:
         process.stop()
@@ -213,7 +214,7 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def timed(rounds: int, actions: dict[str, Callable[[], None]]) -> dict[str, list[float]]:
+def timed(rounds: int, actions: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
     """Every action once per round, in turn, so that load from other processes on this
     shared machine weighs on all of them alike."""
     for action in actions.values():
@@ -286,15 +287,15 @@ def measure(title: str, args: argparse.Namespace, far: dict[str, str],
     print(f"\n{title}: {len(far)} sites x {n} nodes, +{args.latency_ms:g} ms per "
           f"exchange, {rounds} rounds (ms)")
     print(f"{'':44} {'median':>8} {'p90':>8}")
-    for label, samples in rows:
-        print(f"{label:44} {statistics.median(samples):8.1f} {p90(samples):8.1f}")
+    for label, row in rows:
+        print(f"{label:44} {statistics.median(row):8.1f} {p90(row):8.1f}")
     print(f"slowest site alone {slowest:.1f}, sum of the sites {summed:.1f}, "
           f"target {target:.1f} (slowest x 1.1 + 5); the proxy's own CPU per merged "
           f"list: {proxy_cpu:.1f} ms")
-    for label, samples in (("proxy, default order", merged),
-                           ("proxy, sort_key=name", merged_sorted),
-                           (f"proxy, sort_key=name, limit={n}", page)):
-        median = statistics.median(samples)
+    for label, row in (("proxy, default order", merged),
+                       ("proxy, sort_key=name", merged_sorted),
+                       (f"proxy, sort_key=name, limit={n}", page)):
+        median = statistics.median(row)
         print(f"  {label}: {median:.1f} = {median / slowest:.2f} x slowest, "
               f"{median / summed:.2f} x sum, {median - statistics.median(at_once):+.1f} vs "
               f"at once: {'within' if median <= target else 'OVER'} target")

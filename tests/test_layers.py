@@ -70,8 +70,8 @@ def _imports(tree: ast.AST) -> list[str]:
             found.append(node.module)
             # "from ingot.api import errors" imports the module ingot.api.errors.
             found.extend(f"{node.module}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
+        for inner in ast.iter_child_nodes(node):
+            visit(inner)
 
     visit(tree)
     return found

@@ -30,7 +30,7 @@ import select
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import httpx
@@ -267,7 +267,8 @@ class _Transfer:
                 while (chunk := self._network(next, chunks, None)) is not None:
                     self._feed(chunk, end)
         finally:
-            chunks.close()
+            if isinstance(chunks, Generator):  # httpx's are; closing ends the stream's read
+                chunks.close()
         if end is not None and self.offset < end:
             raise _Retryable(f"the connection closed after {self.offset} of {end} bytes "
                              f"(Content-Length)")
@@ -311,7 +312,7 @@ class _Transfer:
 
 
 def _encoded(response: httpx.Response) -> bool:
-    return response.headers.get("content-encoding", "identity").lower() != "identity"
+    return str(response.headers.get("content-encoding", "identity")).lower() != "identity"
 
 
 def _plain_socket(response: httpx.Response) -> socket.socket | None:

@@ -28,7 +28,7 @@ _UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templa
 
 def _routes() -> list[BaseRoute]:
     node = "/v1/nodes/{node}"
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", root.root, methods=["GET"]),
         Route("/v1", root.v1, methods=["GET"]),
         Route("/v1/", root.v1, methods=["GET"]),

@@ -13,6 +13,7 @@ from ingot.api.errors import BadRequest, NotFound
 from ingot.api.node_view import links, timestamp
 from ingot.api.responses import json_response
 from ingot.db import conductors
+from ingot.db.models import Conductor
 from ingot.drivers import hardware
 from ingot.drivers.interfaces import INTERFACE_KINDS
 
@@ -72,7 +73,7 @@ async def driver_properties(request: Request) -> Response:
     return json_response(hardware.known()[name].properties())
 
 
-def _conductor_view(conductor: conductors.Conductor, alive: bool, base: str,
+def _conductor_view(conductor: Conductor, alive: bool, base: str,
                     detail: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"hostname": conductor.hostname,
                            "conductor_group": conductor.conductor_group,

@@ -106,7 +106,7 @@ async def set_provision_state(request: Request) -> Response:
                          f"{', '.join(sorted(unknown))}.")
     target = body.get("target")
     verb = states.VERBS.get(target) if isinstance(target, str) else None
-    if verb is None:
+    if verb is None or not isinstance(target, str):
         raise BadRequest(f"Invalid provision state target {target!r}; valid targets: "
                          f"{', '.join(sorted(states.VERBS))}.")
     if verb.min_version > minor:

@@ -31,4 +31,5 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     else:
         message = str(exc.detail)
-    return error_response(exc.status_code, message, headers=exc.headers)
+    return error_response(exc.status_code, message,
+                          headers=dict(exc.headers) if exc.headers else None)

@@ -77,7 +77,7 @@ def split_params(field: str, value: str) -> list[str]:
     return words
 
 
-def param_word(field: str, key: str, value: str | None) -> str:
+def param_word(field: str, key: str, value: object) -> str:
     """``key=value``, or the bare ``key`` for a None value."""
     check_param_key(field, key)
     if value is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -100,10 +101,10 @@ class ConductorService:
         for node in claimed:
             job = asyncio.create_task(self._run(node), name=f"node-{node.uuid}")
             self._running[node.id] = job
-            job.add_done_callback(lambda _job, node_id=node.id: self._finished(node_id))
+            job.add_done_callback(functools.partial(self._finished, node.id))
         return len(claimed)
 
-    def _finished(self, node_id: int) -> None:
+    def _finished(self, node_id: int, _job: object = None) -> None:
         self._running.pop(node_id, None)
         # A slot came free, and work may have arrived for this node meanwhile.
         self._wake.set()

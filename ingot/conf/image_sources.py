@@ -13,7 +13,7 @@ from oslo_config import cfg
 CONDUCTOR = "conductor"
 GLANCE = "glance"
 
-conductor_opts = [
+conductor_opts: list[cfg.Opt] = [
     cfg.ListOpt("file_url_allowed_paths",
                 default=["/var/lib/ingot/images", "$state_path/images"],
                 help="Directories file:// image sources must be in. A source is checked "

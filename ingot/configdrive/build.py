@@ -25,6 +25,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from time import struct_time
 from typing import Any
 
 import pycdlib
@@ -152,7 +153,7 @@ class _Clock:
     def time(self) -> float:
         return TIMESTAMP
 
-    def localtime(self, seconds: float | None = None) -> time.struct_time:
+    def localtime(self, seconds: float | None = None) -> struct_time:
         return time.gmtime(TIMESTAMP if seconds is None else seconds)
 
     def __getattr__(self, name: str) -> Any:

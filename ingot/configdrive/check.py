@@ -61,7 +61,7 @@ _JSON_KEYS: dict[str, tuple[type, ...]] = {
     "user_data": (dict, list, str),
     "vendor_data": (dict,),
 }
-_JSON_NAMES = {dict: "an object", list: "an array", str: "a string"}
+_JSON_NAMES: dict[type, str] = {dict: "an object", list: "an array", str: "a string"}
 
 
 @dataclass(frozen=True)
@@ -174,8 +174,9 @@ def _examine(configdrive: str | bytes, max_size: int, max_compressed_size: int |
     if gzipped:
         chunks = _inflate(payload, max_size)
         if keep:
-            iso: bytes | None = b"".join(chunks)
-            header, size = iso[:ISO_HEADER_SIZE], len(iso)
+            whole = b"".join(chunks)
+            iso: bytes | None = whole
+            header, size = whole[:ISO_HEADER_SIZE], len(whole)
         else:
             iso = None
             header, size = _measure(chunks)

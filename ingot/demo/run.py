@@ -85,7 +85,7 @@ def wait_state(api: httpx.Client, uuid: str, wanted: str, line: Line | None = No
                timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        node = api.get(f"/v1/nodes/{uuid}").json()
+        node: dict[str, Any] = api.get(f"/v1/nodes/{uuid}").json()
         if line is not None:
             progress = node["driver_internal_info"].get("agent_progress")
             if progress and progress.get("command_name") == "standby.prepare_image":
@@ -135,7 +135,7 @@ def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started: bool) 
         uuid = created.json()["uuid"]
         mac = "52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3))
         api.post("/v1/ports", json={"node_uuid": uuid, "address": mac}).raise_for_status()
-        started = time.monotonic()
+        began = time.monotonic()
         line = Line()
         for target, wanted in (("manage", "manageable"), ("provide", "available")):
             say(f"{target}: the node goes to {wanted}")
@@ -150,7 +150,7 @@ def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started: bool) 
     landed = disk.read_bytes()[:len(data)]
     matches = hashlib.sha256(landed).hexdigest() == digest
     say(f"\nNode {name} ({uuid}) is {node['provision_state']} after "
-        f"{time.monotonic() - started:.1f} s (deploy {deployed_in:.1f} s, "
+        f"{time.monotonic() - began:.1f} s (deploy {deployed_in:.1f} s, "
         f"{len(data) / MIB / deployed_in:.0f} MiB/s end to end)")
     say(f"Disk file {disk}:")
     for part in image.partitions(landed):

@@ -89,9 +89,7 @@ def _swift_temp_url(db: Database) -> Any:
         return None
 
     def temp_url(ref: SwiftObjectRef) -> str:
-        if ref.glance_image_id:
-            return service.glance_image_url(ref.glance_image_id).url
-        return service.swift_ref_url(ref.reference).url
+        return service.object_url(ref).url
 
     return temp_url
 

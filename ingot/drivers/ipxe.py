@@ -174,11 +174,7 @@ def _boot_source(node: Node, db: Database, field: str, settings: PxeSettings) ->
     access = image_delivery.access(node, db)
     source = dispatch.resolve(node.driver_info[field], _boot_files_info(node, field), access)
     if settings.use_swift and source.swift is not None and access.swift_temp_url:
-        swift = swift_service(db)
-        needed = settings.url_lifetime_needed
-        ref = source.swift
-        url = (swift.glance_image_url(ref.glance_image_id, valid_for=needed)
-               if ref.glance_image_id else swift.swift_ref_url(ref.reference, valid_for=needed))
+        url = swift_service(db).object_url(source.swift, valid_for=settings.url_lifetime_needed)
         return BootUrl(url.url, url.expires_at)
     dest = _staging(node.uuid, field)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -203,7 +203,7 @@ class NoProxy:
         return ",".join(entry.text for entry in self.entries)
 
 
-def parse_no_proxy(field: str, value: str) -> NoProxy:
+def parse_no_proxy(field: str, value: object) -> NoProxy:
     """Parse a comma-separated ``no_proxy`` list; empty items are skipped."""
     if value is None:
         return NoProxy()

@@ -64,5 +64,4 @@ def run(config: ProxyConfig, args: list[str], workers: int = 1) -> None:
     os.environ[ARGS_ENV] = json.dumps(args)
     uvicorn_config = uvicorn.Config("ingot.proxy.asgi:application", factory=True,
                                     workers=workers, **options)
-    Multiprocess(uvicorn_config, target=uvicorn.Server(uvicorn_config).run,
-                 sockets=[sock]).run()
+    Multiprocess(uvicorn_config, sockets=[sock]).run()

@@ -188,10 +188,11 @@ class Site:
         if isinstance(params, str):
             url = f"{url}?{params}" if params else url
             params = None
+        query = httpx.QueryParams(list(params)) if params is not None else None
         for attempt in (1, 2):
             outgoing = {**(headers or {}), **await self._auth_headers()}
             try:
-                response = await self._client.request(method, url, params=params,
+                response = await self._client.request(method, url, params=query,
                                                       headers=outgoing, content=content)
             except httpx.TimeoutException:
                 raise SiteFailure(self.name, f"no answer within {self.timeout:g} s") \

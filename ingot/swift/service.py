@@ -8,6 +8,7 @@ import time
 from oslo_config import cfg
 
 from ingot.db.engine import Database
+from ingot.images.sources.record import SwiftObjectRef
 from ingot.swift import configdrive
 from ingot.swift.cache import temp_url_for
 from ingot.swift.connection import SwiftClient
@@ -73,6 +74,15 @@ class SwiftService:
         container, name = parse_swift_ref(ref)
         return self.temp_url(self.image_account().object(container, name), method=method,
                              now=now, valid_for=valid_for)
+
+    def object_url(self, ref: SwiftObjectRef, *, valid_for: int | None = None) -> TempURL:
+        """Temp URL of a resolved image in Swift: a Glance image or a swift:// object."""
+        if ref.glance_image_id:
+            return self.glance_image_url(ref.glance_image_id, valid_for=valid_for)
+        if ref.reference is None:
+            # The sources build a ref with a container or a Glance image id, never neither.
+            raise ValueError(f"Swift object {ref.name} has neither container nor image id")
+        return self.swift_ref_url(ref.reference, valid_for=valid_for)
 
     def temp_url(self, location: ObjectLocation, *, method: str = "GET",
                  now: float | None = None, valid_for: int | None = None) -> TempURL:

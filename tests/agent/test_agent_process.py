@@ -46,7 +46,7 @@ def waiting_node(server: IngotServer, mac: str, token: str | None = None) -> str
     with server.client() as client:
         node = client.post("/v1/nodes", json={"driver": "fake-hardware"})
         assert node.status_code == 201, node.text
-        uuid = node.json()["uuid"]
+        uuid: str = node.json()["uuid"]
         port = client.post("/v1/ports", json={"node_uuid": uuid, "address": mac})
         assert port.status_code == 201, port.text
     values: dict[str, Any] = {"provision_state": "wait call-back",

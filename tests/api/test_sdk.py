@@ -24,6 +24,7 @@ def _name() -> str:
 
 def test_discovery_negotiates_ingot_max_version(conn: openstack.connection.Connection) -> None:
     versions = conn.baremetal.get_endpoint_data()
+    assert versions is not None
     assert versions.min_microversion == (1, 1)
     assert versions.max_microversion == (1, 73)
 
@@ -73,7 +74,8 @@ def test_list_filters_fields_and_details(conn: openstack.connection.Connection) 
     assert [n.id for n in in_maintenance] == [created[0].id]
     detailed = list(conn.baremetal.nodes(resource_class=group, details=True))
     assert all(n.driver == "fake-hardware" for n in detailed)
-    assert detailed[0].maintenance_reason in (None, "broken fan")
+    reasons = {n.id: n.maintenance_reason for n in detailed}
+    assert reasons == {created[0].id: "broken fan", created[1].id: None, created[2].id: None}
 
     fields = list(conn.baremetal.nodes(resource_class=group, fields=["uuid", "name"]))
     assert {n.name for n in fields} == {n.name for n in created}
@@ -115,7 +117,8 @@ def test_power_and_full_provisioning_cycle(conn: openstack.connection.Connection
     validation = conn.baremetal.validate_node(node, required=("boot", "deploy", "power"))
     assert validation["deploy"].result is True
 
-    configdrive = {"meta_data": {"hostname": "sdk-host"}, "user_data": "#cloud-config\n"}
+    configdrive: dict[str, object] = {"meta_data": {"hostname": "sdk-host"},
+                                      "user_data": "#cloud-config\n"}
     node = conn.baremetal.set_node_provision_state(node, "active", config_drive=configdrive,
                                                    wait=True, timeout=30)
     assert node.provision_state == "active"

@@ -13,7 +13,7 @@ import pytest
 from ingot.common import states
 from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
-from ingot.db import conductors, migrate, nodes
+from ingot.db import conductors, migrate, models, nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from tests.conftest import database_url
@@ -95,7 +95,7 @@ def test_restart_fails_what_this_conductor_was_doing(db: Database) -> None:
 def test_dead_conductor_reservations_are_taken_over(db: Database) -> None:
     with db.write() as conn:
         conductors.register(conn, "ghost", "", [""], ["fake-hardware"])
-        conn.execute(conductors.conductors.update().values(
+        conn.execute(models.conductors.update().values(
             updated_at=utcnow() - datetime.timedelta(minutes=10)))
     stuck = add(db, provision_state=states.CLEANING, target_provision_state=states.AVAILABLE,
                 reservation="ghost", pending_action="clean", pending_args={})

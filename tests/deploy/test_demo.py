@@ -30,5 +30,6 @@ def test_demo_deploys_and_reports_the_disk(tmp_path: pathlib.Path) -> None:
     assert "partition 1: type 0x83 (bootable), start sector 2048" in result.stdout
     assert "sha256 of the first 16 MiB: matches the image" in result.stdout
     assert "100.0%" in result.stderr  # the progress bar reached the end
+    assert "The demo stops the service it started" in result.stdout
     disks = list((tmp_path / "state" / "vms").glob("ingot-demo-*.img"))
     assert len(disks) == 1

@@ -65,8 +65,10 @@ def test_sdk_finds_ingot_in_the_catalog(ingot_keystone: IngotServer, keystone: K
                              region_name=REGION, load_yaml_config=False,
                              load_envvars=False)
     try:
-        issued.append(conn.auth_token)
-        assert conn.endpoint_for("baremetal").rstrip("/") == ingot_keystone.url
+        token, endpoint = conn.auth_token, conn.endpoint_for("baremetal")
+        assert token is not None and endpoint is not None
+        issued.append(token)
+        assert endpoint.rstrip("/") == ingot_keystone.url
         name = f"ks-sdk-{uuid.uuid4().hex[:8]}"
         node = conn.baremetal.create_node(driver="fake-hardware", name=name)
         assert name in [n.name for n in conn.baremetal.nodes()]

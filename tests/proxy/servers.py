@@ -81,8 +81,9 @@ class ProxyServer:
         self.config = write_config(workdir / "proxy.conf", sections)
         self.process: Process | None = None
 
-    def start(self, timeout: float = 30) -> ProxyServer:
-        self.process = Process([INGOT, "proxy", "--config-file", str(self.config)],
+    def start(self, timeout: float = 30, workers: int = 1) -> ProxyServer:
+        self.process = Process([INGOT, "proxy", "--config-file", str(self.config),
+                                "--workers", str(workers)],
                                str(self.workdir / "proxy.log"))
         try:
             wait_until(lambda: self._ready(), timeout, "ingot proxy")

@@ -12,7 +12,7 @@ import pytest
 
 from tests import factories
 from tests.api.test_cli import Cli
-from tests.proxy.servers import ProxyServer
+from tests.proxy.servers import ProxyServer, Sites, proxy_sections
 from tests.proxy.test_sdk import GROUP_SITE
 from tests.servers.process import wait_until
 
@@ -86,3 +86,23 @@ def test_cli_lists_drivers_and_conductors_of_every_site(cli: Cli) -> None:
     conductors = cli.json("conductor", "list")
     assert {c["hostname"]: c["conductor_group"] for c in conductors} == {
         "loc1-conductor": "", "loc2-conductor": "grp1", "loc3-conductor": "grp3"}
+
+
+def test_proxy_serves_with_several_workers(sites: Sites,
+                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`ingot proxy --workers 2`: uvicorn's supervisor runs the workers on the bound port."""
+    server = ProxyServer(tmp_path_factory.mktemp("proxy-workers"),
+                         proxy_sections(sites.urls())).start(workers=2)
+    try:
+        with server.client() as client:
+            for _ in range(4):
+                answer = client.get("/v1/drivers")
+                assert answer.status_code == 200, answer.text
+                assert "fake-hardware" in {d["name"] for d in answer.json()["drivers"]}
+        # Log lines start with time and PID: the supervisor listens, its workers answer.
+        pids = {line.split()[2]: line for line in server.log().splitlines()
+                if "listening on" in line or "GET /v1/drivers" in line}
+        supervisor = [pid for pid, line in pids.items() if "listening on" in line]
+        assert len(supervisor) == 1 and len(pids) >= 2, server.log()
+    finally:
+        server.stop()

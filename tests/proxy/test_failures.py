@@ -68,7 +68,8 @@ def test_stopped_site_is_left_out_named_and_rejoins(proxy: ProxyServer, sites: S
             assert "Site loc2" in fault(refused)
             # Discovery still answers, from the sites that are up.
             assert client.get("/v1").status_code == 200
-            assert conn.baremetal.get_endpoint_data().max_microversion == (1, 73)
+            data = conn.baremetal.get_endpoint_data()
+            assert data is not None and data.max_microversion == (1, 73)
         finally:
             sites.loc2.start()
 
@@ -180,7 +181,7 @@ def test_version_range_follows_the_sites_that_answer(sites: Sites, tmp_path: pat
             assert client.get("/").json()["default_version"]["version"] == "1.115"
         with stub_site("1.60", port), server.client() as client:
             def narrowed() -> bool:
-                return client.get("/").json()["default_version"]["version"] == "1.60"
+                return bool(client.get("/").json()["default_version"]["version"] == "1.60")
             wait_until(narrowed, 15, "the old site back in the range")
         assert "Site old answers again" in server.log()
     finally:

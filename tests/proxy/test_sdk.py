@@ -40,6 +40,7 @@ def fault(response: httpx.Response) -> str:
 def test_discovery_is_the_intersection_of_the_sites(conn: Conn, proxy: ProxyServer,
                                                     sites: Sites) -> None:
     data = conn.baremetal.get_endpoint_data()
+    assert data is not None
     assert (data.min_microversion, data.max_microversion) == ((1, 1), (1, 73))
     # Ironic alone goes further: the proxy offers only what every site has.
     ironic = httpx.get(sites.loc3.url + "/", timeout=30).json()["default_version"]

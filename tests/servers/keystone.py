@@ -301,7 +301,7 @@ class KeystoneServer:
     def register_service(self, service_type: str, name: str, url: str,
                          interfaces: Sequence[str] = ("public", "internal")) -> str:
         """A catalog entry: the service and one endpoint per interface in REGION."""
-        service_id = self._call("POST", "/services", json={"service": {
+        service_id: str = self._call("POST", "/services", json={"service": {
             "type": service_type, "name": name}})["service"]["id"]
         for interface in interfaces:
             self._call("POST", "/endpoints", json={"endpoint": {

@@ -20,12 +20,11 @@ from ingot.images.checksum import ExpectedDigest
 from ingot.images.sources import file, glance, http, swift
 from ingot.images.sources.errors import ImageReferenceError, ImageSourceUnavailable
 from ingot.images.sources.instance_info import (
-    PARTITION,
     declared_image,
     image_type,
     refuse_partition,
 )
-from ingot.images.sources.record import Fetched, FetchInto, ImageSource, SourceKind
+from ingot.images.sources.record import PARTITION, Fetched, FetchInto, ImageSource, SourceKind
 
 SCHEMES = {"glance": SourceKind.GLANCE, "http": SourceKind.HTTP, "https": SourceKind.HTTP,
            "file": SourceKind.FILE, "swift": SourceKind.SWIFT}

@@ -35,12 +35,12 @@ from ingot.images.sources.errors import (
 )
 from ingot.images.sources.instance_info import (
     IMAGE_TYPES,
-    PARTITION,
     declared_digests,
     image_type,
     refuse_partition,
 )
 from ingot.images.sources.record import (
+    PARTITION,
     Fetched,
     Freshness,
     ImageDigests,

@@ -46,8 +46,9 @@ def test_bare_uuid_resolves_with_glance_digests(
     assert source.swift is None
     assert source.freshness.updated_at == uploaded.record["updated_at"]
     assert source.freshness.digest == f"sha512:{hashlib.sha512(data).hexdigest()}"
+    assert access.glance_images is not None
     assert source.url == f"{access.glance_images.adapter.endpoint_override}" \
-                         f"/v2/images/{uploaded.id}/file"  # type: ignore[union-attr]
+                         f"/v2/images/{uploaded.id}/file"
     assert source.expected_digest(allow_md5=False).algorithm == "sha512"
 
 

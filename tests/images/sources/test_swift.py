@@ -23,6 +23,7 @@ from ingot.images.sources.record import (
     SourceKind,
     SwiftObjectRef,
 )
+from ingot.images.sources.swift import SwiftTempURL
 from tests.servers.process import unavailable
 from tests.servers.swift import SwiftServer, SwiftUnavailable
 
@@ -51,14 +52,14 @@ def _put(swift: SwiftServer, container: str, name: str, data: bytes) -> None:
         connection.close()
 
 
-def _temp_url(swift: SwiftServer) -> dispatch.swift.SwiftTempURL:
+def _temp_url(swift: SwiftServer) -> SwiftTempURL:
     """What the conductor adapts ingot.swift into: a signed GET URL per object."""
 
     def sign(ref: SwiftObjectRef) -> str:
         container = ref.container or "glance"  # Glance's default container, no seed
         path = f"/v1/AUTH_test/{container}/{ref.name}"
-        return swift.url + generate_temp_url(path, int(time.time()) + 600, KEY, "GET",
-                                             digest="sha256")
+        return swift.url + str(generate_temp_url(path, int(time.time()) + 600, KEY, "GET",
+                                                 digest="sha256"))
 
     return sign
 
