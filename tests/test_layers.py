@@ -26,8 +26,10 @@ ALLOWED: dict[str, set[str]] = {
     "swift": _BASE | {"db", "images"},
     "boot": _BASE | {"images"},
     "agent": _BASE | {"images", "configdrive"},
-    "drivers": _BASE | {"db", "images", "swift", "boot", "configdrive"},
-    "conductor": _BASE | {"db", "drivers"},
+    # Drivers and conductors are handed their settings (drivers/settings.py, services.py):
+    # neither may import ingot.conf, whose CONF is the process-wide options.
+    "drivers": {"common", "db", "images", "swift", "boot", "configdrive"},
+    "conductor": {"common", "db", "drivers"},
     "api": _BASE | {"db", "conductor", "drivers", "configdrive"},
     "proxy": _BASE | {"api"},
     "demo": _BASE,

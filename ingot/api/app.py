@@ -21,6 +21,7 @@ from ingot.api.errors import error_response
 from ingot.api.middleware import ApiMiddleware
 from ingot.api.responses import http_exception_handler
 from ingot.db.engine import Database
+from ingot.drivers.settings import DriverSettings
 
 _UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
                 "runbooks", "events", "shards", "inspection_rules")
@@ -81,12 +82,13 @@ def _unsupported(name: str) -> Callable[[Request], Any]:
 
 def create_app(db: Database, settings: ApiSettings,
                authenticate: Callable[[dict[bytes, bytes]], Any],
-               *, notify: Callable[[], None] = lambda: None,
+               *, drivers: DriverSettings, notify: Callable[[], None] = lambda: None,
                on_startup: Sequence[Callable[[], Any]] = (),
                on_shutdown: Sequence[Callable[[], Any]] = ()) -> Starlette:
     """Build the API app; on_startup/on_shutdown run in its lifespan (the conductor)."""
     ctx = ApiContext(db=db, settings=settings,
                      directory=ConductorDirectory(db, settings.conductor_heartbeat_timeout),
+                     drivers=drivers,
                      notify=notify)
 
     @contextlib.asynccontextmanager

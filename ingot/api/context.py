@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ingot.api.conductor_directory import ConductorDirectory
     from ingot.db.engine import Database
+    from ingot.drivers.settings import DriverSettings
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class ApiContext:
     db: Database
     settings: ApiSettings
     directory: ConductorDirectory
+    # What the drivers' validate needs of the configuration.
+    drivers: DriverSettings
     # Called after work was recorded for conductors; wakes an in-process conductor.
     notify: Callable[[], None] = lambda: None
 

@@ -26,6 +26,7 @@ from ingot.db import nodes
 from ingot.db.models import Node, utcnow
 from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import InvalidParameter
+from ingot.drivers.settings import DriverSettings
 
 _POWER_TARGETS = {
     power.POWER_ON: 1, power.POWER_OFF: 1, power.REBOOT: 1,
@@ -40,7 +41,8 @@ async def get_states(request: Request) -> Response:
 
 
 async def validate_node(request: Request) -> Response:
-    with context(request).db.read() as conn:
+    ctx = context(request)
+    with ctx.db.read() as conn:
         node = find_node(conn, request.path_params["node"])
     try:
         interfaces = driver_for(node).all()
@@ -49,7 +51,7 @@ async def validate_node(request: Request) -> Response:
     result: dict[str, Any] = {}
     for kind in sorted(interfaces):
         try:
-            interfaces[kind].validate(node)
+            interfaces[kind].validate(node, ctx.drivers)
             result[kind] = {"result": True}
         except InvalidParameter as exc:
             result[kind] = {"result": False, "reason": str(exc)}
@@ -118,7 +120,7 @@ async def set_provision_state(request: Request) -> Response:
         node = find_node(conn, request.path_params["node"])
         _check_request(node, verb.event, target)
         if verb.event in ("deploy", "rebuild"):
-            _validate_for_deploy(node)
+            _validate_for_deploy(node, ctx.drivers)
         values = _transition_values(node, verb.event, verb.action, args)
         if not nodes.update(conn, node.id, values, revision=node.revision,
                             reservation=None, pending_action=None):
@@ -220,11 +222,11 @@ def _check_request(node: Node, event: str, target: str) -> None:
                          f"\"{node.uuid}\" while it is in state \"{node.provision_state}\".")
 
 
-def _validate_for_deploy(node: Node) -> None:
+def _validate_for_deploy(node: Node, settings: DriverSettings) -> None:
     try:
         interfaces = driver_for(node).all()
         for kind in ("power", "management", "boot", "deploy"):
-            interfaces[kind].validate(node)
+            interfaces[kind].validate(node, settings)
     except InvalidParameter as exc:
         raise BadRequest(f"Cannot deploy node {node.uuid}: {exc}") from None
 

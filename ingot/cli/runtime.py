@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import pathlib
@@ -22,6 +23,7 @@ from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
 from ingot.db import migrate
 from ingot.db.engine import Database, default_url
+from ingot.drivers.settings import DriverSettings
 
 LOG = logging.getLogger("ingot")
 
@@ -86,16 +88,22 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
         raise
     register_hardware_types(conf)
     db = open_database(conf)
+    drivers = DriverSettings.from_conf(conf)
     service = None
     if conductor:
+        from ingot.cli.wiring import driver_services  # noqa: PLC0415 - conductors only
         from ingot.drivers import image_delivery, ipxe  # noqa: PLC0415 - conductors only
 
-        service = ConductorService(db, ConductorSettings.from_conf(conf), housekeeping=[
-            image_delivery.clean_up_cache, lambda: ipxe.remove_orphans(db)])
+        services = driver_services(conf, db, drivers)
+
+        service = ConductorService(
+            db, ConductorSettings.from_conf(conf), services, housekeeping=[
+                functools.partial(image_delivery.clean_up_cache, services),
+                functools.partial(ipxe.remove_orphans, services)])
     servers: list[tuple[uvicorn.Server, socket.socket]] = []
     if api:
         app = create_app(
-            db, ApiSettings.from_conf(conf), authenticator(conf),
+            db, ApiSettings.from_conf(conf), authenticator(conf), drivers=drivers,
             notify=service.wake if service else lambda: None,
             on_startup=[service.start] if service else [],
             on_shutdown=[service.stop] if service else [])

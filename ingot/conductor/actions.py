@@ -27,7 +27,7 @@ def validate(task: NodeTask, kinds: tuple[str, ...]) -> None:
     interfaces = task.driver.all()
     for kind in kinds:
         try:
-            interfaces[kind].validate(task.node)
+            interfaces[kind].validate(task.node, task.services.settings)
         except InvalidParameter as exc:
             raise DriverError(f"Failed to validate {kind} interface for node "
                               f"{task.node.uuid}: {exc}") from exc

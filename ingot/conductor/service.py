@@ -17,6 +17,7 @@ from ingot.conductor.task import LostReservation, NodeTask
 from ingot.db import conductors, nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
+from ingot.drivers.services import Services
 
 LOG = logging.getLogger(__name__)
 
@@ -25,12 +26,13 @@ _WAIT_STATES = states.AGENT_WAIT_STATES
 
 
 class ConductorService:
-    def __init__(self, db: Database, settings: ConductorSettings,
+    def __init__(self, db: Database, settings: ConductorSettings, services: Services,
                  housekeeping: Sequence[Callable[[], object]] = ()):
         """housekeeping: blocking chores run with the periodic checks (image cache
         expiry, for instance), in a thread."""
         self.db = db
         self.settings = settings
+        self.services = services
         self.housekeeping = tuple(housekeeping)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.workers)
@@ -115,7 +117,7 @@ class ConductorService:
         async with self._slots:
             started = utcnow()
             try:
-                task = NodeTask(self.db, self.settings, node)
+                task = NodeTask(self.db, self.settings, node, self.services)
                 action = ACTIONS.get(action_name)
                 if action is None:
                     raise RuntimeError(f"Unknown action {action_name!r}")

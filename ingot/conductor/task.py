@@ -12,6 +12,7 @@ from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import DriverSet
+from ingot.drivers.services import Services
 
 
 class LostReservation(RuntimeError):
@@ -19,9 +20,11 @@ class LostReservation(RuntimeError):
 
 
 class NodeTask:
-    def __init__(self, db: Database, settings: ConductorSettings, node: Node):
+    def __init__(self, db: Database, settings: ConductorSettings, node: Node,
+                 services: Services):
         self.db = db
         self.settings = settings
+        self.services = services
         self.host = settings.host
         self.node = node
         self.driver: DriverSet = driver_for(node)

@@ -14,12 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ingot.common.power import POWER_OFF
-from ingot.conf import CONF
 from ingot.configdrive.build import build_iso, encode
 from ingot.db.models import Node
 from ingot.drivers import image_delivery
 from ingot.drivers.agent_client import FAILED, RUNNING, AgentClient, CommandStatus
-from ingot.drivers.endpoints import ramdisk_params
 from ingot.drivers.interfaces import (
     DeployInterface,
     DriverError,
@@ -27,7 +25,7 @@ from ingot.drivers.interfaces import (
     Outcome,
     Task,
 )
-from ingot.drivers.swift_access import swift_service
+from ingot.drivers.settings import DriverSettings
 from ingot.images import image_info
 from ingot.images.cache import CacheError
 from ingot.images.checksum import ChecksumError
@@ -55,22 +53,22 @@ class DirectDeploy(DeployInterface):
                           "Optional.",
     }
 
-    def validate(self, node: Node) -> None:
+    def validate(self, node: Node, settings: DriverSettings) -> None:
         try:
             image_info.validate(node.instance_info, node.driver_info,
-                                allow_md5=CONF.agent.allow_md5_checksum)
+                                allow_md5=settings.agent.allow_md5)
         except InvalidImage as exc:
             raise InvalidParameter(str(exc)) from None
-        image_delivery.download_source(node)
+        image_delivery.download_source(node, settings.agent.image_download_source)
 
     # --- deploy -----------------------------------------------------------------------
 
     async def deploy(self, task: Task) -> Outcome:
-        self.validate(task.node)
+        self.validate(task.node, task.services.settings)
         # Resolve the image (and fetch it into this conductor's cache when it serves
         # it) before the agent boots, so a bad image fails fast and nothing waits.
         try:
-            info = await asyncio.to_thread(image_delivery.plan, task.node, task.db)
+            info = await asyncio.to_thread(image_delivery.plan, task.node, task.services)
         except (ImageSourceError, ChecksumError, CacheError) as exc:
             raise DriverError(f"Preparing the image failed: {exc}") from None
         task.set_internal(**{_DEPLOY_COMMAND: None, _IMAGE_INFO: info})
@@ -132,7 +130,7 @@ async def _follow_command(task: Task, key: str, name: str,
     kept in driver_internal_info[key], so any conductor can take the next heartbeat.
     """
     command_id = task.node.driver_internal_info.get(key)
-    agent = _client(task.node)
+    agent = _client(task)
     if command_id:
         status = await agent.status(str(command_id))
     else:
@@ -152,12 +150,14 @@ async def _clean_params(task: Task) -> dict[str, Any]:
 
 
 async def _boot_agent(task: Task) -> None:
-    await task.driver.boot.prepare_ramdisk(task, ramdisk_params())
+    await task.driver.boot.prepare_ramdisk(
+        task, task.services.settings.endpoints.ramdisk_params)
     await task.driver.power.reboot(task)
 
 
-def _client(node: Node) -> AgentClient:
-    return AgentClient(node.agent_url, node.agent_token, timeout=CONF.agent.command_timeout)
+def _client(task: Task) -> AgentClient:
+    return AgentClient(task.node.agent_url, task.node.agent_token,
+                       timeout=task.services.settings.agent.command_timeout)
 
 
 def _raise_if_failed(status: CommandStatus, what: str) -> None:
@@ -177,7 +177,7 @@ async def _prepare_params(task: Task) -> dict[str, Any]:
     drive = _configdrive(node)
     if drive is None:
         return params
-    swift = swift_service(task.db)
+    swift = task.services.swift
     if swift.configdrives.use_object_store and not drive.startswith(("http://", "https://")):
         # The agent fetches it with a temp URL; X-Delete-After removes it even if the
         # deploy never ends, and the drive stays in the database for rebuilds.
@@ -205,9 +205,9 @@ def _configdrive(node: Node) -> str | None:
 
 async def _forget_deploy_files(task: Task) -> None:
     """The agent no longer needs the image link or the config drive object."""
-    await asyncio.to_thread(image_delivery.forget, task.node.uuid)
+    await asyncio.to_thread(image_delivery.forget, task.node.uuid, task.services)
     task.set_internal(**{_IMAGE_INFO: None})
     if task.node.driver_internal_info.get(_CONFIGDRIVE_IN_SWIFT):
-        swift = swift_service(task.db)
+        swift = task.services.swift
         await asyncio.to_thread(swift.delete_configdrive, task.node.uuid)
         task.set_internal(**{_CONFIGDRIVE_IN_SWIFT: None})

@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.engine import Database
 from ingot.db.models import Node
+from ingot.drivers.services import Services
+from ingot.drivers.settings import DriverSettings
 
 INTERFACE_KINDS = (
     "bios", "boot", "console", "deploy", "inspect", "management", "network",
@@ -48,6 +50,7 @@ class Task(Protocol):
     node: Node
     driver: DriverSet
     db: Database
+    services: Services
 
     @property
     def macs(self) -> list[str]: ...
@@ -69,7 +72,7 @@ class Interface(abc.ABC):
     # answer of GET /v1/drivers/{driver}/properties.
     properties: ClassVar[dict[str, str]] = {}
 
-    def validate(self, node: Node) -> None:  # noqa: B027 - optional hook
+    def validate(self, node: Node, settings: DriverSettings) -> None:  # noqa: B027 - optional
         """Raise InvalidParameter if the node cannot use this interface."""
 
 

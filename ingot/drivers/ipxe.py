@@ -11,7 +11,6 @@ kernel is code the machine runs, so ingot checks it like any image.
 from __future__ import annotations
 
 import asyncio
-import os
 import pathlib
 import re
 import shutil
@@ -27,12 +26,9 @@ from ingot.boot import (
     UrlExpiresTooSoon,
 )
 from ingot.boot.sources import BootSource
-from ingot.conf import CONF
 from ingot.db import nodes
-from ingot.db.engine import Database
 from ingot.db.models import Node
 from ingot.drivers import image_delivery
-from ingot.drivers.endpoints import http_url
 from ingot.drivers.interfaces import (
     BootInterface,
     DriverError,
@@ -40,7 +36,8 @@ from ingot.drivers.interfaces import (
     MissingParameter,
     Task,
 )
-from ingot.drivers.swift_access import swift_service
+from ingot.drivers.services import Services
+from ingot.drivers.settings import DriverSettings
 from ingot.images.cache import CacheError
 from ingot.images.checksum import ChecksumError
 from ingot.images.sources import dispatch
@@ -71,16 +68,16 @@ def _boot_files_info(node: Node, field: str) -> dict[str, Any]:
     return {"image_checksum": checksum} if checksum else {}
 
 
-def _settings() -> PxeSettings:
+def _settings(services: Services) -> PxeSettings:
     try:
-        return PxeSettings.from_conf(CONF, http_url=http_url())
+        return services.pxe()
     except BootConfigError as exc:
         raise DriverError(str(exc)) from None
 
 
-def _staging(node_uuid: str, field: str) -> pathlib.Path:
+def _staging(services: Services, node_uuid: str, field: str) -> pathlib.Path:
     """Where the cache links a boot file before the boot library places it."""
-    return pathlib.Path(os.path.expanduser(CONF.state_path)) / "boot-files" / node_uuid / field
+    return services.settings.state_path / "boot-files" / node_uuid / field
 
 
 class IpxeBootInterface(BootInterface):
@@ -97,14 +94,14 @@ class IpxeBootInterface(BootInterface):
                                 "[pxe] kernel_append_params). Optional.",
     }
 
-    def validate(self, node: Node) -> None:
+    def validate(self, node: Node, settings: DriverSettings) -> None:
         for field in BOOT_FILES:
             reference = node.driver_info.get(field)
             if not reference:
                 raise MissingParameter(f"driver_info is missing {field}.")
             try:
                 dispatch.check_reference(reference, _boot_files_info(node, field),
-                                         allow_md5=CONF.agent.allow_md5_checksum)
+                                         allow_md5=settings.agent.allow_md5)
             except ImageSourceError as exc:
                 message = str(exc).replace("instance_info image_checksum",
                                            f"driver_info {field}_checksum")
@@ -112,14 +109,15 @@ class IpxeBootInterface(BootInterface):
         boot_mode(node)
 
     async def prepare_ramdisk(self, task: Task, params: dict[str, Any]) -> None:
-        settings = _settings()
+        settings = _settings(task.services)
         node = task.node
         boot = IpxeBoot(settings)
         node_boot = NodeBoot(node.uuid, tuple(task.pxe_macs), node.instance_info,
                              node.driver_info, boot_mode(node))  # type: ignore[arg-type]
         try:
             kernel, ramdisk = await asyncio.to_thread(
-                lambda: [_boot_source(node, task.db, field, settings) for field in BOOT_FILES])
+                lambda: [_boot_source(node, task.services, field, settings)
+                         for field in BOOT_FILES])
             prepared = await asyncio.to_thread(boot.prepare_deploy, node_boot, kernel=kernel,
                                                ramdisk=ramdisk, ramdisk_params=params)
         except (BootConfigError, UrlExpiresTooSoon) as exc:
@@ -136,49 +134,51 @@ class IpxeBootInterface(BootInterface):
         node = task.node
         node_boot = NodeBoot(node.uuid, tuple(task.pxe_macs), node.instance_info,
                              node.driver_info, boot_mode(node))  # type: ignore[arg-type]
-        await asyncio.to_thread(IpxeBoot(_settings()).prepare_local_boot, node_boot)
-        await asyncio.to_thread(_drop_staging, node.uuid)
+        await asyncio.to_thread(IpxeBoot(_settings(task.services)).prepare_local_boot,
+                                node_boot)
+        await asyncio.to_thread(_drop_staging, task.services, node.uuid)
         await task.driver.management.set_boot_device(task, "disk", persistent=True)
 
     async def clean_up_instance(self, task: Task) -> None:
-        await asyncio.to_thread(IpxeBoot(_settings()).clean_up, task.node.uuid,
+        await asyncio.to_thread(IpxeBoot(_settings(task.services)).clean_up, task.node.uuid,
                                 tuple(task.pxe_macs))
-        await asyncio.to_thread(_drop_staging, task.node.uuid)
+        await asyncio.to_thread(_drop_staging, task.services, task.node.uuid)
 
 
-def remove_orphans(db: Database) -> list[str]:
+def remove_orphans(services: Services) -> list[str]:
     """Housekeeping: remove the boot files of nodes that no longer exist (a node deleted
     through the API leaves them, as the API may run on another host)."""
-    root = pathlib.Path(os.path.expanduser(CONF.deploy.http_root))
+    root = services.settings.endpoints.http_root
     if not root.is_dir():
         return []
     found = [entry.name for entry in root.iterdir()
              if entry.is_dir() and _UUID.match(entry.name)]
     if not found:
         return []
-    with db.read() as conn:
+    with services.db.read() as conn:
         gone = [name for name in found if nodes.get_by_uuid(conn, name) is None]
-    boot = IpxeBoot(_settings())
+    boot = IpxeBoot(_settings(services))
     for name in gone:
         boot.clean_up(name)
-        _drop_staging(name)
+        _drop_staging(services, name)
     return gone
 
 
-def _drop_staging(node_uuid: str) -> None:
-    shutil.rmtree(_staging(node_uuid, "x").parent, ignore_errors=True)
+def _drop_staging(services: Services, node_uuid: str) -> None:
+    shutil.rmtree(_staging(services, node_uuid, "x").parent, ignore_errors=True)
 
 
-def _boot_source(node: Node, db: Database, field: str, settings: PxeSettings) -> BootSource:
+def _boot_source(node: Node, services: Services, field: str, settings: PxeSettings
+                 ) -> BootSource:
     """A temp URL for a boot file in Swift (with ipxe_use_swift), else a cached file."""
-    access = image_delivery.access(node, db)
+    access = image_delivery.access(node, services)
     source = dispatch.resolve(node.driver_info[field], _boot_files_info(node, field), access)
     if settings.use_swift and source.swift is not None and access.swift_temp_url:
-        url = swift_service(db).object_url(source.swift, valid_for=settings.url_lifetime_needed)
+        url = services.swift.object_url(source.swift, valid_for=settings.url_lifetime_needed)
         return BootUrl(url.url, url.expires_at)
-    dest = _staging(node.uuid, field)
+    dest = _staging(services, node.uuid, field)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.unlink(missing_ok=True)
-    image_delivery.cache().fetch(source, dispatch.fetcher(source, access),
-                                 dispatch.expected_digest(source, access), str(dest))
+    services.image_cache.fetch(source, dispatch.fetcher(source, access),
+                               dispatch.expected_digest(source, access), str(dest))
     return CachedFile(dest)

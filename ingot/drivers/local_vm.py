@@ -9,18 +9,15 @@ powering on from disk "boots the instance" (nothing runs: the disk file holds it
 from __future__ import annotations
 
 import asyncio
-import os
 import pathlib
 import secrets
 import sys
 from typing import Any
 
 from ingot.common.power import POWER_OFF, POWER_ON
-from ingot.conf import CONF
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes, ramdisk_exit
 from ingot.drivers.direct import DirectDeploy
-from ingot.drivers.endpoints import api_url
 from ingot.drivers.interfaces import (
     BootInterface,
     InvalidParameter,
@@ -29,16 +26,17 @@ from ingot.drivers.interfaces import (
     PowerInterface,
     Task,
 )
+from ingot.drivers.settings import DriverSettings
 
 _POWER_KEY = "local_vm_power"
 _BOOT_KEY = "local_vm_boot_device"
 
 
-def run_dir() -> pathlib.Path:
-    return pathlib.Path(os.path.expanduser(CONF.state_path)) / "local-vm"
+def run_dir(settings: DriverSettings) -> pathlib.Path:
+    return settings.state_path / "local-vm"
 
 
-def disk_path(node: Node) -> pathlib.Path:
+def disk_path(node: Node, settings: DriverSettings) -> pathlib.Path:
     """The node's vm_disk, checked to be inside [local_vm] disk_paths."""
     raw = node.driver_info.get("vm_disk")
     if not isinstance(raw, str) or not raw:
@@ -48,16 +46,15 @@ def disk_path(node: Node) -> pathlib.Path:
     if not path.is_absolute():
         raise InvalidParameter(f"driver_info vm_disk must be an absolute path, got {raw!r}.")
     resolved = path.resolve()
-    allowed = [pathlib.Path(os.path.expanduser(p)).resolve()
-               for p in CONF.local_vm.disk_paths]
+    allowed = [p.resolve() for p in settings.local_vm.disk_paths]
     if not any(resolved == base or base in resolved.parents for base in allowed):
         raise InvalidParameter(f"driver_info vm_disk {raw!r} is outside the directories "
                                f"allowed by [local_vm] disk_paths.")
     return resolved
 
 
-def disk_size_mib(node: Node) -> int:
-    raw = node.driver_info.get("vm_disk_size", CONF.local_vm.default_disk_size)
+def disk_size_mib(node: Node, settings: DriverSettings) -> int:
+    raw = node.driver_info.get("vm_disk_size", settings.local_vm.default_disk_size)
     try:
         size = int(raw)
     except (TypeError, ValueError):
@@ -68,20 +65,21 @@ def disk_size_mib(node: Node) -> int:
     return size
 
 
-def ensure_disk(node: Node) -> pathlib.Path:
+def ensure_disk(node: Node, settings: DriverSettings) -> pathlib.Path:
     """The node's disk file, created sparse at vm_disk_size if it does not exist."""
-    path = disk_path(node)
+    path = disk_path(node, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         with open(path, "wb") as disk:
-            disk.truncate(disk_size_mib(node) * 1024 * 1024)
+            disk.truncate(disk_size_mib(node, settings) * 1024 * 1024)
     return path
 
 
-def _agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path) -> list[str]:
-    argv = [sys.executable, "-m", "ingot", "agent", "--api-url", api_url(),
+def _agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path,
+                settings: DriverSettings) -> list[str]:
+    argv = [sys.executable, "-m", "ingot", "agent", "--api-url", settings.endpoints.api_url,
             "--node-uuid", node_uuid, "--target", str(disk), "--listen", "127.0.0.1:0",
-            "--heartbeat-interval", str(CONF.local_vm.agent_heartbeat_interval),
+            "--heartbeat-interval", str(settings.local_vm.agent_heartbeat_interval),
             "--work-dir", str(disk.parent)]
     for mac in macs:
         argv += ["--mac", mac]
@@ -96,22 +94,23 @@ class LocalVmPower(PowerInterface):
         "vm_disk_size": "Size in MiB of the disk file when ingot creates it. Optional.",
     }
 
-    def validate(self, node: Node) -> None:
-        disk_path(node)
-        disk_size_mib(node)
+    def validate(self, node: Node, settings: DriverSettings) -> None:
+        disk_path(node, settings)
+        disk_size_mib(node, settings)
 
     async def get_power_state(self, task: Task) -> str:
         info = task.node.driver_internal_info
         if info.get(_BOOT_KEY, "disk") == "pxe":
-            running = node_processes.running_pid(run_dir(), task.node.uuid)
+            running = node_processes.running_pid(run_dir(task.services.settings),
+                                                 task.node.uuid)
             return POWER_ON if running else POWER_OFF
         return str(info.get(_POWER_KEY, POWER_OFF))
 
     async def set_power_state(self, task: Task, state: str) -> None:
-        node = task.node
-        await asyncio.to_thread(node_processes.stop, run_dir(), node.uuid)
+        node, settings = task.node, task.services.settings
+        await asyncio.to_thread(node_processes.stop, run_dir(settings), node.uuid)
         if state == POWER_ON and node.driver_internal_info.get(_BOOT_KEY) == "pxe":
-            disk = ensure_disk(node)
+            disk = ensure_disk(node, settings)
             # A new "boot" of the ramdisk: a new agent with a new token, handed over
             # out of band the way virtual media does it; lookup then only masks it.
             token = secrets.token_urlsafe(32)
@@ -124,8 +123,8 @@ class LocalVmPower(PowerInterface):
                     f"The agent process of node {node.uuid}", code, log_tail)
                 ramdisk_exit.fail_waiting_node(db, node_id, token, message)
 
-            await asyncio.to_thread(node_processes.start, run_dir(), node.uuid,
-                                    _agent_argv(node.uuid, task.macs, disk),
+            await asyncio.to_thread(node_processes.start, run_dir(settings), node.uuid,
+                                    _agent_argv(node.uuid, task.macs, disk, settings),
                                     env={"INGOT_AGENT_TOKEN": token}, on_exit=agent_exited)
         task.set_internal(**{_POWER_KEY: state})
 
@@ -133,8 +132,8 @@ class LocalVmPower(PowerInterface):
 class LocalVmManagement(ManagementInterface):
     name = "local-vm"
 
-    def validate(self, node: Node) -> None:
-        disk_path(node)
+    def validate(self, node: Node, settings: DriverSettings) -> None:
+        disk_path(node, settings)
 
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
         if device not in ("pxe", "disk"):

@@ -16,7 +16,6 @@ from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes
 from ingot.drivers.direct import DirectDeploy
-from ingot.drivers.endpoints import http_url
 from ingot.drivers.interfaces import (
     InvalidParameter,
     ManagementInterface,
@@ -25,6 +24,7 @@ from ingot.drivers.interfaces import (
 )
 from ingot.drivers.ipxe import IpxeBootInterface, boot_mode
 from ingot.drivers.local_vm import disk_path, disk_size_mib, ensure_disk, run_dir
+from ingot.drivers.settings import DriverSettings
 
 QEMU = "qemu-system-x86_64"
 OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
@@ -48,14 +48,16 @@ def _memory(node: Node) -> int:
     return memory
 
 
-def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path) -> list[str]:
-    disk = disk_path(node)
+def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
+              settings: DriverSettings) -> list[str]:
+    disk = disk_path(node, settings)
+    boot_script = settings.endpoints.http_url + "/boot.ipxe"
     uefi = boot_mode(node) == "uefi"
     argv = [shutil.which(QEMU) or QEMU, "-name", f"ingot-{node.uuid}",
             "-machine", "q35,accel=tcg" if uefi else "pc,accel=tcg",
             "-m", str(_memory(node)), "-nographic", "-no-reboot",
             "-serial", f"file:{directory / (node.uuid + '.serial')}", "-monitor", "none",
-            "-netdev", f"user,id=n0,bootfile={_option(http_url() + '/boot.ipxe')}",
+            "-netdev", f"user,id=n0,bootfile={_option(boot_script)}",
             "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
             "-drive", f"file={_option(str(disk))},format=raw,if=virtio",
             "-boot", "n" if boot_device == "pxe" else "c"]
@@ -77,9 +79,9 @@ class QemuPower(PowerInterface):
         "vm_memory": "Memory of the virtual machine in MiB (default 512). Optional.",
     }
 
-    def validate(self, node: Node) -> None:
-        disk_path(node)
-        disk_size_mib(node)
+    def validate(self, node: Node, settings: DriverSettings) -> None:
+        disk_path(node, settings)
+        disk_size_mib(node, settings)
         _memory(node)
         if shutil.which(QEMU) is None:
             raise InvalidParameter(f"{QEMU} is not installed on this host (Debian package "
@@ -88,22 +90,22 @@ class QemuPower(PowerInterface):
             raise InvalidParameter("UEFI boot needs OVMF (Debian package ovmf).")
 
     async def get_power_state(self, task: Task) -> str:
-        running = node_processes.running_pid(run_dir(), task.node.uuid)
+        running = node_processes.running_pid(run_dir(task.services.settings), task.node.uuid)
         return POWER_ON if running else POWER_OFF
 
     async def set_power_state(self, task: Task, state: str) -> None:
-        node = task.node
-        await asyncio.to_thread(node_processes.stop, run_dir(), node.uuid)
+        node, settings = task.node, task.services.settings
+        await asyncio.to_thread(node_processes.stop, run_dir(settings), node.uuid)
         if state != POWER_ON:
             return
         macs = task.pxe_macs or task.macs
         if not macs:
             raise InvalidParameter(f"Node {node.uuid} needs a port to have a network card.")
-        ensure_disk(node)
-        directory = run_dir()
+        ensure_disk(node, settings)
+        directory = run_dir(settings)
         directory.mkdir(parents=True, exist_ok=True)
         argv = qemu_argv(node, macs[0], str(node.driver_internal_info.get(_BOOT_KEY, "pxe")),
-                         directory)
+                         directory, settings)
         await asyncio.to_thread(node_processes.start, directory, node.uuid, argv)
 
 

@@ -7,6 +7,7 @@ import datetime
 import pathlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,8 @@ from ingot.conductor.settings import ConductorSettings
 from ingot.db import conductors, migrate, models, nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
+from ingot.drivers.services import Services
+from ingot.drivers.settings import DriverSettings
 from tests.conftest import database_url
 from tests.factories import node_row
 
@@ -35,6 +38,11 @@ def settings(host: str = "c1", **overrides: object) -> ConductorSettings:
                                  "check_interval": 0.1, "heartbeat_interval": 0.1}
     values.update(overrides)
     return ConductorSettings(**values)  # type: ignore[arg-type]
+
+
+def conductor(db: Database, **overrides: Any) -> ConductorService:
+    """A conductor whose drivers (fake-hardware) need only the default settings."""
+    return ConductorService(db, settings(**overrides), Services(DriverSettings(), db))
 
 
 def add(db: Database, **values: object) -> Node:
@@ -64,7 +72,7 @@ async def run_until(service: ConductorService, check: object, timeout: float = 1
 def test_pending_work_is_carried_out(db: Database) -> None:
     node = add(db, provision_state=states.DEPLOYING, target_provision_state=states.ACTIVE,
                pending_action="deploy", pending_args={})
-    service = ConductorService(db, settings())
+    service = conductor(db)
     asyncio.run(run_until(service, lambda: reload(db, node).provision_state == states.ACTIVE))
     done = reload(db, node)
     assert (done.reservation, done.pending_action, done.target_provision_state) == (
@@ -79,7 +87,7 @@ def test_restart_fails_what_this_conductor_was_doing(db: Database) -> None:
                   pending_action="heartbeat", pending_args={})
     other = add(db, provision_state=states.CLEANING, reservation="c2",
                 pending_action="clean", pending_args={})
-    service = ConductorService(db, settings())
+    service = conductor(db)
     asyncio.run(run_until(service, lambda: True))
     failed = reload(db, deploying)
     assert failed.provision_state == states.DEPLOYFAIL
@@ -99,7 +107,7 @@ def test_dead_conductor_reservations_are_taken_over(db: Database) -> None:
             updated_at=utcnow() - datetime.timedelta(minutes=10)))
     stuck = add(db, provision_state=states.CLEANING, target_provision_state=states.AVAILABLE,
                 reservation="ghost", pending_action="clean", pending_args={})
-    service = ConductorService(db, settings(heartbeat_timeout=60))
+    service = conductor(db, heartbeat_timeout=60)
     asyncio.run(run_until(service, lambda: reload(db, stuck).reservation is None))
     node = reload(db, stuck)
     assert node.provision_state == states.CLEANFAIL
@@ -112,7 +120,7 @@ def test_agent_that_never_calls_back_times_out(db: Database) -> None:
                   provision_updated_at=old)
     fresh = add(db, provision_state=states.DEPLOYWAIT, target_provision_state=states.ACTIVE,
                 provision_updated_at=utcnow())
-    service = ConductorService(db, settings(deploy_callback_timeout=10))
+    service = conductor(db, deploy_callback_timeout=10)
     asyncio.run(run_until(service,
                           lambda: reload(db, waiting).provision_state == states.DEPLOYFAIL))
     assert "Timeout reached while waiting for callback" in (reload(db, waiting).last_error or "")
@@ -124,7 +132,7 @@ def test_failing_action_moves_node_to_failure_state(db: Database) -> None:
     # hardware types; an unknown interface name makes the driver fail to load.
     broken = add(db, provision_state=states.DEPLOYING, pending_action="deploy",
                  pending_args={}, deploy_interface="no-such-interface")
-    service = ConductorService(db, settings())
+    service = conductor(db)
     asyncio.run(run_until(service,
                           lambda: reload(db, broken).provision_state == states.DEPLOYFAIL))
     node = reload(db, broken)

@@ -1,0 +1,89 @@
+"""What drivers need to know of the configuration, read once and handed in.
+
+The CLI runtime builds these from the options (``DriverSettings.from_conf``); the API gets
+them for ``validate``, conductors through the services on each task. Nothing under
+drivers/ reads the global CONF.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+from oslo_config import cfg
+
+DOWNLOAD_SOURCES = ("direct", "swift", "http")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """[agent]: how images reach the agent and how ingot talks to it."""
+
+    image_download_source: str = "direct"
+    allow_md5: bool = False
+    stream_raw_images: bool = True
+    command_timeout: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where machines reach ingot: the API for agents, the HTTP root for firmware."""
+
+    api_url: str = "http://127.0.0.1:6385"
+    http_url: str = "http://127.0.0.1:6386"
+    http_root: pathlib.Path = pathlib.Path("/var/lib/ingot/httpboot")
+
+    @property
+    def ramdisk_params(self) -> dict[str, str]:
+        """Kernel parameters of the agent ramdisk: where the Bare Metal API is."""
+        return {"ipa-api-url": self.api_url}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LocalVmSettings:
+    """[local_vm]: virtual nodes whose disk is a file on this host."""
+
+    disk_paths: tuple[pathlib.Path, ...] = ()
+    default_disk_size: int = 1024
+    agent_heartbeat_interval: float = 2.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DriverSettings:
+    agent: AgentSettings = AgentSettings()
+    endpoints: Endpoints = Endpoints()
+    state_path: pathlib.Path = pathlib.Path("/var/lib/ingot")
+    local_vm: LocalVmSettings = LocalVmSettings()
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts) -> DriverSettings:
+        agent = conf.agent
+        return cls(
+            agent=AgentSettings(image_download_source=agent.image_download_source,
+                                allow_md5=agent.allow_md5_checksum,
+                                stream_raw_images=agent.stream_raw_images,
+                                command_timeout=agent.command_timeout),
+            endpoints=_endpoints(conf),
+            state_path=_path(conf.state_path),
+            local_vm=LocalVmSettings(
+                disk_paths=tuple(_path(p) for p in conf.local_vm.disk_paths),
+                default_disk_size=conf.local_vm.default_disk_size,
+                agent_heartbeat_interval=conf.local_vm.agent_heartbeat_interval))
+
+
+def _path(value: str) -> pathlib.Path:
+    return pathlib.Path(os.path.expanduser(value))
+
+
+def _endpoints(conf: cfg.ConfigOpts) -> Endpoints:
+    """[conductor] api_url and [deploy] http_url, else the addresses ingot listens on
+    (loopback for a wildcard)."""
+    host = conf.api.host_ip
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    api_url = conf.conductor.api_url or f"http://{host}:{conf.api.port}"
+    http_url = conf.deploy.http_url or f"http://{host}:{conf.deploy.http_port}"
+    return Endpoints(api_url=str(api_url).rstrip("/"), http_url=str(http_url).rstrip("/"),
+                     http_root=_path(conf.deploy.http_root))
