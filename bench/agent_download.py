@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ingot.agent.download import Progress
-from ingot.agent.writer import ImageSource, write_image
+from ingot.agent.writer import ImageDownload, write_image
 from ingot.images.checksum import ExpectedDigest
 
 MiB = 1 << 20
@@ -240,7 +240,7 @@ def show_progress(label: str) -> Callable[[Progress], None]:
 
 
 def ingot_speed(url: str, digest: str, target: str, size: int, label: str) -> float:
-    source = ImageSource([url], ExpectedDigest("sha256", digest, "bench"), "raw")
+    source = ImageDownload([url], ExpectedDigest("sha256", digest, "bench"), "raw")
     started = time.perf_counter()
     result = write_image(target, source, progress=show_progress(label))
     seconds = time.perf_counter() - started

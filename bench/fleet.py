@@ -24,7 +24,7 @@ from multiprocessing.synchronize import Event
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from bench.agent_download import MiB, Nginx, make_image, say
-from ingot.agent.writer import ImageSource, WriteOptions, write_image
+from ingot.agent.writer import ImageDownload, WriteOptions, write_image
 from ingot.images.checksum import ExpectedDigest
 from ingot.images.proxies import ProxyPolicy
 from tests.servers.squid import Squid
@@ -32,7 +32,7 @@ from tests.servers.squid import Squid
 
 def agent(index: int, url: str, digest: str, proxy: str, target: str, go: Event,
           results: multiprocessing.Queue[tuple[int, float, str]]) -> None:
-    source = ImageSource([url], ExpectedDigest("sha256", digest, "bench"), "raw",
+    source = ImageDownload([url], ExpectedDigest("sha256", digest, "bench"), "raw",
                          ProxyPolicy(http=proxy))
     # Smaller buffers than one agent alone: eight of them share this machine's memory.
     options = WriteOptions(buffer_bytes=2 * MiB, buffers=8)

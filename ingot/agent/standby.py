@@ -176,7 +176,7 @@ class Standby:
         expected = checksum.expected_digest(info, allow_md5=settings.allow_md5,
                                             fetch_text=fetch_text)
         disk_format = info.get("disk_format") or None
-        source = writer.ImageSource(tuple(info["urls"]), expected, disk_format, policy,
+        source = writer.ImageDownload(tuple(info["urls"]), expected, disk_format, policy,
                                     headers)
         options = writer.WriteOptions(
             stream_raw=bool(info.get("stream_raw_images", False)),

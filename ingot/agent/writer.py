@@ -92,7 +92,7 @@ def describe_target(path: str) -> TargetInfo:
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageSource:
+class ImageDownload:
     """What to download and what it must hash to."""
 
     urls: Sequence[str]
@@ -463,7 +463,7 @@ def _erase_after_failure(target: str, sink: PipelinedSink) -> None:
         LOG.exception("Could not erase the metadata of %s after a failed write", target)
 
 
-def _stream(target: TargetInfo, source: ImageSource, options: WriteOptions,
+def _stream(target: TargetInfo, source: ImageDownload, options: WriteOptions,
             progress: ProgressCallback | None) -> WriteResult:
     started = time.monotonic()
     sink = PipelinedSink(target.path, source.expected.algorithm,
@@ -484,7 +484,7 @@ def _stream(target: TargetInfo, source: ImageSource, options: WriteOptions,
                        True, sink.direct_io, time.monotonic() - started, result)
 
 
-def _cache_and_convert(target: TargetInfo, source: ImageSource, options: WriteOptions,
+def _cache_and_convert(target: TargetInfo, source: ImageDownload, options: WriteOptions,
                        progress: ProgressCallback | None) -> WriteResult:
     started = time.monotonic()
     work_dir = options.work_dir or _default_work_dir(target)
@@ -516,7 +516,7 @@ def _cache_and_convert(target: TargetInfo, source: ImageSource, options: WriteOp
                        time.monotonic() - started, result)
 
 
-def write_image(target: str, source: ImageSource, options: WriteOptions | None = None,
+def write_image(target: str, source: ImageDownload, options: WriteOptions | None = None,
                 progress: ProgressCallback | None = None) -> WriteResult:
     """Download ``source`` onto ``target``; verified and durable when it returns.
 

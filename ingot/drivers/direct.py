@@ -64,7 +64,7 @@ class DirectDeploy(DeployInterface):
     # --- deploy -----------------------------------------------------------------------
 
     async def deploy(self, task: Task) -> Outcome:
-        self.validate(task.node, task.services.settings)
+        # The deploy action has validated every interface, this one included.
         # Resolve the image (and fetch it into this conductor's cache when it serves
         # it) before the agent boots, so a bad image fails fast and nothing waits.
         try:

@@ -28,7 +28,7 @@ from ingot.drivers.settings import DOWNLOAD_SOURCES
 from ingot.images import image_info
 from ingot.images.sources import dispatch
 from ingot.images.sources.http import HttpOptions
-from ingot.images.sources.record import ImageSource, SourceKind, SwiftObjectRef
+from ingot.images.sources.record import ImageSource, SwiftObjectRef
 from ingot.images.sources.swift import SwiftTempURL
 from ingot.swift.errors import SwiftConfigError
 
@@ -95,11 +95,10 @@ def source_id(source: ImageSource) -> str:
 
 def _agent_url(node: Node, source: ImageSource, source_access: dispatch.SourceAccess,
                mode: str, services: Services) -> str:
-    swift_url = source_access.swift_temp_url
-    if mode != "http" and source.swift is not None and swift_url is not None:
-        return str(swift_url(source.swift))
-    if mode != "http" and source.kind is SourceKind.HTTP:
-        return str(source.url or source.reference)
+    if mode != "http":
+        url = dispatch.agent_url(source, source_access)
+        if url is not None:
+            return url
     # Through this conductor: file://, Glance outside Swift, and mode http.
     dest = _served_path(node.uuid, services)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,6 @@ from ingot.images.sources.record import (
     FetchInto,
     Freshness,
     ImageSource,
-    SourceKind,
 )
 
 LOG = logging.getLogger(__name__)
@@ -422,7 +421,7 @@ class ImageCache:
 
     def _links_in(self, source: ImageSource) -> bool:
         """Whether a file:// source is on the cache's filesystem (a link needs no room)."""
-        if source.kind is not SourceKind.FILE or source.path is None:
+        if source.path is None:  # only file:// sources have a path
             return False
         try:
             return os.stat(source.path).st_dev == os.stat(self.root).st_dev

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from ingot.agent.download import RetryPolicy, Timeouts, fetch_text
-from ingot.agent.writer import ImageSource, WriteOptions, WriteResult, write_image
+from ingot.agent.writer import ImageDownload, WriteOptions, WriteResult, write_image
 from ingot.images.checksum import expected_digest
 from ingot.images.proxies import ProxyPolicy
 from tests.servers.origin import Origin, running_origin
@@ -50,7 +50,7 @@ def test_eight_agents_make_one_origin_fetch(squid: Squid, origin: Origin,
         expected = expected_digest(info, fetch_text=lambda u: fetch_text(u, policy=policy))
         start.wait(timeout=30)
         return write_image(str(tmp_path / f"node{index}.img"),
-                           ImageSource([url], expected, "raw", policy), OPTIONS)
+                           ImageDownload([url], expected, "raw", policy), OPTIONS)
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(deploy, range(8), timeout=120))
@@ -75,7 +75,7 @@ def test_no_proxy_origin_never_reaches_squid(squid: Squid, origin: Origin,
     expected_control = expected_digest(
         {"urls": [control], "checksum": hashlib.sha256(IMAGE[:1 << 20]).hexdigest()})
     write_image(str(tmp_path / "control.img"),
-                ImageSource([control], expected_control, "raw",
+                ImageDownload([control], expected_control, "raw",
                             ProxyPolicy(http=squid.url)), OPTIONS)
     assert squid.access_lines("/control.img")  # the log works
 
@@ -83,7 +83,7 @@ def test_no_proxy_origin_never_reaches_squid(squid: Squid, origin: Origin,
                                           "no_proxy": "example.invalid,127.0.0.0/8"})
     expected = expected_digest({"urls": [direct],
                                 "checksum": hashlib.sha256(IMAGE).hexdigest()})
-    write_image(str(tmp_path / "direct.img"), ImageSource([direct], expected, "raw", policy),
+    write_image(str(tmp_path / "direct.img"), ImageDownload([direct], expected, "raw", policy),
                 OPTIONS)
     assert (tmp_path / "direct.img").read_bytes() == IMAGE
     assert len(origin.hits_for("/direct.img")) == 1

@@ -13,7 +13,7 @@ import pytest
 
 from ingot.agent.download import RetryPolicy, Timeouts
 from ingot.agent.writer import (
-    ImageSource,
+    ImageDownload,
     TargetWriteError,
     WriteOptions,
     erase_metadata,
@@ -75,7 +75,7 @@ def test_raw_image_streams_onto_a_file(origin: Origin, tmp_path: pathlib.Path) -
     url = origin.add("/disk.raw", image)
     digest = sha256(image)
     upper = ExpectedDigest("sha256", digest.value.upper(), "test")
-    result = write_image(str(target), ImageSource([url], upper), OPTIONS)
+    result = write_image(str(target), ImageDownload([url], upper), OPTIONS)
     written = target.read_bytes()
     assert written[:len(image)] == image
     assert written[len(image):] == b"\xff" * (8 * MiB - len(image))  # rest untouched
@@ -88,7 +88,7 @@ def test_raw_image_creates_a_missing_file_target(origin: Origin,
                                                  tmp_path: pathlib.Path) -> None:
     image = os.urandom(MiB + 7)
     target = tmp_path / "new.img"
-    write_image(str(target), ImageSource([origin.add("/d", image)], sha256(image)), OPTIONS)
+    write_image(str(target), ImageDownload([origin.add("/d", image)], sha256(image)), OPTIONS)
     assert target.read_bytes() == image
 
 
@@ -98,7 +98,7 @@ def test_checksum_mismatch_fails_and_leaves_no_bootable_half(
     target = tmp_path / "disk.img"
     wrong = ExpectedDigest("sha256", "0" * 64, "os_hash_value")
     with pytest.raises(ChecksumMismatch) as caught:
-        write_image(str(target), ImageSource([origin.add("/d.raw", image)], wrong), OPTIONS)
+        write_image(str(target), ImageDownload([origin.add("/d.raw", image)], wrong), OPTIONS)
     message = str(caught.value)
     assert "Checksum mismatch" in message
     assert "0" * 64 in message and hashlib.sha256(image).hexdigest() in message
@@ -113,7 +113,7 @@ def test_raw_declared_but_qcow2_content_is_rejected_before_writing(
     target.write_bytes(before)
     with pytest.raises(ImageFormatError, match="disk_format is 'raw' but its content is "
                                                "'qcow2'"):
-        write_image(str(target), ImageSource([origin.add("/x.img", qcow2)], sha256(qcow2)),
+        write_image(str(target), ImageDownload([origin.add("/x.img", qcow2)], sha256(qcow2)),
                     OPTIONS)
     assert target.read_bytes() == before
 
@@ -126,7 +126,7 @@ def test_qcow2_is_verified_inspected_and_converted(origin: Origin,
     target.parent.mkdir()
     target.write_bytes(os.urandom(8 * MiB))  # old contents must not shine through holes
     url = origin.add("/image.qcow2", qcow2)
-    result = write_image(str(target), ImageSource([url], sha256(qcow2), "qcow2"), OPTIONS)
+    result = write_image(str(target), ImageDownload([url], sha256(qcow2), "qcow2"), OPTIONS)
     assert target.read_bytes()[:len(raw)] == raw
     assert (result.streamed, result.image_format) == (False, "qcow2")
     assert leftovers(target.parent) == []  # the work file lives next to the target...
@@ -138,7 +138,7 @@ def test_qcow2_grows_a_smaller_file_target(origin: Origin, tmp_path: pathlib.Pat
     qcow2 = make_qcow2(tmp_path, raw)
     target = tmp_path / "empty.img"
     target.touch()
-    write_image(str(target), ImageSource([origin.add("/i.qcow2", qcow2)], sha256(qcow2),
+    write_image(str(target), ImageDownload([origin.add("/i.qcow2", qcow2)], sha256(qcow2),
                                          "qcow2"), OPTIONS)
     written = target.read_bytes()
     # qemu-img rounds the virtual size up to whole sectors (and O_DIRECT to blocks).
@@ -160,7 +160,7 @@ def test_qcow2_with_backing_file_is_rejected_and_target_untouched(
     before = os.urandom(3 * MiB)
     target.write_bytes(before)
     with pytest.raises(ImageFormatError, match="backing_file"):
-        write_image(str(target), ImageSource([origin.add("/h.qcow2", data)], sha256(data),
+        write_image(str(target), ImageDownload([origin.add("/h.qcow2", data)], sha256(data),
                                              "qcow2"), OPTIONS)
     assert target.read_bytes() == before
     assert leftovers(target.parent) == []
@@ -173,7 +173,7 @@ def test_qcow2_declared_but_raw_content_is_rejected(origin: Origin,
     target.write_bytes(b"old")
     with pytest.raises(ImageFormatError, match="disk_format is 'qcow2' but its content is "
                                                "'raw'"):
-        write_image(str(target), ImageSource([origin.add("/r", raw)], sha256(raw), "qcow2"),
+        write_image(str(target), ImageDownload([origin.add("/r", raw)], sha256(raw), "qcow2"),
                     OPTIONS)
     assert target.read_bytes() == b"old"
 
@@ -188,7 +188,7 @@ def test_raw_without_streaming_goes_through_the_work_dir(origin: Origin,
     target.write_bytes(bytes(len(raw)))
     options = WriteOptions(stream_raw=False, work_dir=str(work), retry=OPTIONS.retry,
                            timeouts=OPTIONS.timeouts)
-    result = write_image(str(target), ImageSource([origin.add("/r", raw)], sha256(raw)),
+    result = write_image(str(target), ImageDownload([origin.add("/r", raw)], sha256(raw)),
                          options)
     assert target.read_bytes()[:len(raw)] == raw
     assert not result.streamed
@@ -254,12 +254,12 @@ def loop_device(tmp_path: pathlib.Path) -> Iterator[str]:
 def test_block_device_target_streams_and_refuses_oversized_images(
         origin: Origin, loop_device: str) -> None:
     image = disk_bytes()
-    write_image(loop_device, ImageSource([origin.add("/d", image)], sha256(image)), OPTIONS)
+    write_image(loop_device, ImageDownload([origin.add("/d", image)], sha256(image)), OPTIONS)
     with open(loop_device, "rb") as device:
         assert device.read(len(image)) == image
     too_big = os.urandom(9 * MiB)
     with pytest.raises(TargetWriteError, match="larger than the target"):
-        write_image(loop_device, ImageSource([origin.add("/big", too_big)], sha256(too_big)),
+        write_image(loop_device, ImageDownload([origin.add("/big", too_big)], sha256(too_big)),
                     OPTIONS)
     with open(loop_device, "rb") as device:
         assert device.read(len(image)) == image  # refused before writing

@@ -21,16 +21,21 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from oslo_config import cfg
 
 from ingot.images.sources.errors import ImageNotFound, ImageReferenceError
-from ingot.images.sources.instance_info import DeclaredImage
-from ingot.images.sources.record import Fetched, Freshness, ImageSource, SourceKind
+from ingot.images.sources.instance_info import DeclaredImage, declared_image
+from ingot.images.sources.record import Fetched, Freshness, ImageSource
 from ingot.images.sources.streaming import CHUNK
 
+if TYPE_CHECKING:
+    from ingot.images.sources.access import SourceAccess
+
+KIND = "file"
 LOCAL_HOSTS = ("", "localhost")
 # Never a source of images, even if an allowed directory contains or is one of them:
 # Ironic's list, plus what else holds live system state or secrets. Not /root or /home:
@@ -168,7 +173,7 @@ def resolve(reference: str, declared: DeclaredImage, access: FileAccess) -> Imag
     with opened(real) as image:
         size, ident = image.info.st_size, identity(image.info)
     return ImageSource(
-        reference=reference, kind=SourceKind.FILE, size=size, digests=declared.digests,
+        reference=reference, kind=KIND, size=size, digests=declared.digests,
         freshness=Freshness(file_identity=ident), disk_format=declared.disk_format,
         image_type=declared.image_type, path=real)
 
@@ -242,3 +247,35 @@ def fetch_into(source: ImageSource, path: str, algorithm: str, access: FileAcces
         if allow_link and _hard_link(image, path):
             return Fetched("hardlink", image.info.st_size, {}, freshness)
         return _copy(image, path, algorithm, freshness)
+
+
+class FileScheme:
+    """file://: only the conductor can read it, so it always serves the image."""
+
+    kind = KIND
+
+    def check(self, reference: str, instance_info: Mapping[str, Any], *,
+              allow_md5: bool) -> None:
+        local_path(reference)
+        declared_image(instance_info, allow_md5=allow_md5)
+
+    def resolve(self, reference: str, instance_info: Mapping[str, Any],
+                access: SourceAccess) -> ImageSource:
+        return resolve(reference, declared_image(instance_info, allow_md5=access.allow_md5),
+                       _enabled(access))
+
+    def fetch(self, source: ImageSource, path: str, algorithm: str,
+              access: SourceAccess) -> Fetched:
+        return fetch_into(source, path, algorithm, _enabled(access))
+
+    def agent_url(self, source: ImageSource, access: SourceAccess) -> str | None:
+        return None
+
+
+def _enabled(access: SourceAccess) -> FileAccess:
+    if access.file_access is None:
+        raise ImageReferenceError("file:// image sources are not enabled on this conductor.")
+    return access.file_access
+
+
+SOURCE = FileScheme()

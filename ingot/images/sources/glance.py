@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -45,12 +45,15 @@ from ingot.images.sources.record import (
     Freshness,
     ImageDigests,
     ImageSource,
-    SourceKind,
     SwiftObjectRef,
 )
 from ingot.images.sources.streaming import CHUNK, write_chunks
+from ingot.images.sources.swift import download as swift_download
 
-SCHEME = "glance"
+if TYPE_CHECKING:
+    from ingot.images.sources.access import SourceAccess
+
+SCHEME = KIND = "glance"
 SERVICE_TYPE = "image"
 GROUP = image_sources_conf.GLANCE
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -214,7 +217,7 @@ class GlanceImages:
         store, swift = locate(image, uuid)
         updated_at = image.get("updated_at")
         return ImageSource(
-            reference=reference, kind=SourceKind.GLANCE,
+            reference=reference, kind=KIND,
             size=size if isinstance(size, int) else None, digests=digests,
             freshness=Freshness(updated_at=updated_at if isinstance(updated_at, str)
                                 else None, digest=_content_digest(digests)),
@@ -233,3 +236,40 @@ class GlanceImages:
             raise ImageSourceUnavailable(f"{what} failed: {type(exc).__name__}") from None
         finally:
             response.close()
+
+
+class GlanceScheme:
+    """A Glance image (a bare UUID or glance://): Glance's own digests, and its bytes
+    straight from Swift when Glance keeps them there and Swift is configured here."""
+
+    kind = KIND
+
+    def check(self, reference: str, instance_info: Mapping[str, Any], *,
+              allow_md5: bool) -> None:
+        image_id(reference)
+        if image_type(instance_info) == PARTITION:
+            refuse_partition(instance_info, need_kernel=False)
+
+    def resolve(self, reference: str, instance_info: Mapping[str, Any],
+                access: SourceAccess) -> ImageSource:
+        return _images(access).resolve(reference, instance_info, allow_md5=access.allow_md5)
+
+    def fetch(self, source: ImageSource, path: str, algorithm: str,
+              access: SourceAccess) -> Fetched:
+        if source.swift is not None and access.swift_temp_url is not None:
+            return swift_download(source, path, algorithm, temp_url=access.swift_temp_url)
+        return _images(access).download(source, path, algorithm)
+
+    def agent_url(self, source: ImageSource, access: SourceAccess) -> str | None:
+        if source.swift is None or access.swift_temp_url is None:
+            return None  # Glance outside Swift: the conductor serves it
+        return access.swift_temp_url(source.swift)
+
+
+def _images(access: SourceAccess) -> GlanceImages:
+    if access.glance_images is None:
+        raise ImageSourceUnavailable(NOT_CONFIGURED)
+    return access.glance_images
+
+
+SOURCE = GlanceScheme()

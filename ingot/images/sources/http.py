@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,11 +24,15 @@ from ingot.images.sources.errors import (
     ImageReferenceError,
     ImageSourceUnavailable,
 )
-from ingot.images.sources.instance_info import DeclaredImage
-from ingot.images.sources.record import Fetched, Freshness, ImageSource, SourceKind
+from ingot.images.sources.instance_info import DeclaredImage, declared_image
+from ingot.images.sources.record import Fetched, Freshness, ImageSource
 from ingot.images.sources.streaming import CHUNK, write_chunks
 
+if TYPE_CHECKING:
+    from ingot.images.sources.access import SourceAccess
+
 SCHEMES = ("http", "https")
+KIND = "http"
 # Servers that refuse HEAD for GET-signed URLs (S3 presigned URLs answer 403) or do not
 # implement it: the size then comes from a one-byte ranged GET.
 _HEAD_REFUSED = (403, 405, 501)
@@ -146,7 +152,7 @@ def resolve(reference: str, declared: DeclaredImage, options: HttpOptions) -> Im
     with options.client() as client:
         head = head_url(client, reference)
     return ImageSource(
-        reference=reference, kind=SourceKind.HTTP, size=head.size,
+        reference=reference, kind=KIND, size=head.size,
         digests=declared.digests, freshness=head.freshness,
         disk_format=declared.disk_format, image_type=declared.image_type, url=reference,
         redirected_to=head.final_url if head.final_url != reference else None)
@@ -175,3 +181,30 @@ def checksum_fetcher(options: HttpOptions) -> FetchText:
             return body.decode("utf-8", errors="replace")
 
     return fetch
+
+
+class HttpScheme:
+    """http:// and https://: HEAD through the node's proxies; the agent fetches the URL
+    itself unless the conductor is asked to serve it."""
+
+    kind = KIND
+
+    def check(self, reference: str, instance_info: Mapping[str, Any], *,
+              allow_md5: bool) -> None:
+        check_url(reference)
+        declared_image(instance_info, allow_md5=allow_md5)
+
+    def resolve(self, reference: str, instance_info: Mapping[str, Any],
+                access: SourceAccess) -> ImageSource:
+        return resolve(reference, declared_image(instance_info, allow_md5=access.allow_md5),
+                       access.http_options)
+
+    def fetch(self, source: ImageSource, path: str, algorithm: str,
+              access: SourceAccess) -> Fetched:
+        return download(source, path, algorithm, access.http_options)
+
+    def agent_url(self, source: ImageSource, access: SourceAccess) -> str | None:
+        return source.url or source.reference
+
+
+SOURCE = HttpScheme()

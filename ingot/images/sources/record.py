@@ -4,7 +4,6 @@ how its bytes can be fetched."""
 from __future__ import annotations
 
 import dataclasses
-import enum
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,13 +12,6 @@ from ingot.images.checksum import ExpectedDigest, FetchText, expected_digest
 
 WHOLE_DISK = "whole-disk"
 PARTITION = "partition"
-
-
-class SourceKind(enum.StrEnum):
-    GLANCE = "glance"
-    HTTP = "http"  # http and https
-    FILE = "file"
-    SWIFT = "swift"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +93,7 @@ class ImageSource:
     """
 
     reference: str
-    kind: SourceKind
+    kind: str  # the scheme module's KIND: "glance", "http" (and https), "file", "swift"
     size: int | None
     digests: ImageDigests
     freshness: Freshness
@@ -118,10 +110,9 @@ class ImageSource:
     @property
     def cache_key(self) -> str:
         """The image cache's name for it: the Glance id, else a UUID of the location."""
-        if self.kind is SourceKind.GLANCE and self.image_id:
+        if self.image_id:  # only Glance images have one
             return self.image_id
-        where = f"file://{self.path}" if self.kind is SourceKind.FILE and self.path \
-            else self.reference
+        where = f"file://{self.path}" if self.path else self.reference  # file:// only
         return str(uuid.uuid5(uuid.NAMESPACE_URL, where))
 
     def expected_digest(self, *, allow_md5: bool,

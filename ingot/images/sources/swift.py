@@ -15,21 +15,24 @@ to Swift: the node's proxies are for the node's downloads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from ingot.images.sources.errors import ImageReferenceError
+from ingot.images.sources.errors import ImageReferenceError, ImageSourceUnavailable
 from ingot.images.sources.http import HttpOptions, download_url, head_url
-from ingot.images.sources.instance_info import DeclaredImage
+from ingot.images.sources.instance_info import DeclaredImage, declared_image
 from ingot.images.sources.record import (
     Fetched,
     Freshness,
     ImageSource,
-    SourceKind,
     SwiftObjectRef,
 )
 
-SCHEME = "swift"
+if TYPE_CHECKING:
+    from ingot.images.sources.access import SourceAccess
+
+SCHEME = KIND = "swift"
 
 SwiftTempURL = Callable[[SwiftObjectRef], str]
 
@@ -61,7 +64,7 @@ def resolve(reference: str, declared: DeclaredImage, *, temp_url: SwiftTempURL |
             head = head_url(client, temp_url(ref))
         size, freshness = head.size, head.freshness
     return ImageSource(
-        reference=reference, kind=SourceKind.SWIFT, size=size, digests=declared.digests,
+        reference=reference, kind=KIND, size=size, digests=declared.digests,
         freshness=freshness, disk_format=declared.disk_format,
         image_type=declared.image_type, swift=ref)
 
@@ -72,3 +75,35 @@ def download(source: ImageSource, path: str, algorithm: str, *, temp_url: SwiftT
     assert source.swift is not None
     with (options or HttpOptions()).client() as client:
         return download_url(client, temp_url(source.swift), path, algorithm)
+
+
+class SwiftScheme:
+    """swift://container/object in the images' account: a temp URL for the agent, and
+    for the conductor's own HEAD and GET."""
+
+    kind = KIND
+
+    def check(self, reference: str, instance_info: Mapping[str, Any], *,
+              allow_md5: bool) -> None:
+        parse_reference(reference)
+        declared_image(instance_info, allow_md5=allow_md5)
+
+    def resolve(self, reference: str, instance_info: Mapping[str, Any],
+                access: SourceAccess) -> ImageSource:
+        return resolve(reference, declared_image(instance_info, allow_md5=access.allow_md5),
+                       temp_url=access.swift_temp_url)
+
+    def fetch(self, source: ImageSource, path: str, algorithm: str,
+              access: SourceAccess) -> Fetched:
+        if access.swift_temp_url is None:
+            raise ImageSourceUnavailable(f"{source.reference} is in Swift, but Swift is not "
+                                         f"configured on this conductor ([swift] options).")
+        return download(source, path, algorithm, temp_url=access.swift_temp_url)
+
+    def agent_url(self, source: ImageSource, access: SourceAccess) -> str | None:
+        if source.swift is None or access.swift_temp_url is None:
+            return None  # Swift not configured here: the conductor cannot sign one
+        return access.swift_temp_url(source.swift)
+
+
+SOURCE = SwiftScheme()

@@ -14,7 +14,6 @@ from ingot.images.cache import ImageCache
 from ingot.images.sources import dispatch
 from ingot.images.sources.errors import ImageNotFound, ImageReferenceError, MissingImageInfo
 from ingot.images.sources.file import FileAccess, opened
-from ingot.images.sources.record import SourceKind
 from tests.images.sources.mounts import other_filesystem
 
 
@@ -46,7 +45,7 @@ def test_file_is_hard_linked_into_the_cache(allowed_dir: pathlib.Path,
     image.write_bytes(data)
     access = dispatch.SourceAccess(file_access=file_access)
     source = dispatch.resolve(image.as_uri(), _info(data), access)
-    assert (source.kind, source.path, source.size) == (SourceKind.FILE, str(image), len(data))
+    assert (source.kind, source.path, source.size) == ("file", str(image), len(data))
     placed = cache.fetch(source, dispatch.fetcher(source, access),
                          source.expected_digest(allow_md5=False), str(tmp_path / "node"))
     assert (placed.hit, placed.fetch_method, placed.method) == (False, "hardlink", "hardlink")

@@ -15,7 +15,6 @@ from ingot.images.cache import ImageCache
 from ingot.images.sources import dispatch
 from ingot.images.sources.errors import ImageNotAcceptable, ImageNotFound, MissingImageInfo
 from ingot.images.sources.glance import GlanceImages, image_id, locate
-from ingot.images.sources.record import SourceKind
 from tests.servers.glance import GlanceServer, UploadedImage
 
 
@@ -34,7 +33,7 @@ def test_bare_uuid_resolves_with_glance_digests(
         image: tuple[UploadedImage, bytes], access: dispatch.SourceAccess) -> None:
     uploaded, data = image
     source = dispatch.resolve(uploaded.id, {}, access)
-    assert source.kind is SourceKind.GLANCE
+    assert source.kind == "glance"
     assert source.image_id == uploaded.id
     assert source.size == len(data)
     assert source.digests.os_hash_algo == "sha512"
