@@ -22,6 +22,7 @@ class HeartbeatSettings:
     callback_url: str
     agent_version: str
     heartbeat_timeout: float
+    verify_ca: str | None = None  # the PEM of the agent's self-signed certificate
     max_interval: float | None = None  # cap on the interval (CLI --heartbeat-interval)
     progress_interval: float = 5.0  # while a command runs and reports progress
 
@@ -67,7 +68,7 @@ class Heartbeater(threading.Thread):
                                    callback_url=self.settings.callback_url,
                                    token=self._token,
                                    agent_version=self.settings.agent_version,
-                                   progress=progress)
+                                   progress=progress, verify_ca=self.settings.verify_ca)
         except HeartbeatError as exc:
             if exc.status == 400 and progress is not None and "agent_progress" in str(exc):
                 # An Ironic that does not know ingot's progress field: stop sending it.

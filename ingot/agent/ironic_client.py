@@ -15,6 +15,7 @@ LOG = logging.getLogger(__name__)
 
 # The versions IPA uses: tokens from 1.62, agent_verify_ca (the newest field) at 1.68.
 TOKEN_VERSION = (1, 62)
+TLS_VERSION = (1, 68)
 MAX_VERSION = (1, 68)
 MASKED_TOKEN = "******"
 
@@ -141,9 +142,12 @@ class IronicClient:
                             bool(config.get("agent_md5_checksum_enable", False)), node)
 
     def heartbeat(self, node_uuid: str, *, callback_url: str, token: str,
-                  agent_version: str, progress: Mapping[str, Any] | None) -> None:
+                  agent_version: str, progress: Mapping[str, Any] | None,
+                  verify_ca: str | None = None) -> None:
         body: dict[str, Any] = {"callback_url": callback_url, "agent_token": token,
                                 "agent_version": agent_version}
+        if verify_ca:
+            body["agent_verify_ca"] = verify_ca
         if progress is not None:
             body["agent_progress"] = dict(progress)
         try:

@@ -7,19 +7,24 @@ import asyncio
 import dataclasses
 import importlib.metadata
 import logging
+import pathlib
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
+from ingot.agent import tls
 from ingot.agent.clean import Clean
 from ingot.agent.commands import CommandRunner
 from ingot.agent.heartbeat import Heartbeater, HeartbeatSettings
 from ingot.agent.http_api import create_app
-from ingot.agent.ironic_client import IronicClient, LookupFailed, LookupResult
+from ingot.agent.ironic_client import TLS_VERSION, IronicClient, LookupFailed, LookupResult
 from ingot.agent.standby import DownloadSettings, Standby
 
 LOG = logging.getLogger(__name__)
@@ -36,6 +41,9 @@ class AgentSettings:
     advertise_url: str | None = None
     heartbeat_interval: float | None = None
     lookup_timeout: float = 300.0
+    # IPA's enable_auto_tls: serve https with a self-signed certificate when the API
+    # can take its CA (1.68).
+    auto_tls: bool = True
     preset_token: str | None = dataclasses.field(default=None, repr=False)
     download: DownloadSettings = dataclasses.field(default_factory=DownloadSettings)
 
@@ -57,13 +65,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _callback_url(settings: AgentSettings, sock: socket.socket) -> str:
+def _callback_url(settings: AgentSettings, sock: socket.socket, scheme: str) -> str:
     if settings.advertise_url:
-        return settings.advertise_url.rstrip("/")
+        url = urlsplit(settings.advertise_url.rstrip("/"))
+        return urlunsplit((scheme, url.netloc, url.path, "", ""))
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
         raise ValueError("--advertise-url is needed when listening on all addresses")
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def run(settings: AgentSettings) -> int:
@@ -85,7 +94,12 @@ def run(settings: AgentSettings) -> int:
 
 def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -> int:
     sock = _bind(settings.listen_host, settings.listen_port)
-    callback_url = _callback_url(settings, sock)
+    certificate = None
+    if settings.auto_tls and client.version is not None and client.version >= TLS_VERSION:
+        tls_dir = pathlib.Path(tempfile.mkdtemp(prefix="ingot-agent-tls-"))
+        host = urlsplit(_callback_url(settings, sock, "https")).hostname or "127.0.0.1"
+        certificate = tls.generate(host, tls_dir)
+    callback_url = _callback_url(settings, sock, "https" if certificate else "http")
     started_at = time.time()
     version = agent_version()
     server: uvicorn.Server | None = None
@@ -108,12 +122,17 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
     heartbeater = Heartbeater(
         client, found.agent_token,
         HeartbeatSettings(found.node_uuid, callback_url, version, found.heartbeat_timeout,
+                          verify_ca=certificate.pem if certificate else None,
                           max_interval=settings.heartbeat_interval,
                           progress_interval=min(5.0, settings.heartbeat_interval or 5.0)),
         progress=runner.progress, busy=runner.running)
     runner.on_done = lambda result: heartbeater.force()
+    tls_files: dict[str, str] = {}
+    if certificate is not None:
+        tls_files = {"ssl_certfile": str(certificate.cert_file),
+                     "ssl_keyfile": str(certificate.key_file)}
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            server_header=False, timeout_graceful_shutdown=5)
+                            server_header=False, timeout_graceful_shutdown=5, **tls_files)
     server = uvicorn.Server(config)
     LOG.info("Agent for node %s serving on %s, writing to %s", found.node_uuid,
              callback_url, settings.target)
@@ -127,5 +146,7 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
     finally:
         heartbeater.stop()
         sock.close()
+        if certificate is not None:
+            shutil.rmtree(certificate.cert_file.parent, ignore_errors=True)
     LOG.info("Agent stopped")
     return 0

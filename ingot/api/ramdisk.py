@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import ssl
 from typing import Any
 from urllib.parse import urlparse
 
@@ -133,6 +134,7 @@ async def heartbeat(request: Request) -> Response:
         raise BadRequest("agent_progress must be an object.")
     agent_version = validation.string_value("agent_version", body.get("agent_version"),
                                             max_length=64)
+    verify_ca = _verify_ca(body.get("agent_verify_ca"))
 
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])
@@ -141,11 +143,16 @@ async def heartbeat(request: Request) -> Response:
             raise Unauthorized("Invalid or missing agent token received.")
         if node.agent_url and callback_url and node.agent_url != callback_url:
             raise BadRequest('Detected change in ramdisk provided "callback_url"')
+        if verify_ca and node.agent_verify_ca and \
+                node.agent_verify_ca.strip() != verify_ca.strip():
+            raise BadRequest('Detected change in ramdisk provided "agent_verify_ca"')
         values: dict[str, Any] = {"agent_last_heartbeat": utcnow()}
         if callback_url:
             values["agent_url"] = callback_url
         if agent_version:
             values["agent_version"] = agent_version
+        if verify_ca:
+            values["agent_verify_ca"] = verify_ca
         if progress is not None:
             values["agent_progress"] = progress
         if not nodes.update(conn, node.id, values, agent_token=node.agent_token):
@@ -159,3 +166,20 @@ async def heartbeat(request: Request) -> Response:
     if continued:
         ctx.notify()
     return Response(status_code=202)
+
+
+_MAX_CA = 64 * 1024
+
+
+def _verify_ca(value: Any) -> str | None:
+    """The agent's CA (PEM): the conductor verifies the agent's https against it."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > _MAX_CA:
+        raise BadRequest(f'"agent_verify_ca" must be a PEM certificate of at most {_MAX_CA} '
+                         f'characters.')
+    try:
+        ssl.create_default_context(cadata=value)
+    except (ssl.SSLError, ValueError):
+        raise BadRequest('"agent_verify_ca" is not a PEM CA certificate.') from None
+    return value

@@ -63,6 +63,10 @@ def add_parser(subparsers: Any) -> None:
                         help="first delay between download attempts (doubles each time)")
     parser.add_argument("--connect-timeout", type=float, default=10.0)
     parser.add_argument("--read-timeout", type=float, default=60.0)
+    parser.add_argument("--no-tls", dest="auto_tls", action="store_false",
+                        help="serve the command API over plain http (default: https with "
+                             "a self-signed certificate whose CA goes in heartbeats, as "
+                             "ironic-python-agent's auto TLS)")
     parser.add_argument("--debug", action="store_true")
     parser.set_defaults(run=run)
 
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
         api_url=args.api_url, target=args.target, macs=tuple(args.macs),
         node_uuid=args.node_uuid, listen_host=host, listen_port=port,
         advertise_url=args.advertise_url, heartbeat_interval=args.heartbeat_interval,
-        lookup_timeout=args.lookup_timeout,
+        lookup_timeout=args.lookup_timeout, auto_tls=args.auto_tls,
         preset_token=os.environ.get(TOKEN_VARIABLE) or None,
         download=standby.DownloadSettings(
             retry=download.RetryPolicy(attempts=args.download_attempts,

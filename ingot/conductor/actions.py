@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ingot.common import states
-from ingot.common.power import POWER_OFF, REBOOT, SOFT_POWER_OFF, SOFT_REBOOT
 from ingot.conductor.task import LostReservation, NodeTask
 from ingot.drivers.interfaces import DriverError, InvalidParameter, Outcome
+from ingot.drivers.power_actions import node_power_action
 
 LOG = logging.getLogger(__name__)
 
@@ -157,15 +157,9 @@ async def abort(task: NodeTask, args: dict[str, Any]) -> None:
 
 
 async def power(task: NodeTask, args: dict[str, Any]) -> None:
-    target = args["target"]
-    interface = task.driver.power
-    if target in (REBOOT, SOFT_REBOOT):
-        await interface.reboot(task)
-    else:
-        await interface.set_power_state(
-            task, POWER_OFF if target == SOFT_POWER_OFF else target)
-    task.save(power_state=await interface.get_power_state(task), target_power_state=None,
-              last_error=None)
+    await node_power_action(task, args["target"])
+    task.save(power_state=await task.driver.power.get_power_state(task),
+              target_power_state=None, last_error=None)
 
 
 ACTIONS: dict[str, Action] = {

@@ -20,6 +20,7 @@ MODULES = (
     "ingot.conf.database",
     "ingot.conf.conductor",
     "ingot.conf.agent",
+    "ingot.conf.deploy",
     "ingot.conf.local_vm",
     "ingot.conf.glance",
     "ingot.conf.swift",

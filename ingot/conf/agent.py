@@ -24,6 +24,20 @@ opts = [
                      "not collision resistant, so ingot refuses it unless asked)."),
     cfg.FloatOpt("command_timeout", default=60.0,
                  help="Seconds to wait for the agent's command API to answer."),
+    cfg.StrOpt("verify_ca", default="True",
+               help="How to verify the TLS certificate of an agent that serves https "
+                    "without sending its CA in heartbeats (agents that do, such as "
+                    "ironic-python-agent with auto TLS and ingot's agent, are verified "
+                    "against that CA): True for the system CAs, False to not verify, or "
+                    "the path of a CA bundle. A node's driver_info agent_verify_ca "
+                    "overrides it."),
+    cfg.IntOpt("post_deploy_get_power_state_retries", default=6, min=0,
+               help="After asking the agent to power the node off at the end of a "
+                    "deploy, how many more times to check the power state before "
+                    "powering off out of band."),
+    cfg.IntOpt("post_deploy_get_power_state_retry_interval", default=5, min=1,
+               help="Seconds between those power state checks (ingot checks more "
+                    "often within the same total time)."),
 ]
 
 

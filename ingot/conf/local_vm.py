@@ -12,6 +12,15 @@ opts = [
                  help="Seconds between heartbeats of a local-vm node's agent."),
     cfg.IntOpt("default_disk_size", default=1024,
                help="Size in MiB of a vm_disk file that does not exist yet."),
+    cfg.StrOpt("agent_command", default="",
+               help="The command that \"boots the ramdisk\" of a local-vm node when it "
+                    "powers on from the network, and that powering off stops (with its "
+                    "process group). Empty: ingot's own agent. Otherwise a command line, "
+                    "split as a shell would (no shell runs it), in which {api_url}, "
+                    "{node_uuid}, {macs} (comma-separated), {disk} (the vm_disk file) and "
+                    "{heartbeat_interval} are replaced; it must name {node_uuid}. For "
+                    "instance a script that starts ironic-python-agent in a network "
+                    "namespace writing to a loop device over the disk file."),
 ]
 
 

@@ -82,6 +82,8 @@ nodes = sa.Table(
     sa.Column("agent_last_heartbeat", sa.DateTime, nullable=True),
     sa.Column("agent_token", sa.String(64), nullable=True),
     sa.Column("agent_progress", sa.JSON, nullable=True),
+    # The CA (PEM) of the agent's self-signed TLS certificate, from its heartbeats.
+    sa.Column("agent_verify_ca", sa.Text, nullable=True),
     # Bumped by every UPDATE: API writes that read a node first (JSON patches) apply
     # only if nothing changed since the read.
     sa.Column("revision", sa.Integer, nullable=False),
@@ -193,6 +195,7 @@ class Node:
     agent_last_heartbeat: datetime.datetime | None
     agent_token: str | None
     agent_progress: dict[str, Any] | None
+    agent_verify_ca: str | None
     revision: int
     created_at: datetime.datetime
     updated_at: datetime.datetime | None

@@ -1,11 +1,15 @@
 """The conductor's client of the deploy agent's command API (ironic-python-agent's).
 
 The agent token travels in the query string, as IPA 13 requires; it is never logged.
+An agent serving https with a self-signed certificate (IPA's auto TLS, ingot's agent)
+sends its CA in heartbeats, and is verified against exactly that CA.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import ssl
 from typing import Any
 
 import httpx
@@ -37,13 +41,43 @@ class CommandStatus:
                    result=body.get("command_result"))
 
 
+Verify = ssl.SSLContext | bool | str
+
+
+def tls_verify(agent_ca: str | None, driver_info: dict[str, Any], default: str) -> Verify:
+    """What to verify the agent's certificate against, in Ironic's order: the CA the
+    agent sent, the node's driver_info agent_verify_ca, then [agent] verify_ca."""
+    if agent_ca:
+        try:
+            return ssl.create_default_context(cadata=agent_ca)
+        except (ssl.SSLError, ValueError) as exc:
+            raise DriverError(f"The agent_verify_ca the agent sent is not a usable CA "
+                              f"certificate: {exc}") from None
+    value: Any = driver_info.get("agent_verify_ca")
+    if value is None:
+        value = default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lower() in ("true", "1", "yes", "on"):
+        return True
+    if text.lower() in ("false", "0", "no", "off"):
+        return False
+    if not os.path.isfile(text):
+        raise DriverError(f"agent_verify_ca {text!r} is neither a boolean nor the path of "
+                          f"a CA bundle.")
+    return ssl.create_default_context(cafile=text)
+
+
 class AgentClient:
-    def __init__(self, agent_url: str | None, token: str | None, timeout: float = 60.0):
+    def __init__(self, agent_url: str | None, token: str | None, timeout: float = 60.0,
+                 verify: Verify = True):
         if not agent_url:
             raise DriverError("The agent has not reported its URL yet.")
         self.base = agent_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.verify = verify
 
     def _params(self, **extra: str) -> dict[str, str]:
         params = dict(extra)
@@ -51,21 +85,27 @@ class AgentClient:
             params["agent_token"] = self.token
         return params
 
-    async def execute(self, name: str, params: dict[str, Any]) -> CommandStatus:
-        """Start a command (asynchronously on the agent's side)."""
+    async def execute(self, name: str, params: dict[str, Any], *,
+                      wait: bool = False) -> CommandStatus:
+        """Start a command; with wait, the answer comes once it has finished."""
+        extra = {"wait": "true"} if wait else {}
         body = await self._request("POST", "/v1/commands/", json={"name": name,
-                                                                   "params": params})
+                                                                   "params": params},
+                                   extra=extra)
         return CommandStatus.parse(body)
 
     async def status(self, command_id: str) -> CommandStatus:
         return CommandStatus.parse(await self._request("GET", f"/v1/commands/{command_id}"))
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    async def _request(self, method: str, path: str, *, extra: dict[str, str] | None = None,
+                       **kwargs: Any) -> dict[str, Any]:
         # Agents are reached directly, never through the environment's proxies.
-        async with httpx.AsyncClient(timeout=self.timeout, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=self.timeout, trust_env=False,
+                                     verify=self.verify) as client:
             try:
                 response = await client.request(method, self.base + path,
-                                                params=self._params(), **kwargs)
+                                                params=self._params(**(extra or {})),
+                                                **kwargs)
             except httpx.HTTPError as exc:
                 raise DriverError(f"Cannot reach the agent at {self.base}: "
                                   f"{exc.__class__.__name__}") from None

@@ -1,23 +1,38 @@
 """The ``direct`` deploy interface: the agent downloads the image and writes it.
 
-Deploy: boot the agent, wait for its first heartbeat, send ``standby.prepare_image``,
-follow it on every heartbeat (the agent heartbeats at once when a command ends), then
-boot the node from its disk. Cleaning (after undeploy, or on provide) boots the agent
-again to erase the disk's partition tables.
+Deploy, as Ironic's agent deploy: boot the agent (or, with fast track, use the one
+still running), send ``standby.prepare_image``, follow it on every heartbeat (the agent
+heartbeats at once when a command ends), then tear the agent down: flush through it
+(``standby.sync``) and power off out of band when driver_info deploy_forces_oob_reboot
+is set, otherwise ask it to power the node off (``standby.power_off``) and wait,
+powering off out of band if it does not; then boot the node from its disk.
+
+Cleaning boots the agent, asks it for its clean steps (``clean.get_clean_steps``) on
+its first heartbeat and runs them one by one (``clean.execute_clean_step``, with the
+hardware managers' versions as clean_version).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ingot.common.power import POWER_OFF
+from ingot.common.power import POWER_OFF, POWER_ON, REBOOT
 from ingot.configdrive.build import build_iso, encode
 from ingot.db.models import Node
-from ingot.drivers import image_delivery
-from ingot.drivers.agent_client import FAILED, RUNNING, AgentClient, CommandStatus
+from ingot.drivers import clean_steps, image_delivery
+from ingot.drivers.agent_client import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    AgentClient,
+    CommandStatus,
+    tls_verify,
+)
+from ingot.drivers.fast_track import is_fast_track
 from ingot.drivers.interfaces import (
     DeployInterface,
     DriverError,
@@ -25,6 +40,7 @@ from ingot.drivers.interfaces import (
     Outcome,
     Task,
 )
+from ingot.drivers.power_actions import node_power_action, wipe_agent
 from ingot.drivers.settings import DriverSettings
 from ingot.images import image_info
 from ingot.images.cache import CacheError
@@ -38,7 +54,31 @@ _DEPLOY_COMMAND = "deploy_command_id"
 _CONFIGDRIVE_IN_SWIFT = "configdrive_in_swift"
 _IMAGE_INFO = "agent_image_info"
 _CLEAN_COMMAND = "clean_command_id"
-_CLEAN_STEPS = ("erase_devices_metadata",)
+_CLEAN_REQUESTED = "clean_requested_steps"
+_CLEAN_STEPS = "clean_steps"
+_CLEAN_INDEX = "clean_step_index"
+_VERSION_MISMATCH = "CLEAN_VERSION_MISMATCH"
+# Ironic's [deploy] defaults for the agent's erase steps, sent in the node's
+# driver_internal_info as Ironic's agent_add_clean_params does.
+_ERASE_PARAMS = {
+    "agent_erase_devices_iterations": 1, "agent_erase_devices_zeroize": True,
+    "agent_continue_if_ata_erase_failed": False, "agent_enable_ata_secure_erase": True,
+    "agent_enable_nvme_secure_erase": True, "agent_continue_if_secure_erase_failed": False,
+    "disk_erasure_concurrency": 4, "agent_erase_skip_read_only": False,
+}
+
+
+def _forces_oob_reboot(node: Node) -> bool:
+    value = node.driver_info.get("deploy_forces_oob_reboot", False)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise InvalidParameter(f"driver_info deploy_forces_oob_reboot must be a boolean, got "
+                           f"{value!r}.")
 
 
 class DirectDeploy(DeployInterface):
@@ -51,9 +91,17 @@ class DirectDeploy(DeployInterface):
         "image_no_proxy": "Comma-separated hosts, .domains, IP addresses and CIDR ranges "
                           "(each optionally with :port) the agent reaches without proxy. "
                           "Optional.",
+        "deploy_forces_oob_reboot": "Whether to flush the agent's writes (standby.sync) "
+                                    "and power off out of band at the end of a deploy, "
+                                    "instead of asking the agent to power the node off. "
+                                    "Default false. Optional.",
+        "agent_verify_ca": "How to verify an https agent that does not send its CA: true, "
+                           "false or the path of a CA bundle on the conductor. Default "
+                           "[agent] verify_ca. Optional.",
     }
 
     def validate(self, node: Node, settings: DriverSettings) -> None:
+        _forces_oob_reboot(node)
         try:
             image_info.validate(node.instance_info, node.driver_info,
                                 allow_md5=settings.agent.allow_md5)
@@ -72,7 +120,14 @@ class DirectDeploy(DeployInterface):
         except (ImageSourceError, ChecksumError, CacheError) as exc:
             raise DriverError(f"Preparing the image failed: {exc}") from None
         task.set_internal(**{_DEPLOY_COMMAND: None, _IMAGE_INFO: info})
-        await _boot_agent(task)
+        if await is_fast_track(task):
+            # The agent that cleaned the node still runs: no reboot, write at once.
+            LOG.info("Fast track deploy of node %s with its running agent", task.node.uuid)
+            status = await _client(task).execute("standby.prepare_image",
+                                                      await _prepare_params(task))
+            task.set_internal(**{_DEPLOY_COMMAND: status.id})
+        else:
+            await _boot_agent(task)
         return Outcome.WAIT
 
     async def heartbeat(self, task: Task) -> Outcome:
@@ -82,49 +137,173 @@ class DirectDeploy(DeployInterface):
             return Outcome.WAIT
         await _forget_deploy_files(task)
         _raise_if_failed(status, "Writing the image")
+        await _tear_down_agent(task)
         await task.driver.boot.clean_up_ramdisk(task)
         await task.driver.boot.prepare_instance(task)
-        await task.driver.power.reboot(task)
+        await node_power_action(task, POWER_ON)
         return Outcome.DONE
 
     async def tear_down(self, task: Task) -> None:
-        await task.driver.power.set_power_state(task, POWER_OFF)
+        await node_power_action(task, POWER_OFF)
         await task.driver.boot.clean_up_instance(task)
         await _forget_deploy_files(task)
 
     async def abort(self, task: Task) -> None:
-        await task.driver.power.set_power_state(task, POWER_OFF)
+        await node_power_action(task, POWER_OFF)
         await task.driver.boot.clean_up_ramdisk(task)
         await _forget_deploy_files(task)
-        task.set_internal(**{_DEPLOY_COMMAND: None, _CLEAN_COMMAND: None})
+        task.set_internal(**{**_cleaning_reset(), _DEPLOY_COMMAND: None})
 
     # --- cleaning ---------------------------------------------------------------------
 
     async def clean(self, task: Task, steps: list[dict[str, Any]] | None) -> Outcome:
-        wanted = [s["step"] for s in steps] if steps else list(_CLEAN_STEPS)
-        unknown = [s for s in wanted if s not in _CLEAN_STEPS]
-        if unknown:
-            raise DriverError(f"Unsupported clean step(s): {', '.join(unknown)}; the direct "
-                              f"deploy interface offers {', '.join(_CLEAN_STEPS)}.")
-        task.set_internal(**{_CLEAN_COMMAND: None})
+        task.set_internal(**{**_cleaning_reset(), _CLEAN_REQUESTED: steps})
+        if await is_fast_track(task):
+            LOG.info("Fast track cleaning of node %s with its running agent", task.node.uuid)
+            return await self.clean_heartbeat(task)
         await _boot_agent(task)
         return Outcome.WAIT
 
     async def clean_heartbeat(self, task: Task) -> Outcome:
-        status = await _follow_command(task, _CLEAN_COMMAND, "clean.execute_clean_step",
-                                       _clean_params)
-        if status is None:
+        info = task.node.driver_internal_info
+        if info.get(_CLEAN_STEPS) is None:
+            # The agent just booted: learn its steps, then run the first.
+            await _refresh_clean_steps(task)
+            task.set_internal(**{_CLEAN_STEPS: _steps_to_run(task), _CLEAN_INDEX: None})
+            return await _next_clean_step(task)
+        command_id = info.get(_CLEAN_COMMAND)
+        if not command_id:
+            return await _next_clean_step(task, again=True)
+        status = await _client(task).status(str(command_id))
+        if status.status == RUNNING:
             return Outcome.WAIT
-        _raise_if_failed(status, "Erasing the disk metadata")
-        await task.driver.power.set_power_state(task, POWER_OFF)
-        await task.driver.boot.clean_up_ramdisk(task)
+        task.set_internal(**{_CLEAN_COMMAND: None})
+        if status.status == _VERSION_MISMATCH:
+            # The agent's hardware managers changed (a new ramdisk): as Ironic, take its
+            # steps again; automated cleaning starts over, manual cleaning repeats the
+            # step.
+            LOG.info("Node %s: clean version mismatch, refreshing the agent's steps",
+                     task.node.uuid)
+            await _refresh_clean_steps(task)
+            if info.get(_CLEAN_REQUESTED) is None:
+                task.set_internal(**{_CLEAN_STEPS: _steps_to_run(task), _CLEAN_INDEX: None})
+                return await _next_clean_step(task)
+            return await _next_clean_step(task, again=True)
+        step = task.node.clean_step or {}
+        _raise_if_failed(status, f"Clean step {step.get('interface')}.{step.get('step')}")
+        return await _next_clean_step(task)
+
+
+async def _refresh_clean_steps(task: Task) -> None:
+    status = await _client(task).execute(
+        "clean.get_clean_steps", {"node": _agent_node(task), "ports": _agent_ports(task)},
+        wait=True)
+    _raise_if_failed(status, "Getting the clean steps")
+    task.set_internal(**clean_steps.AgentSteps(status.result).as_internal())
+
+
+def _steps_to_run(task: Task) -> list[dict[str, Any]]:
+    info = task.node.driver_internal_info
+    cached = info.get("agent_cached_clean_steps") or {}
+    requested = info.get(_CLEAN_REQUESTED)
+    if requested is not None:
+        return clean_steps.manual(cached, requested)
+    deploy = task.services.settings.deploy
+    return clean_steps.automated(cached, {
+        "erase_devices": deploy.erase_devices_priority,
+        "erase_devices_metadata": deploy.erase_devices_metadata_priority})
+
+
+async def _next_clean_step(task: Task, again: bool = False) -> Outcome:
+    info = task.node.driver_internal_info
+    steps = info.get(_CLEAN_STEPS) or []
+    index = info.get(_CLEAN_INDEX)
+    index = 0 if index is None else index + (0 if again else 1)
+    if index >= len(steps):
+        await _tear_down_cleaning(task)
         return Outcome.DONE
+    step = steps[index]
+    params = {"step": step, "node": _agent_node(task), "ports": _agent_ports(task),
+              "clean_version": info.get("hardware_manager_version")}
+    LOG.info("Node %s: clean step %s.%s (priority %s)", task.node.uuid, step["interface"],
+             step["step"], step.get("priority"))
+    task.save(clean_step=step)
+    status = await _client(task).execute("clean.execute_clean_step", params)
+    task.set_internal(**{_CLEAN_INDEX: index, _CLEAN_COMMAND: status.id})
+    # The agent heartbeats as soon as the step ends; the next heartbeat follows it.
+    return Outcome.WAIT
+
+
+async def _tear_down_cleaning(task: Task) -> None:
+    if not await is_fast_track(task):
+        await node_power_action(task, POWER_OFF)
+    await task.driver.boot.clean_up_ramdisk(task)
+    task.set_internal(**_cleaning_reset())
+
+
+def _cleaning_reset() -> dict[str, Any]:
+    return {_CLEAN_COMMAND: None, _CLEAN_REQUESTED: None, _CLEAN_STEPS: None,
+            _CLEAN_INDEX: None}
+
+
+def _agent_node(task: Task) -> dict[str, Any]:
+    """The node as the agent's steps read it; no driver_info or instance_info (which
+    may hold secrets), which no clean step needs."""
+    node = task.node
+    return {"uuid": node.uuid, "name": node.name, "properties": node.properties,
+            "driver_info": {}, "instance_info": {},
+            "driver_internal_info": dict(_ERASE_PARAMS)}
+
+
+def _agent_ports(task: Task) -> list[dict[str, Any]]:
+    return [{"address": mac} for mac in task.macs]
+
+
+async def _tear_down_agent(task: Task) -> None:
+    """Ironic's tear_down_agent: the written image must reach the disk before the
+    power goes."""
+    node = task.node
+    agent = _client(task)
+    if _forces_oob_reboot(node):
+        try:
+            status = await agent.execute("standby.sync", {}, wait=True)
+            if status.status != SUCCEEDED:
+                LOG.warning("Flushing the agent's writes on node %s failed: %s", node.uuid,
+                            status.error)
+        except DriverError as exc:
+            LOG.warning("Flushing the agent's writes on node %s failed: %s", node.uuid, exc)
+        await node_power_action(task, POWER_OFF)
+    else:
+        await _soft_power_off(task, agent)
+    # The agent is gone either way.
+    wipe_agent(task)
+
+
+async def _soft_power_off(task: Task, agent: AgentClient) -> None:
+    try:
+        await agent.execute("standby.power_off", {})
+    except DriverError as exc:
+        LOG.warning("Asking the agent of node %s to power off failed: %s", task.node.uuid,
+                    exc)
+    settings = task.services.settings.agent
+    interval = settings.post_deploy_get_power_state_retry_interval
+    wait = interval * settings.post_deploy_get_power_state_retries
+    deadline = time.monotonic() + wait
+    while True:
+        if await task.driver.power.get_power_state(task) == POWER_OFF:
+            return
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(min(0.5, interval))
+    LOG.warning("Node %s did not power off through its agent in %d s; powering off out of "
+                "band", task.node.uuid, wait)
+    await node_power_action(task, POWER_OFF)
 
 
 async def _follow_command(task: Task, key: str, name: str,
                           params: Callable[[Task], Awaitable[dict[str, Any]]]
                           ) -> CommandStatus | None:
-    """Start the agent command on the first heartbeat, then check it on each one.
+    """Start the agent command (when no command id is recorded), else check it.
 
     Returns the finished command's status, or None while it runs. The command id is
     kept in driver_internal_info[key], so any conductor can take the next heartbeat.
@@ -142,28 +321,23 @@ async def _follow_command(task: Task, key: str, name: str,
     return status
 
 
-async def _clean_params(task: Task) -> dict[str, Any]:
-    step = {"step": "erase_devices_metadata", "interface": "deploy", "priority": 99,
-            "args": {}}
-    return {"step": step, "node": {"uuid": task.node.uuid}, "ports": [],
-            "clean_version": None}
-
-
 async def _boot_agent(task: Task) -> None:
     await task.driver.boot.prepare_ramdisk(
         task, task.services.settings.endpoints.ramdisk_params)
-    await task.driver.power.reboot(task)
+    await node_power_action(task, REBOOT)
 
 
 def _client(task: Task) -> AgentClient:
-    return AgentClient(task.node.agent_url, task.node.agent_token,
-                       timeout=task.services.settings.agent.command_timeout)
+    node, settings = task.node, task.services.settings.agent
+    verify = tls_verify(node.agent_verify_ca, node.driver_info, settings.verify_ca)
+    return AgentClient(node.agent_url, node.agent_token, timeout=settings.command_timeout,
+                       verify=verify)
 
 
 def _raise_if_failed(status: CommandStatus, what: str) -> None:
     if status.status == FAILED:
         raise DriverError(f"{what} failed on the agent: {status.error or 'no details'}")
-    if status.status != "SUCCEEDED":
+    if status.status != SUCCEEDED:
         raise DriverError(f"{what}: the agent reported an unexpected status "
                           f"{status.status!r}.")
 

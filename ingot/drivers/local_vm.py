@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import secrets
+import shlex
 import sys
 from typing import Any
 
@@ -75,12 +76,23 @@ def ensure_disk(node: Node, settings: DriverSettings) -> pathlib.Path:
     return path
 
 
-def _agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path,
-                settings: DriverSettings) -> list[str]:
+def agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path,
+               settings: DriverSettings) -> list[str]:
+    """The command that boots the node's "ramdisk": [local_vm] agent_command, else
+    ingot's own agent."""
+    template = settings.local_vm.agent_command
+    interval = str(settings.local_vm.agent_heartbeat_interval)
+    if template:
+        values = {"api_url": settings.endpoints.api_url, "node_uuid": node_uuid,
+                  "macs": ",".join(macs), "disk": str(disk), "heartbeat_interval": interval}
+        try:
+            return [part.format(**values) for part in shlex.split(template)]
+        except (KeyError, IndexError, ValueError) as exc:
+            raise InvalidParameter(f"[local_vm] agent_command is not a valid command "
+                                   f"template: {exc!r}") from None
     argv = [sys.executable, "-m", "ingot", "agent", "--api-url", settings.endpoints.api_url,
             "--node-uuid", node_uuid, "--target", str(disk), "--listen", "127.0.0.1:0",
-            "--heartbeat-interval", str(settings.local_vm.agent_heartbeat_interval),
-            "--work-dir", str(disk.parent)]
+            "--heartbeat-interval", interval, "--work-dir", str(disk.parent)]
     for mac in macs:
         argv += ["--mac", mac]
     return argv
@@ -109,13 +121,16 @@ class LocalVmPower(PowerInterface):
     async def set_power_state(self, task: Task, state: str) -> None:
         node, settings = task.node, task.services.settings
         await asyncio.to_thread(node_processes.stop, run_dir(settings), node.uuid)
+        task.set_internal(**{_POWER_KEY: state})
         if state == POWER_ON and node.driver_internal_info.get(_BOOT_KEY) == "pxe":
             disk = ensure_disk(node, settings)
-            # A new "boot" of the ramdisk: a new agent with a new token, handed over
-            # out of band the way virtual media does it; lookup then only masks it.
-            token = secrets.token_urlsafe(32)
+            # A new "boot" of the ramdisk (powering off wiped the last agent's token).
+            # ingot's agent gets its token out of band, the way virtual media does it,
+            # and lookup only masks it; another agent command gets one at lookup, as
+            # with a network boot.
+            token = None if settings.local_vm.agent_command else secrets.token_urlsafe(32)
             task.save(agent_token=token, agent_url=None, agent_last_heartbeat=None,
-                      agent_progress=None, agent_version=None)
+                      agent_progress=None, agent_version=None, agent_verify_ca=None)
             db, node_id = task.db, node.id
 
             def agent_exited(code: int, log_tail: str) -> None:
@@ -124,9 +139,9 @@ class LocalVmPower(PowerInterface):
                 ramdisk_exit.fail_waiting_node(db, node_id, token, message)
 
             await asyncio.to_thread(node_processes.start, run_dir(settings), node.uuid,
-                                    _agent_argv(node.uuid, task.macs, disk, settings),
-                                    env={"INGOT_AGENT_TOKEN": token}, on_exit=agent_exited)
-        task.set_internal(**{_POWER_KEY: state})
+                                    agent_argv(node.uuid, task.macs, disk, settings),
+                                    env={"INGOT_AGENT_TOKEN": token} if token else None,
+                                    on_exit=agent_exited)
 
 
 class LocalVmManagement(ManagementInterface):

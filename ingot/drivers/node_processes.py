@@ -29,6 +29,10 @@ def _pid_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
     return run_dir / f"{node_uuid}.pid"
 
 
+def _log_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
+    return run_dir / f"{node_uuid}.log"
+
+
 def running_pid(run_dir: pathlib.Path, node_uuid: str) -> int | None:
     try:
         pid = int(_pid_file(run_dir, node_uuid).read_text())
@@ -99,6 +103,11 @@ def stop(run_dir: pathlib.Path, node_uuid: str, timeout: float = 10.0) -> bool:
     _pid_file(run_dir, node_uuid).unlink(missing_ok=True)
     if pid is None:
         return False
+    # Said in the process's own log, so the log tells what the node did before it
+    # lost power.
+    with contextlib.suppress(OSError), open(_log_file(run_dir, node_uuid), "a") as log:
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ingot: stopping process {pid} "
+                  f"(power off)\n")
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

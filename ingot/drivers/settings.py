@@ -24,6 +24,19 @@ class AgentSettings:
     allow_md5: bool = False
     stream_raw_images: bool = True
     command_timeout: float = 60.0
+    verify_ca: str = "True"
+    post_deploy_get_power_state_retries: int = 6
+    post_deploy_get_power_state_retry_interval: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeploySettings:
+    """[deploy]: fast track and the priorities of the agent's erase steps."""
+
+    fast_track: bool = False
+    fast_track_timeout: int = 300
+    erase_devices_priority: int | None = None
+    erase_devices_metadata_priority: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,11 +60,13 @@ class LocalVmSettings:
     disk_paths: tuple[pathlib.Path, ...] = ()
     default_disk_size: int = 1024
     agent_heartbeat_interval: float = 2.0
+    agent_command: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DriverSettings:
     agent: AgentSettings = AgentSettings()
+    deploy: DeploySettings = DeploySettings()
     endpoints: Endpoints = Endpoints()
     state_path: pathlib.Path = pathlib.Path("/var/lib/ingot")
     local_vm: LocalVmSettings = LocalVmSettings()
@@ -63,13 +78,24 @@ class DriverSettings:
             agent=AgentSettings(image_download_source=agent.image_download_source,
                                 allow_md5=agent.allow_md5_checksum,
                                 stream_raw_images=agent.stream_raw_images,
-                                command_timeout=agent.command_timeout),
+                                command_timeout=agent.command_timeout,
+                                verify_ca=agent.verify_ca,
+                                post_deploy_get_power_state_retries=(
+                                    agent.post_deploy_get_power_state_retries),
+                                post_deploy_get_power_state_retry_interval=(
+                                    agent.post_deploy_get_power_state_retry_interval)),
+            deploy=DeploySettings(
+                fast_track=conf.deploy.fast_track,
+                fast_track_timeout=conf.deploy.fast_track_timeout,
+                erase_devices_priority=conf.deploy.erase_devices_priority,
+                erase_devices_metadata_priority=conf.deploy.erase_devices_metadata_priority),
             endpoints=_endpoints(conf),
             state_path=_path(conf.state_path),
             local_vm=LocalVmSettings(
                 disk_paths=tuple(_path(p) for p in conf.local_vm.disk_paths),
                 default_disk_size=conf.local_vm.default_disk_size,
-                agent_heartbeat_interval=conf.local_vm.agent_heartbeat_interval))
+                agent_heartbeat_interval=conf.local_vm.agent_heartbeat_interval,
+                agent_command=conf.local_vm.agent_command))
 
 
 def _path(value: str) -> pathlib.Path:

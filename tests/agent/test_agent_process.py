@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import secrets
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -63,15 +64,24 @@ def waiting_node(server: IngotServer, mac: str, token: str | None = None) -> str
 
 
 def start_agent(server: IngotServer, tmp_path: pathlib.Path, mac: str, target: pathlib.Path,
-                token: str | None = None) -> tuple[Process, str]:
+                token: str | None = None, tls: bool = False) -> tuple[Process, str]:
     port = free_port()
     agent = Process([INGOT, "agent", "--api-url", server.url, "--mac", mac,
                      "--target", str(target), "--listen", f"127.0.0.1:{port}",
                      "--heartbeat-interval", "0.5", "--lookup-timeout", "20",
-                     "--retry-interval", "0.05"],
+                     "--retry-interval", "0.05", *(() if tls else ("--no-tls",))],
                     str(tmp_path / "agent.log"),
                     env={"INGOT_AGENT_TOKEN": token} if token else None)
-    return agent, f"http://127.0.0.1:{port}"
+    return agent, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+
+def stored_verify_ca(server: IngotServer, uuid: str) -> str | None:
+    engine = sa.create_engine(server.db_url)
+    with engine.begin() as conn:
+        ca = conn.execute(sa.select(nodes.c.agent_verify_ca).where(nodes.c.uuid == uuid)
+                          ).scalar_one()
+    engine.dispose()
+    return ca
 
 
 def internal_info(server: IngotServer, uuid: str) -> dict[str, Any]:
@@ -92,17 +102,25 @@ def test_lookup_token_heartbeats_and_refused_wrong_token(
         ingot_server: IngotServer, tmp_path: pathlib.Path) -> None:
     mac = "52:54:00:aa:00:01"
     uuid = waiting_node(ingot_server, mac)
-    agent, agent_url = start_agent(ingot_server, tmp_path, mac, tmp_path / "disk.img")
+    agent, agent_url = start_agent(ingot_server, tmp_path, mac, tmp_path / "disk.img",
+                                   tls=True)
     try:
         info = wait_for_heartbeat(ingot_server, uuid, agent)
         # Heartbeats are only accepted with the token, so the lookup issued it to us.
-        assert info["agent_url"] == agent_url
+        assert info["agent_url"] == agent_url and agent_url.startswith("https://")
         assert info["agent_secret_token"] == "******"
         first = info["agent_last_heartbeat"]
         wait_until(lambda: internal_info(ingot_server, uuid)["agent_last_heartbeat"] != first,
                    10, "a second heartbeat", interval=0.1)
 
-        with httpx.Client(base_url=agent_url, timeout=10) as client:
+        # Auto TLS: a self-signed certificate, whose CA came with the heartbeats.
+        ca = stored_verify_ca(ingot_server, uuid)
+        assert ca and ca.startswith("-----BEGIN CERTIFICATE-----")
+        with httpx.Client(base_url=agent_url, timeout=10) as client, \
+                pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.get("/v1/status")
+        with httpx.Client(base_url=agent_url, timeout=10,
+                          verify=ssl.create_default_context(cadata=ca)) as client:
             status = client.get("/v1/status")
             assert status.status_code == 200 and "started_at" in status.json()
             for params in ({}, {"agent_token": "wrong"}):

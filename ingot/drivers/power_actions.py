@@ -1,0 +1,47 @@
+"""Power actions as Ironic's conductor takes them (node_power_action).
+
+A node that powers off or reboots loses its running agent: its token, URL and TLS CA
+are wiped first, so the next agent that boots gets a fresh token at lookup and may
+heartbeat from a new address with a new certificate. Without this a second boot of
+the same node can never heartbeat (its lookup would get a masked token).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ingot.common.power import POWER_OFF, POWER_ON, REBOOT, SOFT_POWER_OFF, SOFT_REBOOT
+from ingot.drivers.interfaces import Task
+
+LOG = logging.getLogger(__name__)
+
+_ENDS_THE_AGENT = (POWER_OFF, SOFT_POWER_OFF, REBOOT, SOFT_REBOOT)
+# driver_internal_info keys that describe the agent of one boot.
+_AGENT_INTERNAL = ("agent_cached_clean_steps",)
+
+
+def wipe_agent(task: Task) -> None:
+    """Forget the running agent: token, URL, TLS CA and the steps it offered."""
+    node = task.node
+    if node.agent_token or node.agent_url or node.agent_verify_ca:
+        task.save(agent_token=None, agent_url=None, agent_verify_ca=None)
+    if any(key in node.driver_internal_info for key in _AGENT_INTERNAL):
+        task.set_internal(**dict.fromkeys(_AGENT_INTERNAL))
+
+
+async def node_power_action(task: Task, new_state: str) -> None:
+    """Power the node on or off, or reboot it; every conductor-side power change goes
+    through here."""
+    power = task.driver.power
+    if new_state in _ENDS_THE_AGENT:
+        # Also when the node is already off: it may have been powered off outside
+        # ingot, and its agent with it.
+        wipe_agent(task)
+    if new_state in (POWER_ON, POWER_OFF, SOFT_POWER_OFF):
+        target = POWER_ON if new_state == POWER_ON else POWER_OFF
+        if await power.get_power_state(task) == target:
+            LOG.debug("Node %s is already %s", task.node.uuid, target)
+            return
+        await power.set_power_state(task, target)
+    else:
+        await power.reboot(task)

@@ -1,0 +1,239 @@
+"""Three boots of one node with a real agent, through the real API: cleaning on provide,
+a deploy with a config drive, cleaning on undeploy.
+
+With the stock ironic-python-agent from PyPI (its default auto TLS, and TLS off), in a
+network namespace whose veth carries the node's port MAC, writing to a loop device; the
+local-vm driver "boots" it by running it ([local_vm] agent_command) and powers off by
+killing it. And with ingot's own agent, the default of local-vm nodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import factories
+from tests.configdrive.disks import find_labelled, make_disk, partitions, read_range
+from tests.configdrive.isofiles import read_file
+from tests.ipa import machine
+from tests.servers import venvs
+from tests.servers.ingot import IngotServer
+from tests.servers.process import free_port, unavailable
+
+IPA_REQUIREMENT = "ironic-python-agent==13.0.0"
+LAUNCHER = pathlib.Path(__file__).with_name("launcher.py")
+MIB = 1 << 20
+DISK_MIB = 112  # the image, and IPA's 64 MiB config drive partition at the end
+IMAGE_MIB = 24
+
+
+@pytest.fixture(scope="module")
+def ipa_python() -> pathlib.Path:
+    try:
+        venv = venvs.ensure("ironic-python-agent", [IPA_REQUIREMENT])
+    except venvs.InstallFailed as exc:
+        unavailable(f"ironic-python-agent could not be installed: {exc}")
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, bytes]:
+    """A whole-disk raw image: an MBR and one partition of random data."""
+    path = tmp_path_factory.mktemp("ipa-image") / "disk.raw"
+    make_disk(path, IMAGE_MIB * MIB, "start=2048, type=83\n", label="dos")
+    with open(path, "r+b") as disk:
+        disk.seek(MIB)
+        disk.write(os.urandom(8 * MIB))
+    return path, path.read_bytes()
+
+
+def ingot_site(workdir: pathlib.Path, image_dir: pathlib.Path, *, host_ip: str = "127.0.0.1",
+               agent_command: str = "") -> IngotServer:
+    (workdir / "vms").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = IngotServer(workdir / "ingot", options={
+        "api": {"host_ip": host_ip, "port": port,
+                # The agent's periodic heartbeats come every 0.3-0.6 of this.
+                "ramdisk_heartbeat_timeout": 5},
+        # Metadata erasure only, as devstack configures Ironic: a full erase_devices
+        # (IPA priority 10) would shred the whole disk at every cleaning.
+        "deploy": {"http_port": free_port(), "erase_devices_priority": 0},
+        "local_vm": {"disk_paths": workdir / "vms", "agent_heartbeat_interval": 0.5,
+                     "agent_command": agent_command},
+        "conductor": {"check_provision_state_interval": 1, "deploy_callback_timeout": 120,
+                      "file_url_allowed_paths": image_dir},
+    })
+    server.url = f"http://{host_ip}:{port}"
+    return server.start()
+
+
+def ipa_command(ipa_python: pathlib.Path, box: machine.Machine, run_dir: pathlib.Path,
+                auto_tls: bool) -> str:
+    env = {"INGOT_IPA_DISK": box.loop, "INGOT_IPA_INTERFACE": box.interface,
+           "INGOT_IPA_RUN_DIR": str(run_dir), "TMPDIR": str(run_dir), "PATH": machine.SBIN}
+    argv = [shutil.which("ip", path=machine.SBIN) or "ip", "netns", "exec", box.namespace,
+            "env", *(f"{key}={value}" for key, value in env.items()),
+            # Its own PID namespace and /proc, as on a machine: IPA's fuser checks of
+            # the disk would otherwise stop at the host's processes it may not read.
+            # Killing unshare (power off) kills the agent with it.
+            "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+            str(ipa_python), str(LAUNCHER), "--machine", "{node_uuid}",
+            "--api_url", "{api_url}", "--listen_port", "9999",
+            "--enable_auto_tls" if auto_tls else "--noenable_auto_tls", "--debug",
+            "--lookup_timeout", "60"]
+    return shlex.join(argv)
+
+
+def new_node(api: httpx.Client, image: tuple[pathlib.Path, bytes], disk: pathlib.Path,
+             mac: str, **driver_info: Any) -> str:
+    path, data = image
+    node = api.post("/v1/nodes", json={
+        "driver": "local-vm", "deploy_interface": "direct",
+        "driver_info": {"vm_disk": str(disk), "vm_disk_size": DISK_MIB, **driver_info},
+        "instance_info": {"image_source": path.as_uri(), "image_os_hash_algo": "sha256",
+                          "image_os_hash_value": hashlib.sha256(data).hexdigest(),
+                          "image_disk_format": "raw"},
+    })
+    assert node.status_code == 201, node.text
+    uuid: str = node.json()["uuid"]
+    assert api.post("/v1/ports", json={"node_uuid": uuid, "address": mac}).status_code == 201
+    return uuid
+
+
+def provision(api: httpx.Client, server: IngotServer, uuid: str, target: str,
+              states: tuple[str, ...], agent_urls: set[str] | None = None,
+              **body: Any) -> dict[str, Any]:
+    """Move the node to target and wait; agent_urls collects the agent URLs seen."""
+    response = api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": target, **body})
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + 120
+    node: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        node = api.get(f"/v1/nodes/{uuid}").json()
+        if node["provision_state"] in states:
+            return node
+        if agent_urls is not None and node["driver_internal_info"].get("agent_url"):
+            agent_urls.add(node["driver_internal_info"]["agent_url"])
+        log = node_log(server, uuid)
+        # An agent that cannot start would leave the node waiting for the timeout.
+        assert " CRITICAL ironic-python-agent " not in log and "usage: " not in log, log[-5000:]
+        time.sleep(0.2)
+    raise AssertionError(f"node stuck in {node.get('provision_state')}: "
+                         f"{node.get('last_error')}\n{node_log(server, uuid)[-5000:]}")
+
+
+def node_log(server: IngotServer, uuid: str) -> str:
+    path = server.workdir / "state" / "local-vm" / f"{uuid}.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def three_boots(api: httpx.Client, server: IngotServer, uuid: str, disk: pathlib.Path,
+                image: bytes, flush_marker: str, boot_marker: str) -> set[str]:
+    """The three boots, asserting what each leaves on the disk; returns the agent URLs
+    the node had."""
+    urls: set[str] = set()
+    # Boot 1: automated cleaning on provide, with the steps the agent offers.
+    node = provision(api, server, uuid, "manage", ("manageable",))
+    assert node["provision_state"] == "manageable"
+    node = provision(api, server, uuid, "provide", ("available", "clean failed"), urls)
+    assert node["provision_state"] == "available", node["last_error"]
+    assert node["driver_internal_info"]["hardware_manager_version"]
+
+    # Boot 2: deploy with a config drive.
+    meta = {"hostname": "ipa-node", "public_keys": {"k": "ssh-ed25519 AAAA"}}
+    user_data = "#cloud-config\nruncmd: [echo booted]\n"
+    node = provision(api, server, uuid, "active", ("active", "deploy failed"), urls,
+                     configdrive={"meta_data": meta, "user_data": user_data})
+    assert node["provision_state"] == "active", node["last_error"]
+    assert node["power_state"] == "power on"
+    written = disk.read_bytes()
+    # The image's data, whole (the partition table around it gains the config drive).
+    assert hashlib.sha256(written[MIB:len(image)]).hexdigest() == \
+        hashlib.sha256(image[MIB:]).hexdigest()
+    assert partitions(disk)[0]["offset"] == MIB
+    drives = find_labelled(disk)
+    assert len(drives) == 1, partitions(disk)
+    iso = read_range(disk, drives[0]["offset"], drives[0]["bytes"])
+    landed = json.loads(read_file(iso, "/openstack/latest/meta_data.json"))
+    assert landed["hostname"] == "ipa-node" and landed["uuid"] == uuid
+    assert landed["public_keys"] == meta["public_keys"]
+    assert read_file(iso, "/openstack/latest/user_data").decode() == user_data
+    # The agent flushed its writes before the power went.
+    log = node_log(server, uuid)
+    deploy_boot = log[log.rindex(boot_marker):]
+    assert flush_marker in deploy_boot, deploy_boot[-3000:]
+    flushed = deploy_boot.index(flush_marker)
+    power_off = deploy_boot.find("ingot: stopping process")
+    assert power_off == -1 or flushed < power_off, deploy_boot[-3000:]
+
+    # Boot 3: cleaning on undeploy wipes the disk.
+    node = provision(api, server, uuid, "deleted", ("available", "clean failed"), urls)
+    assert node["provision_state"] == "available", node["last_error"]
+    assert node["instance_info"] == {}
+    wiped = disk.read_bytes()
+    # erase_devices_metadata: no partition table (MBR signature, GPT header) is left,
+    # so no config drive either.
+    assert wiped[510:512] != b"\x55\xaa" and wiped[512:520] != b"EFI PART"
+    table = subprocess.run(["sfdisk", "--json", str(disk)], capture_output=True, text=True,
+                           check=False, env={"PATH": machine.SBIN})
+    assert table.returncode != 0 and "does not contain a recognized partition table" in \
+        table.stderr, table.stdout
+    assert node_log(server, uuid).count(boot_marker) == 3
+    return urls
+
+
+@pytest.mark.parametrize("auto_tls", [True, False], ids=["auto-tls", "tls-off"])
+def test_stock_ipa_three_boots(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
+                               image: tuple[pathlib.Path, bytes], auto_tls: bool) -> None:
+    machine.check_tools()
+    mac = factories.mac()
+    run_dir = tmp_path / "machine"
+    run_dir.mkdir()
+    (tmp_path / "vms").mkdir()
+    with machine.machine(tmp_path / "vms" / "disk.img", DISK_MIB, mac) as box:
+        server = ingot_site(tmp_path, image[0].parent, host_ip=box.host_ip,
+                            agent_command=ipa_command(ipa_python, box, run_dir, auto_tls))
+        try:
+            with httpx.Client(base_url=server.url, timeout=30, trust_env=False,
+                              headers={"X-OpenStack-Ironic-API-Version": "1.73"}) as api:
+                # IPA's standby.power_off would power off this host: flush with
+                # standby.sync and power off out of band, as Ironic does with this flag.
+                uuid = new_node(api, image, box.disk_file, mac,
+                                deploy_forces_oob_reboot=True)
+                urls = three_boots(api, server, uuid, box.disk_file, image[1],
+                                   flush_marker="Synchronous command sync completed",
+                                   boot_marker="Starting ironic-python-agent version")
+        finally:
+            server.stop()
+    # The conductor drove the agent at the address and with the scheme it advertised:
+    # https with IPA's self-signed certificate, verified against the CA it sent.
+    assert urls == {f"{'https' if auto_tls else 'http'}://{box.ip}:9999"}
+    generated = node_log(server, uuid).count("Generating TLS parameters automatically")
+    assert generated == (3 if auto_tls else 0)
+
+
+def test_ingot_agent_three_boots(tmp_path: pathlib.Path,
+                                 image: tuple[pathlib.Path, bytes]) -> None:
+    server = ingot_site(tmp_path, image[0].parent)
+    try:
+        with server.client() as api:
+            disk = tmp_path / "vms" / "disk.img"
+            uuid = new_node(api, image, disk, factories.mac())
+            urls = three_boots(api, server, uuid, disk, image[1],
+                               flush_marker="Command standby.power_off succeeded",
+                               boot_marker="Lookup found node")
+    finally:
+        server.stop()
+    assert urls and all(url.startswith("https://127.0.0.1:") for url in urls)
+    # A new agent (its own port) on each boot, with its own token.
+    assert len(urls) >= 2
