@@ -127,12 +127,10 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
                           progress_interval=min(5.0, settings.heartbeat_interval or 5.0)),
         progress=runner.progress, busy=runner.running)
     runner.on_done = lambda result: heartbeater.force()
-    tls_files: dict[str, str] = {}
-    if certificate is not None:
-        tls_files = {"ssl_certfile": str(certificate.cert_file),
-                     "ssl_keyfile": str(certificate.key_file)}
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            server_header=False, timeout_graceful_shutdown=5, **tls_files)
+                            server_header=False, timeout_graceful_shutdown=5,
+                            ssl_certfile=certificate.cert_file if certificate else None,
+                            ssl_keyfile=certificate.key_file if certificate else None)
     server = uvicorn.Server(config)
     LOG.info("Agent for node %s serving on %s, writing to %s", found.node_uuid,
              callback_url, settings.target)

@@ -29,10 +29,6 @@ def _pid_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
     return run_dir / f"{node_uuid}.pid"
 
 
-def _log_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
-    return run_dir / f"{node_uuid}.log"
-
-
 def running_pid(run_dir: pathlib.Path, node_uuid: str) -> int | None:
     try:
         pid = int(_pid_file(run_dir, node_uuid).read_text())

@@ -37,11 +37,15 @@ async def node_power_action(task: Task, new_state: str) -> None:
         # Also when the node is already off: it may have been powered off outside
         # ingot, and its agent with it.
         wipe_agent(task)
-    if new_state in (POWER_ON, POWER_OFF, SOFT_POWER_OFF):
-        target = POWER_ON if new_state == POWER_ON else POWER_OFF
-        if await power.get_power_state(task) == target:
-            LOG.debug("Node %s is already %s", task.node.uuid, target)
+    if new_state == POWER_ON:
+        # As Ironic: a node already on is left alone (its agent keeps running).
+        if await power.get_power_state(task) == POWER_ON:
+            LOG.debug("Node %s is already powered on", task.node.uuid)
             return
-        await power.set_power_state(task, target)
+        await power.set_power_state(task, POWER_ON)
+    elif new_state in (POWER_OFF, SOFT_POWER_OFF):
+        # Always asked for, unlike in Ironic: a node that looks off may have left
+        # something behind (a dead agent's pid file), which powering off clears.
+        await power.set_power_state(task, POWER_OFF)
     else:
         await power.reboot(task)

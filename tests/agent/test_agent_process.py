@@ -78,8 +78,8 @@ def start_agent(server: IngotServer, tmp_path: pathlib.Path, mac: str, target: p
 def stored_verify_ca(server: IngotServer, uuid: str) -> str | None:
     engine = sa.create_engine(server.db_url)
     with engine.begin() as conn:
-        ca = conn.execute(sa.select(nodes.c.agent_verify_ca).where(nodes.c.uuid == uuid)
-                          ).scalar_one()
+        ca: str | None = conn.execute(
+            sa.select(nodes.c.agent_verify_ca).where(nodes.c.uuid == uuid)).scalar_one()
     engine.dispose()
     return ca
 

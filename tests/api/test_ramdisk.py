@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,3 +107,35 @@ def test_v1_document_lists_the_agent_endpoints_from_1_22(ingot: IngotServer) -> 
     assert "heartbeat" in new.json()
     old = httpx.get(f"{ingot.url}/v1/", headers={"X-OpenStack-Ironic-API-Version": "1.21"})
     assert "lookup" not in old.json() and "conductors" not in old.json()
+
+
+def test_heartbeat_keeps_the_agents_ca(api: httpx.Client, waiting: dict[str, Any],
+                                       ingot: IngotServer, tmp_path: pathlib.Path) -> None:
+    from ingot.agent import tls  # noqa: PLC0415 - only here
+
+    token = api.get("/v1/lookup", params={"addresses": waiting["mac"]}).json()[
+        "config"]["agent_token"]
+    url = f"/v1/heartbeat/{waiting['uuid']}"
+    body = {"callback_url": "https://127.0.0.1:9999", "agent_token": token}
+    bad = api.post(url, json={**body, "agent_verify_ca": "not a certificate"})
+    assert bad.status_code == 400
+    assert "agent_verify_ca" in fault(bad)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = tls.generate("127.0.0.1", tmp_path / "a").pem
+    assert api.post(url, json={**body, "agent_verify_ca": first}).status_code == 202
+    engine = sa.create_engine(ingot.db_url)
+    with engine.begin() as conn:
+        stored = conn.execute(sa.select(nodes.c.agent_verify_ca)
+                              .where(nodes.c.uuid == waiting["uuid"])).scalar_one()
+    engine.dispose()
+    assert stored == first
+    # Another certificate from the same agent is refused, as Ironic refuses it.
+    other = tls.generate("127.0.0.1", tmp_path / "b").pem
+    changed = api.post(url, json={**body, "agent_verify_ca": other})
+    assert changed.status_code == 400
+    assert 'Detected change in ramdisk provided "agent_verify_ca"' in fault(changed)
+    # Before 1.68 the field does not exist.
+    old = api.post(url, json={**body, "agent_verify_ca": first},
+                   headers={"X-OpenStack-Ironic-API-Version": "1.67"})
+    assert old.status_code == 400
