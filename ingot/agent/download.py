@@ -145,9 +145,15 @@ class BytesSink(Sink):
         self.limit = limit
         self.data = bytearray()
 
+    def begin(self, total: int | None) -> None:
+        if total is not None and total > self.limit:
+            raise FatalDownloadError(f"the response is {total} bytes, more than the "
+                                     f"{self.limit} byte limit")
+
     def write(self, data: bytes | memoryview) -> None:
         if len(self.data) + len(data) > self.limit:
-            raise FatalDownloadError(f"response larger than {self.limit} bytes")
+            raise FatalDownloadError(f"the response is more than the {self.limit} byte "
+                                     f"limit")
         self.data += data
 
     def restart(self) -> None:
@@ -434,10 +440,20 @@ def fetch(urls: Sequence[str], sink: Sink, *, policy: ProxyPolicy | None = None,
     raise DownloadError("; ".join(errors))
 
 
+def fetch_bytes(url: str, *, limit: int, policy: ProxyPolicy | None = None,
+                retry: RetryPolicy | None = None, timeouts: Timeouts | None = None,
+                headers: Mapping[str, str] | None = None) -> bytes:
+    """A small resource (a checksum file, a config drive) in memory, with the images'
+    proxies and retries; FatalDownloadError beyond ``limit`` bytes."""
+    sink = BytesSink(limit)
+    fetch([url], sink, policy=policy, retry=retry, timeouts=timeouts, headers=headers)
+    return bytes(sink.data)
+
+
 def fetch_text(url: str, *, policy: ProxyPolicy | None = None,
                retry: RetryPolicy | None = None, timeouts: Timeouts | None = None,
                headers: Mapping[str, str] | None = None, limit: int = 1 << 20) -> str:
     """A small text resource (a checksum file), with the same proxies and retries."""
-    sink = BytesSink(limit)
-    fetch([url], sink, policy=policy, retry=retry, timeouts=timeouts, headers=headers)
-    return sink.data.decode("utf-8", errors="replace")
+    data = fetch_bytes(url, limit=limit, policy=policy, retry=retry, timeouts=timeouts,
+                       headers=headers)
+    return data.decode("utf-8", errors="replace")

@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 from ingot.agent import download, writer
 from ingot.agent.commands import CommandContext, CommandError, CommandRunner, InvalidCommandParams
 from ingot.agent.redaction import redact_url
+from ingot.configdrive import MAX_DOWNLOAD_SIZE
 from ingot.configdrive.check import check as check_configdrive
 from ingot.configdrive.check import is_url
-from ingot.configdrive.errors import ConfigDriveRejected
+from ingot.configdrive.errors import ConfigDriveFetchError, ConfigDriveRejected
 from ingot.configdrive.partition import write_config_drive
 from ingot.images import checksum, formats
 from ingot.images.proxies import InvalidProxySetting, ProxyPolicy
@@ -114,6 +115,25 @@ def validate_prepare_image(params: Mapping[str, Any], *, allow_md5: bool) -> Non
         raise InvalidCommandParams("configdrive must be a string (URL or gzipped base64).")
 
 
+def configdrive_fetcher(policy: ProxyPolicy, settings: DownloadSettings, *,
+                        limit: int = MAX_DOWNLOAD_SIZE) -> Callable[[str], bytes]:
+    """How the agent downloads a config drive given as a URL: as it downloads images
+    (the same retries, the node's proxy for each URL and redirect), at most ``limit``
+    bytes, in memory."""
+
+    def fetch(url: str) -> bytes:
+        try:
+            return download.fetch_bytes(url, limit=limit, policy=policy,
+                                        retry=settings.retry, timeouts=settings.timeouts)
+        except download.DownloadError as exc:
+            shown, message = redact_url(url), str(exc)
+            where = "" if shown in message else f" ({shown})"
+            raise ConfigDriveFetchError(f"configdrive download failed: {message}{where}"
+                                        ) from None
+
+    return fetch
+
+
 class Standby:
     """Writes images onto ``target``; remembers what it wrote."""
 
@@ -152,7 +172,8 @@ class Standby:
             if configdrive:
                 context.report({**_final_progress(result), "stage": "config drive"})
                 try:
-                    write_config_drive(self.target, configdrive, proxies=_policy(info))
+                    write_config_drive(self.target, configdrive, fetch=configdrive_fetcher(
+                        _policy(info), self.settings))
                 except Exception as exc:
                     raise CommandError(f"Writing the config drive failed: {exc}",
                                        type_name="DeploymentError",

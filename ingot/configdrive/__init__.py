@@ -8,8 +8,9 @@ Three callers, one module each:
 * the agent writes it to the node's disk: ``partition.write_config_drive(...)``.
 
 Behind those: ``errors`` (every error a client can cause carries the HTTP status to
-answer), ``fslabel`` (ISO 9660 and FAT labels from raw bytes), ``fetch`` (download with
-proxies and retries) and ``disk`` (the partition table, through sfdisk).
+answer), ``fslabel`` (ISO 9660 and FAT labels from raw bytes) and ``disk`` (the
+partition table, through sfdisk). A drive given as a URL is downloaded by the agent, on
+its image download path (agent/download.py).
 
 Config drives hold user secrets (passwords, keys in user_data): nothing here logs their
 contents, only sizes, partition numbers and URLs without their query strings.
@@ -28,3 +29,7 @@ MAX_SIZE = 64 * MiB
 
 # The largest gzip payload (after base64 decoding) the API accepts.
 MAX_COMPRESSED_SIZE = 64 * MiB
+
+# The most the agent downloads for a drive given as a URL: the base64 text of a 64 MiB
+# drive that does not compress, with line breaks, fits.
+MAX_DOWNLOAD_SIZE = 128 * MiB

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingot.configdrive import LABEL, MAX_SIZE, MiB
@@ -35,11 +36,11 @@ from ingot.configdrive.disk import (
     relocate_gpt_backup,
 )
 from ingot.configdrive.errors import (
+    ConfigDriveFetchError,
     ConfigDrivePartitionError,
     ConfigDriveTooLarge,
     InvalidConfigDrive,
 )
-from ingot.configdrive.fetch import FetchPolicy, ProxySelector, fetch
 from ingot.configdrive.fslabel import ISO_HEADER_SIZE, is_config_drive_label, read_label
 
 LOG = logging.getLogger(__name__)
@@ -58,15 +59,16 @@ class ConfigDrivePartition:
 
 
 def write_config_drive(target_path: str, configdrive: str | bytes, *,
-                       proxies: ProxySelector | None = None,
-                       fetch_policy: FetchPolicy | None = None) -> ConfigDrivePartition:
+                       fetch: Callable[[str], bytes] | None = None) -> ConfigDrivePartition:
     """Write a gzip+base64 drive (or one at an http(s) URL) to a config-2 partition.
 
-    ``target_path`` is the whole disk: a block device or a disk image file.
+    ``target_path`` is the whole disk: a block device or a disk image file. ``fetch``
+    downloads a drive given as a URL: the agent's image download path
+    (agent/standby.py configdrive_fetcher), raising ConfigDriveFetchError.
     Raises ConfigDriveRejected (bad or too big drive), ConfigDriveFetchError or
     ConfigDrivePartitionError.
     """
-    iso = _load(configdrive, proxies, fetch_policy)
+    iso = _load(configdrive, fetch)
     table = read_table(target_path)
     if table.sector_size > 2048:
         # Linux cannot mount 2048-byte-block ISO 9660 on a 4Kn disk (Ironic's agent then
@@ -100,15 +102,17 @@ def write_config_drive(target_path: str, configdrive: str | bytes, *,
                                 created=created, table=table.label)
 
 
-def _load(configdrive: str | bytes, proxies: ProxySelector | None,
-          policy: FetchPolicy | None) -> bytes:
+def _load(configdrive: str | bytes, fetch: Callable[[str], bytes] | None) -> bytes:
     if not isinstance(configdrive, str | bytes):
         raise InvalidConfigDrive("configdrive must be a URL or a gzip+base64 string here; "
                                  "a JSON drive is built into one by the conductor")
     if is_url(configdrive):
         url = configdrive.decode("ascii", "replace") if isinstance(configdrive, bytes) \
             else configdrive
-        configdrive = fetch(url.strip(), proxies=proxies, policy=policy)
+        if fetch is None:
+            raise ConfigDriveFetchError("the configdrive is a URL and there is no way to "
+                                        "download it here")
+        configdrive = fetch(url.strip())
     try:
         return decode_image(configdrive, max_size=MAX_SIZE)
     except ConfigDriveTooLarge:

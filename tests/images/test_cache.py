@@ -7,13 +7,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import http.server
 import json
 import multiprocessing
 import os
 import pathlib
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +24,7 @@ from ingot.images.sources import dispatch
 from ingot.images.sources.errors import ImageSourceUnavailable
 from ingot.images.sources.record import ImageSource
 from tests.images.sources.mounts import other_filesystem
-from tests.servers.origin import Fault, Origin, running_origin
+from tests.servers.origin import Fault, Origin, Validators, running_origin
 
 KIB = 1024
 
@@ -55,69 +53,10 @@ def _gets(origin: Origin, path: str) -> int:
     return sum(1 for hit in origin.hits_for(path) if hit.body_bytes > 0)
 
 
-@dataclasses.dataclass
-class Version:
-    data: bytes
-    etag: str | None
-    last_modified: str | None
-
-
-class VersionedOrigin:
-    """An origin whose ETag and Last-Modified the test sets freely; counts GETs."""
-
-    def __init__(self) -> None:
-        self.versions: dict[str, Version] = {}
-        self.gets: dict[str, int] = {}
-        origin = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _answer(self, body: bool) -> None:
-                version = origin.versions[self.path]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(version.data)))
-                if version.etag:
-                    self.send_header("ETag", version.etag)
-                if version.last_modified:
-                    self.send_header("Last-Modified", version.last_modified)
-                self.end_headers()
-                if body:
-                    origin.gets[self.path] = origin.gets.get(self.path, 0) + 1
-                    self.wfile.write(version.data)
-
-            def do_HEAD(self) -> None:
-                self._answer(body=False)
-
-            def do_GET(self) -> None:
-                self._answer(body=True)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def origin() -> Iterator[Origin]:
     with running_origin() as server:
         yield server
-
-
-@pytest.fixture
-def versioned() -> Iterator[VersionedOrigin]:
-    server = VersionedOrigin()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -139,13 +78,13 @@ def test_miss_then_hit(origin: Origin, cache: ImageCache, tmp_path: pathlib.Path
     assert second.entry.last_used >= first.entry.last_used
 
 
-def test_metadata_is_kept_next_to_the_entry(versioned: VersionedOrigin,
+def test_metadata_is_kept_next_to_the_entry(origin: Origin,
                                             cache: ImageCache, tmp_path: pathlib.Path) -> None:
     data = secrets.token_bytes(10 * KIB)
-    versioned.versions["/m.img"] = Version(data, '"abc"', "Wed, 01 Jan 2025 00:00:00 GMT")
-    placed = _fetch(cache, versioned.url + "/m.img", data, tmp_path / "node")
+    origin.add("/m.img", data, validators=Validators('"abc"', "Wed, 01 Jan 2025 00:00:00 GMT"))
+    placed = _fetch(cache, origin.url + "/m.img", data, tmp_path / "node")
     stored = json.loads(pathlib.Path(cache.data_path(placed.entry.key) + ".json").read_text())
-    assert stored["source"] == versioned.url + "/m.img"
+    assert stored["source"] == origin.url + "/m.img"
     assert stored["freshness"]["etag"] == '"abc"'
     assert stored["freshness"]["last_modified"] == "Wed, 01 Jan 2025 00:00:00 GMT"
     assert stored["digests"]["sha256"] == hashlib.sha256(data).hexdigest()
@@ -154,60 +93,44 @@ def test_metadata_is_kept_next_to_the_entry(versioned: VersionedOrigin,
 
 
 def test_new_etag_is_fetched_again_even_with_an_older_last_modified(
-        versioned: VersionedOrigin, cache: ImageCache, tmp_path: pathlib.Path) -> None:
+        origin: Origin, cache: ImageCache, tmp_path: pathlib.Path) -> None:
     data = secrets.token_bytes(20 * KIB)
-    url = versioned.url + "/rsynced.img"
-    versioned.versions["/rsynced.img"] = Version(data, '"v1"', "Wed, 01 Jan 2025 00:00:00 GMT")
+    url = origin.url + "/rsynced.img"
+    origin.add("/rsynced.img", data, validators=Validators('"v1"', "Wed, 01 Jan 2025 00:00:00 GMT"))
     assert not _fetch(cache, url, data, tmp_path / "a").hit
     assert _fetch(cache, url, data, tmp_path / "b").hit  # same validators: a hit
     # Replaced by a file with an older modification time (rsync -t, a restore...).
-    versioned.versions["/rsynced.img"] = Version(data, '"v2"', "Mon, 01 Jan 2024 00:00:00 GMT")
+    origin.add("/rsynced.img", data, validators=Validators('"v2"', "Mon, 01 Jan 2024 00:00:00 GMT"))
     again = _fetch(cache, url, data, tmp_path / "c")
-    assert (again.hit, versioned.gets["/rsynced.img"]) == (False, 2)
+    assert (again.hit, origin.gets("/rsynced.img")) == (False, 2)
     assert again.entry.etag == '"v2"'
 
 
-def test_older_last_modified_without_etag_is_fetched_again(tmp_path: pathlib.Path,
-                                                           cache: ImageCache) -> None:
-    # Python's file server: Last-Modified from the file's mtime, no ETag.
-    served = tmp_path / "www"
-    served.mkdir()
-    image = served / "disk.img"
+def test_older_last_modified_without_etag_is_fetched_again(origin: Origin,
+                                                           cache: ImageCache,
+                                                           tmp_path: pathlib.Path) -> None:
+    # As Python's file server: Last-Modified from the file's mtime, no ETag.
     data = secrets.token_bytes(30 * KIB)
-    image.write_bytes(data)
-    os.utime(image, (time.time(), time.time()))
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(served), **kwargs)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/disk.img"
-        assert not _fetch(cache, url, data, tmp_path / "a").hit
-        assert _fetch(cache, url, data, tmp_path / "b").hit
-        os.utime(image, (time.time(), time.time() - 86400 * 365))  # a year older
-        refreshed = _fetch(cache, url, data, tmp_path / "c")
-        assert not refreshed.hit
-        assert refreshed.entry.last_modified is not None
-    finally:
-        server.shutdown()
-        server.server_close()
+    url = origin.add("/disk.img", data,
+                     validators=Validators(None, "Wed, 01 Jan 2025 00:00:00 GMT"))
+    assert not _fetch(cache, url, data, tmp_path / "a").hit
+    assert _fetch(cache, url, data, tmp_path / "b").hit
+    origin.add("/disk.img", data,
+               validators=Validators(None, "Mon, 01 Jan 2024 00:00:00 GMT"))  # a year older
+    refreshed = _fetch(cache, url, data, tmp_path / "c")
+    assert not refreshed.hit
+    assert refreshed.entry.last_modified == "Mon, 01 Jan 2024 00:00:00 GMT"
+    assert origin.gets("/disk.img") == 2
 
 
 def test_changed_checksum_is_fetched_again_with_unchanged_validators(
-        versioned: VersionedOrigin, cache: ImageCache, tmp_path: pathlib.Path) -> None:
+        origin: Origin, cache: ImageCache, tmp_path: pathlib.Path) -> None:
     old, new = secrets.token_bytes(KIB), secrets.token_bytes(KIB)
-    url = versioned.url + "/sticky.img"
+    url = origin.url + "/sticky.img"
     # A broken origin that keeps its ETag across content changes.
-    versioned.versions["/sticky.img"] = Version(old, '"same"', None)
+    origin.add("/sticky.img", old, validators=Validators('"same"', None))
     _fetch(cache, url, old, tmp_path / "a")
-    versioned.versions["/sticky.img"] = Version(new, '"same"', None)
+    origin.add("/sticky.img", new, validators=Validators('"same"', None))
     placed = _fetch(cache, url, new, tmp_path / "b")  # the operator updated the checksum
     assert not placed.hit
     assert (tmp_path / "b").read_bytes() == new

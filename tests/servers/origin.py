@@ -2,7 +2,8 @@
 
 It serves registered files with Range/If-Range support and counts requests and body
 bytes per path; per-path faults make it misbehave on purpose (status codes, dropped
-connections, lying Content-Length, ignoring Range).
+connections, lying Content-Length, ignoring Range, redirects), and a file's validators
+(ETag, Last-Modified) can be set to stand for a file changed in place.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 _RANGE = re.compile(r"^bytes=(\d+)-$")
 
@@ -33,6 +35,15 @@ class Fault:
     chunked: bool = False  # Transfer-Encoding: chunked instead of Content-Length
     delay: float = 0.0  # seconds to sleep after each 64 KiB sent (a slow link)
     gzip: bool = False  # Content-Encoding: gzip (a misconfigured server)
+    redirect: str | None = None  # answer every request with a 302 to this URL
+
+
+@dataclasses.dataclass(frozen=True)
+class Validators:
+    """What the origin announces for a file instead of its content-derived ETag."""
+
+    etag: str | None
+    last_modified: str | None = None
 
 
 @dataclasses.dataclass
@@ -41,6 +52,7 @@ class Hit:
     headers: dict[str, str]
     status: int
     body_bytes: int
+    method: str = "GET"
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -54,6 +66,7 @@ class Origin:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, Fault] = {}
+        self.validators: dict[str, Validators] = {}
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
         origin = self
@@ -84,11 +97,19 @@ class Origin:
         self._server.shutdown()
         self._server.server_close()
 
-    def add(self, path: str, data: bytes, fault: Fault | None = None) -> str:
+    def add(self, path: str, data: bytes, fault: Fault | None = None,
+            validators: Validators | None = None) -> str:
         self.files[path] = data
         if fault is not None:
             self.faults[path] = fault
+        if validators is not None:
+            self.validators[path] = validators
         return self.url + path
+
+    def gets(self, path: str) -> int:
+        """How many GETs of ``path`` were answered with its content."""
+        return sum(1 for hit in self.hits_for(path)
+                   if hit.method == "GET" and hit.status in (200, 206))
 
     def hits_for(self, path: str) -> list[Hit]:
         with self._lock:
@@ -103,11 +124,19 @@ class Origin:
 
     def _serve(self, handler: http.server.BaseHTTPRequestHandler, body: bool) -> None:
         path = handler.path.split("?", 1)[0]
+        if path not in self.files:
+            # A proxy is sent absolute URLs: registered as such, the origin answers them as
+            # a proxy would; else it plays the proxy and the site by their path.
+            path = urlsplit(handler.path).path
         headers = {key.lower(): value for key, value in handler.headers.items()}
         data = self.files.get(path)
         fault = self.faults.get(path, Fault())
-        hit = Hit(handler.path, headers, 0, 0)
+        hit = Hit(handler.path, headers, 0, 0, handler.command)
         self._record(hit)
+        if fault.redirect is not None:
+            hit.status = 302
+            self._reply(handler, 302, b"", {"Location": fault.redirect})
+            return
         if data is None:
             hit.status = 404
             self._reply(handler, 404, b"not found\n")
@@ -118,10 +147,13 @@ class Origin:
             hit.status = status
             self._reply(handler, status, f"status {status}\n".encode())
             return
-        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        validators = self.validators.get(path)
+        etag = validators.etag if validators else \
+            '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
         start = 0
         wanted = _RANGE.match(headers.get("range", ""))
-        if wanted and not fault.ignore_range and headers.get("if-range", etag) == etag:
+        if wanted and not fault.ignore_range and etag and \
+                headers.get("if-range", etag) == etag:
             start = int(wanted[1])
             if start >= len(data):
                 hit.status = 416
@@ -135,7 +167,10 @@ class Origin:
             handler.send_header("Transfer-Encoding", "chunked")
         else:
             handler.send_header("Content-Length", str(len(part) + fault.length_delta))
-        handler.send_header("ETag", etag)
+        if etag:
+            handler.send_header("ETag", etag)
+        if validators and validators.last_modified:
+            handler.send_header("Last-Modified", validators.last_modified)
         if fault.gzip:
             handler.send_header("Content-Encoding", "gzip")
         handler.send_header("Accept-Ranges", "bytes")

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from ingot.agent.standby import DownloadSettings, configdrive_fetcher
 from ingot.configdrive.build import build_iso, encode
 from ingot.configdrive.check import decode_image
-from ingot.configdrive.fetch import fetch
 from ingot.db import migrate
 from ingot.db.engine import Database
+from ingot.images.proxies import ProxyPolicy
 from ingot.swift.service import SwiftService
 from ingot.swift.settings import ConfigDriveSettings
 from tests.servers.swift import SwiftServer
@@ -51,6 +52,7 @@ def test_stored_drive_has_x_delete_after_and_a_matching_temp_url(
     assert before + 600 <= temp_url.expires_at <= info.delete_at
     assert f"/v1/AUTH_test/ironic_configdrive_container/configdrive-{node}?" in temp_url.url
     # What the agent does with the URL: fetch, then decode the gzip+base64 text.
+    fetch = configdrive_fetcher(ProxyPolicy(), DownloadSettings())
     assert decode_image(fetch(temp_url.url)) == iso
     # The expiry is Swift's own metadata, seen by any client.
     head = httpx.head(f"{swift.endpoint}/ironic_configdrive_container/configdrive-{node}",

@@ -4,10 +4,8 @@ fetching into the cache, against a real origin and a real Squid."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import pathlib
 import secrets
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +21,7 @@ from ingot.images.sources.errors import (
     MissingImageInfo,
 )
 from ingot.images.sources.http import HttpOptions
-from tests.servers.origin import Fault, Origin
+from tests.servers.origin import Fault, Origin, running_origin
 from tests.servers.process import wait_until
 from tests.servers.squid import Squid
 
@@ -40,30 +38,10 @@ def squid() -> Iterator[Squid]:
 
 
 @pytest.fixture
-def redirector(origin: Origin) -> Iterator[str]:
-    """A server answering every request with a 302 to the same path on the origin."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_HEAD(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", origin.url + self.path + "?signature=s3cr3t")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_HEAD
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def redirector() -> Iterator[Origin]:
+    """A second server, whose files redirect to the origin."""
+    with running_origin() as server:
+        yield server
 
 
 def test_head_gives_size_and_validators(origin: Origin) -> None:
@@ -123,12 +101,13 @@ def test_unreachable_server_is_temporary() -> None:
         dispatch.resolve("http://127.0.0.1:9/x.img", _sha256(b"x"), dispatch.SourceAccess())
 
 
-def test_redirect_target_never_replaces_the_reference(origin: Origin, redirector: str,
+def test_redirect_target_never_replaces_the_reference(origin: Origin, redirector: Origin,
                                                       cache: ImageCache,
                                                       tmp_path: pathlib.Path) -> None:
     data = secrets.token_bytes(5000)
     origin.add("/moved.img", data)
-    reference = redirector + "/moved.img"
+    reference = redirector.add("/moved.img", b"", Fault(
+        redirect=origin.url + "/moved.img?signature=s3cr3t"))
     access = dispatch.SourceAccess()
     source = dispatch.resolve(reference, _sha256(data), access)
     assert (source.reference, source.url) == (reference, reference)
