@@ -9,18 +9,21 @@ the token beforehand and hand it over out of band; lookup then only masks it.
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import re
 import secrets
 import ssl
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ingot.api import validation
 from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, NotFound, Unauthorized
+from ingot.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized
 from ingot.api.lookup import find_node
 from ingot.api.node_view import MASK, instance_info_view, internal_info_view, links
 from ingot.api.responses import json_response
@@ -32,6 +35,14 @@ from ingot.db.models import Node, utcnow
 _CONTINUE_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.RESCUEWAIT,
                     states.INSPECTWAIT)
 _AGENT_STATUSES = ("start", "end", "error")
+# What a heartbeat may store: the agent's progress is a handful of counters, and the
+# node is read by every API client.
+MAX_PROGRESS_BYTES = 4096
+# The whole heartbeat, with room for agent_verify_ca (a PEM certificate chain).
+MAX_HEARTBEAT_BYTES = 65536
+_MAX_URL_LENGTH = 2048
+# A hostname, an IPv4 address or (urlsplit strips the brackets) an IPv6 address.
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")
 
 
 def _need_ramdisk_api(request: Request) -> int:
@@ -103,10 +114,39 @@ def _issue_token(ctx: Any, node: Node) -> str:
     return token if issued else MASK
 
 
+def _callback_url(value: Any) -> str:
+    """The agent's callback URL if the conductor may call it ("" for agents that only
+    heartbeat, as Anaconda's). Only the agent holding the node's token can set it, but
+    the conductor sends that token there, so it must be a plain http(s) address of a
+    machine: no credentials, query or fragment, no wildcard or multicast address."""
+    bad = BadRequest('An issue with the supplied "callback_url" has been detected.')
+    if not isinstance(value, str) or len(value) > _MAX_URL_LENGTH:
+        raise bad
+    if value == "":
+        return value
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    host = parts.hostname or ""
+    if (parts.scheme not in ("http", "https") or not host or "@" in parts.netloc
+            or parts.query or parts.fragment or port == 0 or not _HOST.fullmatch(host)):
+        raise bad
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return value
+    if address.is_unspecified or address.is_multicast or str(address) == "255.255.255.255":
+        raise bad
+    return value
+
+
 async def heartbeat(request: Request) -> Response:
     minor = _need_ramdisk_api(request)
     ctx = context(request)
-    body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+    body = await read_object(request, min(ctx.settings.max_body, MAX_HEARTBEAT_BYTES),
+                             ctx.settings.max_body_depth)
     allowed = {"callback_url", "agent_token", "agent_version", "agent_verify_ca",
                "agent_status", "agent_status_message", "agent_progress"}
     unknown = set(body) - allowed
@@ -118,10 +158,7 @@ async def heartbeat(request: Request) -> Response:
         raise BadRequest('Fields "agent_status" and "agent_status_message" not recognised.')
     if "agent_verify_ca" in body and minor < 68:
         raise BadRequest('Field "agent_verify_ca" not recognised in this version')
-    callback_url = body.get("callback_url")
-    if not isinstance(callback_url, str) or (
-            callback_url and urlparse(callback_url).scheme not in ("http", "https")):
-        raise BadRequest('An issue with the supplied "callback_url" has been detected.')
+    callback_url = _callback_url(body.get("callback_url"))
     token = body.get("agent_token")
     if not isinstance(token, str) or not token:
         raise BadRequest("Agent token is required for heartbeat processing.")
@@ -132,15 +169,24 @@ async def heartbeat(request: Request) -> Response:
     progress = body.get("agent_progress")
     if progress is not None and not isinstance(progress, dict):
         raise BadRequest("agent_progress must be an object.")
+    if progress is not None and len(orjson.dumps(progress)) > MAX_PROGRESS_BYTES:
+        raise PayloadTooLarge(f"agent_progress exceeds the limit of {MAX_PROGRESS_BYTES} "
+                              f"bytes.")
     agent_version = validation.string_value("agent_version", body.get("agent_version"),
                                             max_length=64)
     verify_ca = _verify_ca(body.get("agent_verify_ca"))
 
+    # An unknown node and a wrong token get the same answer: without its token, a
+    # heartbeat learns nothing about which nodes exist.
+    refused = Unauthorized("Invalid or missing agent token received.")
     with ctx.db.write() as conn:
-        node = find_node(conn, request.path_params["node"])
+        try:
+            node = find_node(conn, request.path_params["node"])
+        except NotFound:
+            raise refused from None
         if not node.agent_token or not hmac.compare_digest(node.agent_token.encode(),
                                                            token.encode()):
-            raise Unauthorized("Invalid or missing agent token received.")
+            raise refused
         if node.agent_url and callback_url and node.agent_url != callback_url:
             raise BadRequest('Detected change in ramdisk provided "callback_url"')
         if verify_ca and node.agent_verify_ca and \

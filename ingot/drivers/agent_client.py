@@ -1,6 +1,8 @@
 """The conductor's client of the deploy agent's command API (ironic-python-agent's).
 
-The agent token travels in the query string, as IPA 13 requires; it is never logged.
+The agent token travels in the query string: IPA 13 reads it from there only
+(``request.args`` in its api/app.py), for commands and their status alike. httpx's
+request logging is silenced, and errors show the agent's URL without it.
 An agent serving https with a self-signed certificate (IPA's auto TLS, ingot's agent)
 sends its CA in heartbeats, and is verified against exactly that CA.
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from ingot.agent.redaction import redact_url
 from ingot.drivers.interfaces import DriverError
 
 RUNNING = "RUNNING"
@@ -99,6 +102,7 @@ class AgentClient:
 
     async def _request(self, method: str, path: str, *, extra: dict[str, str] | None = None,
                        **kwargs: Any) -> dict[str, Any]:
+        where = f"The agent at {redact_url(self.base)}"
         # Agents are reached directly, never through the environment's proxies.
         async with httpx.AsyncClient(timeout=self.timeout, trust_env=False,
                                      verify=self.verify) as client:
@@ -107,20 +111,26 @@ class AgentClient:
                                                 params=self._params(**(extra or {})),
                                                 **kwargs)
             except httpx.HTTPError as exc:
-                raise DriverError(f"Cannot reach the agent at {self.base}: "
+                raise DriverError(f"Cannot reach the agent at {redact_url(self.base)}: "
                                   f"{exc.__class__.__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
         if response.status_code >= 400:
-            raise DriverError(f"The agent at {self.base} answered {response.status_code} to "
-                              f"{method} {path}: {_message(response)}")
-        body: dict[str, Any] = response.json()
+            message = _message(body) if body is not None else "a non-JSON body"
+            raise DriverError(f"{where} answered HTTP {response.status_code} with "
+                              f"{message}")
+        if not isinstance(body, dict):
+            what = "a non-JSON body" if body is None else "JSON that is not an object"
+            raise DriverError(f"{where} answered HTTP {response.status_code} with {what}")
         return body
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
+def _message(body: Any) -> str:
+    """The agent's own error message (IPA: faultstring), redacted and bounded."""
     if isinstance(body, dict):
-        return str(body.get("details") or body.get("message") or body)[:500]
-    return str(body)[:500]
+        text = body.get("faultstring") or body.get("details") or body.get("message") or body
+    else:
+        text = body
+    return f"the error: {redact_url(str(text))[:500]}"

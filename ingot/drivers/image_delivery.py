@@ -65,7 +65,9 @@ def _swift_temp_url(services: Services) -> SwiftTempURL | None:
 def access(node: Node, services: Services) -> dispatch.SourceAccess:
     """What resolving and fetching this node's images may use."""
     return dispatch.SourceAccess(
-        http_options=HttpOptions(image_info.proxy_policy(node.driver_info)),
+        # The node's proxies are the agent's (image_info carries them); the conductor's
+        # own checks and downloads use its environment's.
+        http_options=HttpOptions(services.settings.conductor_proxies),
         file_access=services.file_access,
         glance_images=services.glance,
         swift_temp_url=_swift_temp_url(services),

@@ -13,6 +13,8 @@ import pathlib
 
 from oslo_config import cfg
 
+from ingot.images.proxies import InvalidProxySetting, ProxyPolicy
+
 DOWNLOAD_SOURCES = ("direct", "swift", "http")
 
 
@@ -70,6 +72,9 @@ class DriverSettings:
     endpoints: Endpoints = Endpoints()
     state_path: pathlib.Path = pathlib.Path("/var/lib/ingot")
     local_vm: LocalVmSettings = LocalVmSettings()
+    # The conductor's own http(s) proxies (its environment's http_proxy, https_proxy,
+    # no_proxy); a node's image_http_proxy... are its agent's.
+    conductor_proxies: ProxyPolicy = dataclasses.field(default_factory=ProxyPolicy)
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts) -> DriverSettings:
@@ -95,7 +100,15 @@ class DriverSettings:
                 disk_paths=tuple(_path(p) for p in conf.local_vm.disk_paths),
                 default_disk_size=conf.local_vm.default_disk_size,
                 agent_heartbeat_interval=conf.local_vm.agent_heartbeat_interval,
-                agent_command=conf.local_vm.agent_command))
+                agent_command=conf.local_vm.agent_command),
+            conductor_proxies=_environment_proxies())
+
+
+def _environment_proxies() -> ProxyPolicy:
+    try:
+        return ProxyPolicy.from_environment()
+    except InvalidProxySetting as exc:
+        raise cfg.Error(f"the environment's proxy settings: {exc}") from None
 
 
 def _path(value: str) -> pathlib.Path:

@@ -34,7 +34,13 @@ def validate(instance_info: Mapping[str, Any], driver_info: Mapping[str, Any],
         dispatch.check_reference(instance_info.get("image_source"), instance_info,
                                  allow_md5=allow_md5)
     except (ImageReferenceError, MissingImageInfo) as exc:
-        raise InvalidImage(f"instance_info: {exc}") from None
+        # Most messages name their instance_info field already.
+        text = str(exc)
+        if text.startswith("image_source"):
+            text = f"instance_info {text}"
+        elif not text.startswith("instance_info"):
+            text = f"instance_info: {text}"
+        raise InvalidImage(text) from None
     disk_format = instance_info.get("image_disk_format")
     if disk_format is not None and disk_format not in DISK_FORMATS:
         raise InvalidImage(f"instance_info image_disk_format {disk_format!r} is not one of "

@@ -18,6 +18,7 @@ import dataclasses
 import ipaddress
 import re
 import threading
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -272,6 +273,15 @@ class ProxyPolicy:
                           driver_info.get("image_https_proxy"),
                           driver_info.get("image_no_proxy"),
                           ("image_http_proxy", "image_https_proxy", "image_no_proxy"))
+
+    @classmethod
+    def from_environment(cls) -> ProxyPolicy:
+        """The conductor's own proxies: http_proxy, https_proxy and no_proxy from its
+        environment. A node's proxies may be reachable only from the nodes' network,
+        so the conductor never uses them for its own requests."""
+        found = urllib.request.getproxies_environment()
+        return cls._build(found.get("http"), found.get("https"), found.get("no"),
+                          ("http_proxy", "https_proxy", "no_proxy"))
 
     @classmethod
     def _build(cls, http: Any, https: Any, no_proxy: Any,

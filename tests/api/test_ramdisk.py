@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,3 +140,52 @@ def test_heartbeat_keeps_the_agents_ca(api: httpx.Client, waiting: dict[str, Any
     old = api.post(url, json={**body, "agent_verify_ca": first},
                    headers={"X-OpenStack-Ironic-API-Version": "1.67"})
     assert old.status_code == 400
+
+
+def test_heartbeat_does_not_tell_unknown_nodes_from_known_ones(
+        api: httpx.Client, waiting: dict[str, Any]) -> None:
+    body = {"callback_url": "http://127.0.0.1:9999", "agent_token": "guess"}
+    known = api.post(f"/v1/heartbeat/{waiting['uuid']}", json=body)
+    unknown_uuid = api.post(f"/v1/heartbeat/{uuid.uuid4()}", json=body)
+    unknown_name = api.post(f"/v1/heartbeat/{factories.name('nobody')}", json=body)
+    for response in (known, unknown_uuid, unknown_name):
+        assert response.status_code == 401, response.text
+        assert response.json() == known.json()
+    assert "Invalid or missing agent token" in fault(known)
+
+
+@pytest.mark.parametrize("url", [
+    "ftp://127.0.0.1:9999", "file:///etc/passwd", "gopher://127.0.0.1:70",
+    "http://user:secret@127.0.0.1:9999", "http://@127.0.0.1:9999",
+    "http://127.0.0.1:9999/?x=1", "http://127.0.0.1:9999/#f", "http://0.0.0.0:9999",
+    "http://[::]:9999", "http://224.0.0.1:9999", "http://127.0.0.1:0", "http:///x",
+    "http://127.0.0.1:99999", "http://bad host:1", "javascript:alert(1)",
+])
+def test_heartbeat_refuses_callback_urls_the_conductor_must_not_call(
+        api: httpx.Client, waiting: dict[str, Any], url: str) -> None:
+    token = api.get("/v1/lookup", params={"addresses": waiting["mac"]}).json()[
+        "config"]["agent_token"]
+    response = api.post(f"/v1/heartbeat/{waiting['uuid']}",
+                        json={"callback_url": url, "agent_token": token})
+    assert response.status_code == 400, response.text
+    assert fault(response) == 'An issue with the supplied "callback_url" has been detected.'
+    info = api.get(f"/v1/nodes/{waiting['uuid']}").json()["driver_internal_info"]
+    assert "agent_url" not in info
+    ok = api.post(f"/v1/heartbeat/{waiting['uuid']}",
+                  json={"callback_url": "https://[::1]:9999/", "agent_token": token})
+    assert ok.status_code == 202, ok.text
+
+
+def test_heartbeat_progress_is_bounded(api: httpx.Client, waiting: dict[str, Any]) -> None:
+    token = api.get("/v1/lookup", params={"addresses": waiting["mac"]}).json()[
+        "config"]["agent_token"]
+    url = f"/v1/heartbeat/{waiting['uuid']}"
+    big = api.post(url, json={"callback_url": "http://127.0.0.1:9999", "agent_token": token,
+                              "agent_progress": {"note": "x" * 5000}})
+    assert big.status_code == 413
+    assert fault(big) == "agent_progress exceeds the limit of 4096 bytes."
+    huge = api.post(url, json={"callback_url": "http://127.0.0.1:9999", "agent_token": token,
+                               "agent_progress": {"note": "x" * 900_000}})
+    assert huge.status_code == 413
+    info = api.get(f"/v1/nodes/{waiting['uuid']}").json()["driver_internal_info"]
+    assert "agent_progress" not in info and "agent_url" not in info

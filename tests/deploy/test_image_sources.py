@@ -143,6 +143,35 @@ def test_system_paths_are_refused_at_the_api(api: httpx.Client,
     assert "'ftp'" in fault(refused)
 
 
+@pytest.mark.parametrize(("reference", "root"), [
+    ("file:////proc/self/environ", "/proc"), ("file://localhost//proc/1/environ", "/proc"),
+    ("file:///sys/kernel/notes", "/sys"), ("file:///dev/sda", "/dev"),
+    ("file:///var/../proc/self/mem", "/proc")])
+def test_special_filesystems_are_refused_at_the_api(api: httpx.Client,
+                                                    dirs: dict[str, pathlib.Path],
+                                                    reference: str, root: str) -> None:
+    node, disk = node_for(api, dirs, {"image_source": reference,
+                                      "image_checksum": "0" * 64})
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+    assert response.status_code == 400
+    message = fault(response)
+    assert ": instance_info image_source /" in message, message
+    assert f"is under {root}, which file:// image sources may never use" in message
+    assert api.get(f"/v1/nodes/{node}").json()["provision_state"] == "available"
+    assert not disk.exists()
+
+
+def test_instance_info_messages_name_the_field_once(api: httpx.Client,
+                                                    dirs: dict[str, pathlib.Path]) -> None:
+    node, _disk = node_for(api, dirs, {"image_source": "http://127.0.0.1:9/disk.img",
+                                       "image_checksum": "not-a-digest"})
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+    assert response.status_code == 400
+    message = fault(response)
+    assert ": instance_info image_checksum" in message, message
+    assert message.count("instance_info") == 1, message
+
+
 @pytest.mark.parametrize("mode", ["direct", "http"])
 def test_swift_objects_deploy_by_temp_url_or_through_the_cache(
         api: httpx.Client, dirs: dict[str, pathlib.Path], swift: SwiftServer,

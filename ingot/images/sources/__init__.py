@@ -7,8 +7,8 @@
 * ``resolve`` (asks Glance, HEADs the URL, or stats the file) gives an ``ImageSource``;
 * ``fetcher`` gives the function the image cache calls to put the bytes in a file.
 
-One module per scheme: ``glance`` (a bare UUID, ``glance://``), ``http`` (``http(s)://``
-through the node's proxies), ``file`` (``file://``, confined to allowed directories),
-``swift`` (``swift://container/object``). ``instance_info`` checks what a node must
-say about images Glance does not describe.
+One module per scheme: ``glance`` (a bare UUID, ``glance://``), ``http``
+(``http(s)://``), ``file`` (``file://``, confined to allowed directories), ``swift``
+(``swift://container/object``). ``instance_info`` checks what a node must say about
+images Glance does not describe.
 """

@@ -77,7 +77,7 @@ def resolve(reference: Any, instance_info: Mapping[str, Any],
 
 def expected_digest(source: ImageSource, access: SourceAccess) -> ExpectedDigest:
     """The digest the image's bytes must have; a checksum file (image_checksum as a URL)
-    is fetched through the node's proxies. Raises ChecksumError (a ValueError)."""
+    is fetched with access's HTTP options. Raises ChecksumError (a ValueError)."""
     return source.expected_digest(allow_md5=access.allow_md5,
                                   fetch_text=http.checksum_fetcher(access.http_options))
 

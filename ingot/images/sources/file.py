@@ -71,7 +71,7 @@ class FileAccess:
         if not self.allowed:
             raise ImageReferenceError("file:// image sources are disabled: [conductor] "
                                       "file_url_allowed_paths is empty.")
-        written = os.path.normpath(path)
+        written = normal_path(path)
         blocked = _under_any(written, self.blocked)
         if blocked is not None:
             raise ImageReferenceError(f"Security: {written} is under {blocked}, which "
@@ -88,6 +88,12 @@ class FileAccess:
                                       f"file_url_allowed_paths "
                                       f"({', '.join(self.allowed)}).")
         return real
+
+
+def normal_path(path: str) -> str:
+    """path without "..", "." and repeated slashes. os.path.normpath keeps a leading
+    "//" (POSIX leaves its meaning open), which would slip "//proc" past the checks."""
+    return os.path.normpath("/" + path.lstrip("/"))
 
 
 def _under_any(path: str, roots: tuple[str, ...]) -> str | None:
@@ -116,10 +122,12 @@ def local_path(reference: str) -> str:
         raise ImageReferenceError(f"file:// URL {reference!r} has no absolute path.")
     # Refused as written already here, so the API answers 400 before any deploy starts;
     # FileAccess.check does it again on the resolved path.
-    blocked = _under_any(os.path.normpath(path), BLOCKED_PATHS)
+    written = normal_path(path)
+    blocked = _under_any(written, BLOCKED_PATHS)
     if blocked is not None:
-        raise ImageReferenceError(f"Security: {os.path.normpath(path)} is under {blocked}, "
-                                  f"which file:// image sources may never use.")
+        raise ImageReferenceError(f"image_source {written} is under {blocked}, which "
+                                  f"file:// image sources may never use (special or "
+                                  f"system files).")
     return path
 
 

@@ -1,9 +1,9 @@
-"""``http(s)://`` images: a HEAD through the node's proxies, then a streamed GET.
+"""``http(s)://`` images: a HEAD, then a streamed GET, through the proxy policy the
+caller gives (the conductor's own, from its environment: a node's proxies are the
+agent's and may be reachable only from the nodes' network).
 
-Unlike Ironic, the conductor's own requests go through the node's proxy policy (the
-agent's image_http_proxy/image_https_proxy/image_no_proxy), so the conductor sees what
-the node will see. Redirects are followed, but the record keeps the operator's URL: a
-redirect target (an expiring signed URL, typically) never replaces the image_source.
+Redirects are followed, but the record keeps the operator's URL: a redirect target (an
+expiring signed URL, typically) never replaces the image_source.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def download(source: ImageSource, path: str, algorithm: str,
 
 
 def checksum_fetcher(options: HttpOptions) -> FetchText:
-    """Fetches checksum files (image_checksum given as a URL) through the same proxies."""
+    """Fetches checksum files (image_checksum given as a URL) with the same options."""
 
     def fetch(url: str) -> str:
         with options.client() as client, client.stream("GET", url) as response:
