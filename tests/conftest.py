@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import pathlib
 import secrets
+import sys
 from collections.abc import Iterator
 
 import pytest
 
+from tests.servers import leftovers
 from tests.servers.glance import GlanceServer, GlanceUnavailable
 from tests.servers.ingot import IngotServer
 from tests.servers.postgres import temporary_database
-from tests.servers.process import unavailable
+from tests.servers.process import install_cleanup, stop_all, unavailable
 from tests.servers.swift import SwiftServer, SwiftUnavailable
+
+# Every process this run starts inherits the marker, so whatever outlives the run can
+# be found (tests/servers/leftovers.py, .ci/run). INGOT_TEST_RUN_ID chooses the id.
+RUN_ID = os.environ.get("INGOT_TEST_RUN_ID") or f"{os.getpid()}-{secrets.token_hex(4)}"
+os.environ[leftovers.MARKER] = RUN_ID
+install_cleanup()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop what the fixtures' teardown did not (an interrupted run, an agent a server
+    started and nothing stopped), and say so."""
+    stopped = stop_all()
+    swept = leftovers.sweep(RUN_ID, exclude={os.getpid()})
+    for what in [*stopped, *swept.values()]:
+        print(f"\nstopped a process the tests left running: {what[:300]}", file=sys.stderr)
+
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

@@ -15,6 +15,7 @@ conductor: the agent can reach neither.
 
 from __future__ import annotations
 
+import logging
 import pathlib
 import posixpath
 from collections.abc import Mapping
@@ -31,6 +32,8 @@ from ingot.images.sources.http import HttpOptions
 from ingot.images.sources.record import ImageSource, SwiftObjectRef
 from ingot.images.sources.swift import SwiftTempURL
 from ingot.swift.errors import SwiftConfigError
+
+LOG = logging.getLogger(__name__)
 
 AGENT_IMAGES = "agent_images"
 
@@ -100,13 +103,36 @@ def _agent_url(node: Node, source: ImageSource, source_access: dispatch.SourceAc
     if mode != "http":
         url = dispatch.agent_url(source, source_access)
         if url is not None:
+            if source.swift is not None:
+                why = source.swift.why or "the image is a swift:// object"
+                LOG.info("Node %s: the agent downloads image %s by Swift temp URL (%s)",
+                         node.uuid, source_id(source), why)
+            else:
+                LOG.info("Node %s: the agent downloads image %s from its URL "
+                         "(image_download_source %s)", node.uuid, source_id(source), mode)
             return url
     # Through this conductor: file://, Glance outside Swift, and mode http.
+    LOG.info("Node %s: the conductor serves image %s from its cache (%s)", node.uuid,
+             source_id(source),
+             _why_cached(source, mode, source_access.swift_temp_url is not None))
     dest = _served_path(node.uuid, services)
     dest.parent.mkdir(parents=True, exist_ok=True)
     services.image_cache.fetch(source, dispatch.fetcher(source, source_access),
                                dispatch.expected_digest(source, source_access), str(dest))
     return f"{services.settings.endpoints.http_url}/{AGENT_IMAGES}/{node.uuid}"
+
+
+def _why_cached(source: ImageSource, mode: str, swift_configured: bool) -> str:
+    if mode == "http":
+        return "image_download_source http"
+    if source.kind == "file":
+        return "file:// images are always served by the conductor"
+    if source.swift is not None and not swift_configured:
+        return "the image is in Swift, but no Swift account is configured for temp URLs"
+    if source.glance_store:
+        return f"Glance stores it in its {source.glance_store!r} store, not in Swift"
+    return ("Glance shows no location (show_image_direct_url is off) and neither [glance] "
+            "swift_account nor swift_container is set")
 
 
 def _served_path(node_uuid: str, services: Services) -> pathlib.Path:

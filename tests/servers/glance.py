@@ -34,8 +34,8 @@ INSTALL_TIMEOUT = 900.0
 API_CONFIG = """\
 [DEFAULT]
 enabled_backends = fs:file
-show_image_direct_url = True
-show_multiple_locations = True
+show_image_direct_url = {show_locations}
+show_multiple_locations = {show_locations}
 log_file = {dir}/glance-api.log
 
 [glance_store]
@@ -114,7 +114,10 @@ def _paste_ini(venv: pathlib.Path) -> pathlib.Path:
 class GlanceServer:
     """Glance API on a free port under ``workdir``; ``start()`` then ``stop()`` (by PID)."""
 
-    def __init__(self, workdir: pathlib.Path | None = None):
+    def __init__(self, workdir: pathlib.Path | None = None, *, show_locations: bool = True):
+        """show_locations: Glance's show_image_direct_url and show_multiple_locations
+        (off in Glance's defaults)."""
+        self.show_locations = show_locations
         self.dir = workdir or pathlib.Path(tempfile.mkdtemp(prefix="ingot-glance-",
                                                            dir="/var/tmp"))
         self._own_dir = workdir is None
@@ -129,7 +132,8 @@ class GlanceServer:
             (self.dir / name).mkdir(parents=True, exist_ok=True)
         conf_dir = self.dir / "conf"
         shutil.copy(_paste_ini(venv), self.dir / "glance-api-paste.ini")
-        (conf_dir / "glance-api.conf").write_text(API_CONFIG.format(dir=self.dir))
+        (conf_dir / "glance-api.conf").write_text(
+            API_CONFIG.format(dir=self.dir, show_locations=self.show_locations))
         (self.dir / "uwsgi.ini").write_text(UWSGI_CONFIG.format(port=self.port))
         env = {"OS_GLANCE_CONFIG_DIR": str(conf_dir)}
         synced = subprocess.run([str(venv / "bin" / "glance-manage"), "--config-dir",

@@ -1,14 +1,24 @@
-"""Starting and stopping the real servers tests talk to: by PID, with bounded waits."""
+"""Starting and stopping the real servers tests talk to: by PID, with bounded waits.
+
+Every Process is registered until stopped; ``stop_all`` stops what is left, and
+``install_cleanup`` makes it run at exit and on SIGTERM/SIGHUP too, so an interrupted
+run leaves no server behind. Every child of a run carries INGOT_TEST_RUN=<id> in its
+environment (set by tests/conftest.py), so what escaped anyway (an agent a server
+started, a daemon's worker) is found by ``tests/servers/leftovers.py``.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
+from types import FrameType
 
 import httpx
 import pytest
@@ -61,6 +71,8 @@ class Process:
         self.popen = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
                                       env={**os.environ, **(env or {})}, cwd=cwd,
                                       start_new_session=True)
+        with _lock:
+            _running[self.pid] = self
 
     @property
     def pid(self) -> int:
@@ -83,4 +95,49 @@ class Process:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.pid, signal.SIGKILL)
                 self.popen.wait(5)
+        with _lock:
+            _running.pop(self.pid, None)
         self._log.close()
+
+
+_lock = threading.Lock()
+_running: dict[int, Process] = {}
+
+
+def stop_all(timeout: float = 5.0) -> list[str]:
+    """Stop every Process still registered (each its whole process group); their
+    command lines."""
+    with _lock:
+        left = list(_running.values())
+    for process in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in left:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(max(0.0, deadline - time.monotonic()))
+    for process in left:
+        process.stop(timeout=0)
+    return [" ".join(process.argv) for process in left]
+
+
+_installed = False
+
+
+def install_cleanup() -> None:
+    """stop_all at interpreter exit and on SIGTERM/SIGHUP (SIGINT raises
+    KeyboardInterrupt, after which pytest's teardown and atexit run)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    atexit.register(stop_all)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_all()
+        # Then die of the signal, as without the handler.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)

@@ -88,9 +88,15 @@ def image_id(reference: str) -> str:
     return candidate.lower()
 
 
-def locate(image: Mapping[str, Any],
-           image_id: str) -> tuple[str | None, SwiftObjectRef | None]:
-    """The kind of store holding the bytes, and the Swift object when it is Swift."""
+def locate(image: Mapping[str, Any], image_id: str, swift_store: str | None = None
+           ) -> tuple[str | None, SwiftObjectRef | None]:
+    """The kind of store holding the bytes, and the Swift object when it is Swift.
+
+    Glance shows locations only with show_image_direct_url/show_multiple_locations
+    (both off by default). Without them, swift_store (why the operator's [glance]
+    options say Glance stores images in Swift) makes it Swift, at the object Ironic
+    would sign: <swift_container>[_<seed chars>]/<image id>.
+    """
     urls = [image.get("direct_url")]
     urls += [location.get("url") for location in image.get("locations") or []
              if isinstance(location, Mapping)]
@@ -104,9 +110,31 @@ def locate(image: Mapping[str, Any],
             segments = parts.path.strip("/").split("/")
             container = segments[-2] if len(segments) >= 2 and segments[-1] == image_id \
                 else None
-            return "swift", SwiftObjectRef(image_id, container, glance_image_id=image_id)
+            return "swift", SwiftObjectRef(image_id, container, glance_image_id=image_id,
+                                           why="Glance shows its location in Swift")
         kinds.append("http" if scheme in ("http", "https") else scheme)
+    if not kinds and swift_store:
+        return "swift", SwiftObjectRef(image_id, None, glance_image_id=image_id,
+                                       why=swift_store)
     return (kinds[0] if kinds else None), None
+
+
+def swift_store_setting(conf: cfg.ConfigOpts) -> str | None:
+    """Why the [glance] options say Glance keeps images in Swift, or None: the operator
+    set swift_account or swift_container (Ironic builds the object path from them)."""
+    options = [name for name in ("swift_account", "swift_container")
+               if _set_by_operator(conf, name)]
+    if not options:
+        return None
+    return f"[glance] {' and '.join(options)} {'is' if len(options) == 1 else 'are'} set"
+
+
+def _set_by_operator(conf: cfg.ConfigOpts, name: str) -> bool:
+    if name == "swift_account":
+        return bool(conf[GROUP].swift_account)
+    location = conf.get_location(name, GROUP)
+    return location is not None and location.location not in (
+        cfg.Locations.opt_default, cfg.Locations.set_default)
 
 
 def _digests(image: Mapping[str, Any]) -> ImageDigests:
@@ -129,8 +157,9 @@ def _content_digest(digests: ImageDigests) -> str | None:
 class GlanceImages:
     """Glance v2 through one keystoneauth1 Adapter (thread-safe; caches the token)."""
 
-    def __init__(self, adapter: ks_adapter.Adapter):
+    def __init__(self, adapter: ks_adapter.Adapter, swift_store: str | None = None):
         self.adapter = adapter
+        self.swift_store = swift_store  # see locate()
 
     @classmethod
     def at_endpoint(cls, url: str, *, timeout: float = 60.0) -> GlanceImages:
@@ -156,7 +185,8 @@ class GlanceImages:
                                                          auth=auth or noauth.NoAuth())
         return cls(loading.load_adapter_from_conf_options(
             conf, GROUP, session=session,
-            service_type=options.service_type or SERVICE_TYPE))
+            service_type=options.service_type or SERVICE_TYPE),
+            swift_store=swift_store_setting(conf))
 
     def _get(self, path: str, what: str, **kwargs: Any) -> requests.Response:
         try:
@@ -214,7 +244,7 @@ class GlanceImages:
         if _content_digest(digests) is None:  # only very old Glances: ask the node
             digests = declared_digests(instance_info, allow_md5=allow_md5)
         size = image.get("size")
-        store, swift = locate(image, uuid)
+        store, swift = locate(image, uuid, self.swift_store)
         updated_at = image.get("updated_at")
         return ImageSource(
             reference=reference, kind=KIND,

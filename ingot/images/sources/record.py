@@ -75,6 +75,7 @@ class SwiftObjectRef:
     name: str
     container: str | None = None
     glance_image_id: str | None = None
+    why: str = ""  # how a Glance image was found to be in Swift, for the log
 
     @property
     def reference(self) -> str | None:

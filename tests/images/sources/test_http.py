@@ -56,7 +56,7 @@ def test_head_gives_size_and_validators(origin: Origin) -> None:
     assert origin.bytes_served("/disk.img") == 0  # a HEAD, not a GET
 
 
-def test_head_goes_through_the_nodes_proxy(origin: Origin, squid: Squid) -> None:
+def test_head_goes_through_the_given_proxy(origin: Origin, squid: Squid) -> None:
     data = secrets.token_bytes(1000)
     url = origin.add("/proxied.img", data)
     access = dispatch.SourceAccess(http_options=HttpOptions(ProxyPolicy(http=squid.url)))
