@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.proxy.servers import proxy_sections
-from tests.servers.ingot import INGOT, write_config
+from tests.servers.ingot import INGOT, IngotServer, write_config
 from tests.servers.process import free_port
 
 
@@ -119,3 +119,22 @@ def test_help_mentions_config_file(command: str) -> None:
     result = ingot(command, "--help")
     assert result.returncode == 0, result.stderr
     assert "--config-file FILE" in result.stdout
+
+
+def test_temp_url_options_that_contradict_stop_the_conductor(tmp_path: pathlib.Path) -> None:
+    path = config(tmp_path, glance={"swift_temp_url_cachetime": 30})
+    line = one_line_error(ingot("conductor", "--config-file", path))
+    assert line.startswith("ingot conductor: configuration error: with the temporary URL "
+                           "cache enabled, [glance] swift_temp_url_cachetime (30) must "
+                           "exceed"), line
+
+
+def test_raised_temp_url_lifetime_is_logged_not_silent(tmp_path: pathlib.Path) -> None:
+    server = IngotServer(tmp_path / "ingot", options={
+        "glance": {"swift_temp_url_cachetime": 100}}).start()
+    try:
+        log = server.log()
+    finally:
+        server.stop()
+    assert ("[glance] swift_temp_url_cachetime is 100 s; temporary URLs are made valid "
+            "for 120 s instead") in log

@@ -190,10 +190,10 @@ def _check_configdrive(value: Any, minor: int) -> Any:
     within the size limit."""
     if isinstance(value, dict):
         if minor < 56:
-            raise NotAcceptable("Providing a JSON object for configdrive is only supported "
+            raise BadRequest("Providing a JSON object for configdrive is only supported "
                                 "starting with API version 1.56.")
         if "vendor_data" in value and minor < 59:
-            raise NotAcceptable("configdrive vendor_data needs API version 1.59 or later.")
+            raise BadRequest("configdrive vendor_data needs API version 1.59 or later.")
         try:
             configdrive_check.check_json(value, vendor_data=minor >= 59)
         except ConfigDriveRejected as exc:

@@ -16,6 +16,9 @@ def add_parser(subparsers: Any) -> None:
         "demo", help="deploy a generated bootable image onto a local-vm node and show it")
     parser.add_argument("--size", type=int, default=256, metavar="MIB",
                         help="size of the generated image (default 256 MiB)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the node and its disk file (by default the demo removes "
+                             "them at the end)")
     parser.set_defaults(run=run)
 
 
@@ -27,4 +30,4 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
     endpoint = f"http://{host}:{conf.api.port}"
     state_path = pathlib.Path(os.path.expanduser(conf.state_path))
     with service(endpoint, conf_args, state_path / "demo" / "serve.log") as started:
-        return demo(endpoint, state_path, args.size, started)
+        return demo(endpoint, state_path, args.size, started, keep=args.keep)

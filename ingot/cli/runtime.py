@@ -65,7 +65,8 @@ def register_hardware_types(conf: cfg.ConfigOpts) -> None:
 async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
     """Run the API and/or the conductor (with its HTTP root) until SIGINT or SIGTERM.
 
-    Raises ListenError before anything starts if a port cannot be opened.
+    Raises ListenError before anything starts if a port cannot be opened, and
+    SwiftConfigError if the [glance] temporary URL options contradict each other.
     """
     import uvicorn  # noqa: PLC0415 - the import is heavy for the other commands
 
@@ -86,6 +87,12 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
         for sock in sockets:
             sock.close()
         raise
+    if conductor:
+        # The [glance] temp URL options are checked (and any adjustment logged) at start,
+        # not at the first deploy that needs them.
+        from ingot.swift.settings import TempURLSettings  # noqa: PLC0415 - conductors only
+
+        TempURLSettings.from_conf(conf)
     register_hardware_types(conf)
     db = open_database(conf)
     drivers = DriverSettings.from_conf(conf)

@@ -57,6 +57,7 @@ def service(endpoint: str, config_args: list[str], log_path: pathlib.Path) -> It
             time.sleep(0.1)
         yield True
     finally:
+        say("Stopping the `ingot serve` the demo started")
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(15)
@@ -109,60 +110,97 @@ def provision(api: httpx.Client, uuid: str, target: str, wanted: str,
     return wait_state(api, uuid, wanted, line)
 
 
-def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started: bool) -> int:
+def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started_service: bool,
+         keep: bool = False) -> int:
+    """Deploy a generated image onto a new local-vm node and show what landed; then
+    remove the node and its disk file unless keep."""
     work = state_path / "demo"
     vms = state_path / "vms"
     work.mkdir(parents=True, exist_ok=True)
     vms.mkdir(parents=True, exist_ok=True)
     say(f"Generating a {size_mib} MiB bootable raw disk image")
     data = image.build(size_mib)
-    (work / "demo.raw").write_bytes(data)
+    image_file = work / f"demo-{secrets.token_hex(3)}.raw"
+    image_file.write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     name = f"ingot-demo-{secrets.token_hex(3)}"
     disk = vms / f"{name}.img"
+    uuid: str | None = None
+    deployed = False
 
     with image_server(work) as origin, httpx.Client(base_url=endpoint, headers=HEADERS,
                                                      timeout=30) as api:
-        say(f"Serving it at {origin}/demo.raw; creating local-vm node {name}")
-        created = api.post("/v1/nodes", json={
-            "name": name, "driver": "local-vm", "deploy_interface": "direct",
-            "driver_info": {"vm_disk": str(disk), "vm_disk_size": size_mib * 2},
-            "instance_info": {"image_source": f"{origin}/demo.raw",
-                              "image_os_hash_algo": "sha256", "image_os_hash_value": digest,
-                              "image_disk_format": "raw"}})
-        if created.status_code != 201:
-            raise SystemExit(f"Creating the node failed: {created.text}")
-        uuid = created.json()["uuid"]
-        mac = "52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3))
-        api.post("/v1/ports", json={"node_uuid": uuid, "address": mac}).raise_for_status()
-        began = time.monotonic()
-        line = Line()
-        for target, wanted in (("manage", "manageable"), ("provide", "available")):
-            say(f"{target}: the node goes to {wanted}")
-            provision(api, uuid, target, wanted, line)
+        try:
+            say(f"Serving it at {origin}/{image_file.name}; creating local-vm node {name}")
+            created = api.post("/v1/nodes", json={
+                "name": name, "driver": "local-vm", "deploy_interface": "direct",
+                "driver_info": {"vm_disk": str(disk), "vm_disk_size": size_mib * 2},
+                "instance_info": {"image_source": f"{origin}/{image_file.name}",
+                                  "image_os_hash_algo": "sha256",
+                                  "image_os_hash_value": digest,
+                                  "image_disk_format": "raw"}})
+            if created.status_code != 201:
+                raise SystemExit(f"Creating the node failed: {created.text}")
+            uuid = created.json()["uuid"]
+            mac = "52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3))
+            api.post("/v1/ports", json={"node_uuid": uuid, "address": mac}
+                     ).raise_for_status()
+            began = time.monotonic()
+            line = Line()
+            for target, wanted in (("manage", "manageable"), ("provide", "available")):
+                say(f"{target}: the node goes to {wanted}")
+                provision(api, uuid, target, wanted, line)
+                line.end()
+            say("deploy: the agent downloads, verifies and writes the image")
+            deploy_started = time.monotonic()
+            node = provision(api, uuid, "active", "active", line)
+            deployed = True
             line.end()
-        say("deploy: the agent downloads, verifies and writes the image")
-        deploy_started = time.monotonic()
-        node = provision(api, uuid, "active", "active", line)
-        line.end()
-        deployed_in = time.monotonic() - deploy_started
+            deployed_in = time.monotonic() - deploy_started
 
-    landed = disk.read_bytes()[:len(data)]
-    matches = hashlib.sha256(landed).hexdigest() == digest
-    say(f"\nNode {name} ({uuid}) is {node['provision_state']} after "
-        f"{time.monotonic() - began:.1f} s (deploy {deployed_in:.1f} s, "
-        f"{len(data) / MIB / deployed_in:.0f} MiB/s end to end)")
-    say(f"Disk file {disk}:")
-    for part in image.partitions(landed):
-        say(f"  partition {part['number']}: type 0x{part['type']:02x}"
-            f"{' (bootable)' if part['bootable'] else ''}, start sector {part['start']}, "
-            f"{int(part['sectors']) * image.SECTOR / MIB:.0f} MiB")
-    say(f"  sha256 of the first {size_mib} MiB: {'matches' if matches else 'DIFFERS FROM'} "
-        f"the image ({digest[:16]}...)")
-    look = f"OS_ENDPOINT={endpoint} OS_AUTH_TYPE=none baremetal node show {name}"
-    if started:
-        say("\nThe demo stops the service it started; the node stays in its database. "
-            f"Run `ingot serve` and look at it with:\n  {look}")
-    else:
-        say(f"\nLook at it with:  {look}")
+            landed = disk.read_bytes()[:len(data)]
+            matches = hashlib.sha256(landed).hexdigest() == digest
+            say(f"\nNode {name} ({uuid}) is {node['provision_state']} after "
+                f"{time.monotonic() - began:.1f} s (deploy {deployed_in:.1f} s, "
+                f"{len(data) / MIB / deployed_in:.0f} MiB/s end to end)")
+            say(f"Disk file {disk}:")
+            for part in image.partitions(landed):
+                say(f"  partition {part['number']}: type 0x{part['type']:02x}"
+                    f"{' (bootable)' if part['bootable'] else ''}, start sector "
+                    f"{part['start']}, {int(part['sectors']) * image.SECTOR / MIB:.0f} MiB")
+            say(f"  sha256 of the first {size_mib} MiB: "
+                f"{'matches' if matches else 'DIFFERS FROM'} the image ({digest[:16]}...)")
+        finally:
+            image_file.unlink(missing_ok=True)
+            if uuid is not None and not keep:
+                _remove(api, uuid, name, disk, deployed)
+
+    if keep:
+        look = f"OS_ENDPOINT={endpoint} OS_AUTH_TYPE=none baremetal node show {name}"
+        if started_service:
+            say("\nThe demo stops the service it started; the node stays in its database "
+                f"(--keep). Run `ingot serve` and look at it with:\n  {look}")
+        else:
+            say(f"\nLook at it with:  {look}")
     return 0 if matches else 1
+
+
+def _remove(api: httpx.Client, uuid: str, name: str, disk: pathlib.Path,
+            deployed: bool) -> None:
+    """Undeploy (the agent wipes the disk's metadata) and delete the node, then its disk
+    file; after a failure, delete it through maintenance. Best effort: says what is
+    left if it cannot."""
+    say(f"\nRemoving node {name} and its disk file (--keep keeps them)")
+    try:
+        if deployed:
+            provision(api, uuid, "deleted", "available")
+            provision(api, uuid, "manage", "manageable")
+        else:
+            api.put(f"/v1/nodes/{uuid}/maintenance", json={"reason": "ingot demo clean-up"})
+        response = api.delete(f"/v1/nodes/{uuid}")
+        if response.status_code != 204:
+            raise SystemExit(f"deleting it was refused: {response.text}")
+    except (SystemExit, httpx.HTTPError) as exc:
+        say(f"Could not remove node {name} ({exc}); its disk file stays at {disk}")
+        return
+    disk.unlink(missing_ok=True)

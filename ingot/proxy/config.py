@@ -40,8 +40,10 @@ api_opts = [
                         ("noauth", "no authentication (Ironic's name)"),
                         ("http_basic", "HTTP basic against http_basic_auth_user_file")],
                help="How callers authenticate. The default is ironic-proxy's."),
-    cfg.ListOpt("keystone_allowed_roles", default=["admin", "service"],
-                help="With auth_strategy keystone: a token needs one of these roles."),
+    cfg.ListOpt("keystone_allowed_roles", default=[],
+                help="With auth_strategy keystone: if set, a token needs one of these "
+                     "roles. Empty (the default, as in ironic-proxy): any valid token; "
+                     "the sites then apply their own policies to the proxy's requests."),
     cfg.StrOpt("public_endpoint",
                help="Public URL of the proxy, used in links. Defaults to the request's "
                     "host URL."),

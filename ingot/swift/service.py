@@ -95,6 +95,8 @@ class SwiftService:
         settings = self.temp_urls
         key = self._key_for(location.account)
         start_delay = max(settings.start_delay, valid_for or 0)
+        # settings.lifetime already covers the configured start delay; a caller's
+        # longer need (valid_for) raises it for that URL.
         lifetime = max(settings.lifetime, start_delay + 2 * settings.reuse_margin)
         if settings.cache_enabled:
             return temp_url_for(self.db, location, key=key, lifetime=lifetime,

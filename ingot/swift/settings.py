@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from oslo_config import cfg
 
 from ingot.swift.errors import SwiftConfigError
 
+LOG = logging.getLogger(__name__)
+
 MIN_REUSE_MARGIN = 60
+_warned: set[tuple[str, int, int]] = set()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +54,21 @@ class TempURLSettings:
                 f"exceed [glance] swift_temp_url_expected_download_start_delay "
                 f"({start_delay}) plus [glance] swift_temp_url_reuse_margin ({margin}), "
                 f"otherwise no cached URL could ever be reused.")
+        # A new URL must still be usable by the last node it is handed to: it is reused
+        # while it has start delay + margin left, so it needs that much on top of one
+        # more start delay + margin. Said once, not done silently.
+        needed = start_delay + 2 * margin
+        if lifetime < needed:
+            warning = (lifetime_name, lifetime, needed)
+            if warning not in _warned:
+                _warned.add(warning)
+                LOG.warning("%s is %d s; temporary URLs are made valid for %d s instead: "
+                            "[glance] swift_temp_url_expected_download_start_delay (%d s) "
+                            "plus twice swift_temp_url_reuse_margin (%d s), so that a "
+                            "URL handed out just before it stops being reused still "
+                            "outlives the node's download start", lifetime_name, lifetime,
+                            needed, start_delay, margin)
+            lifetime = needed
         return cls(
             endpoint_url=glance.swift_endpoint_url or None,
             account=glance.swift_account or None,

@@ -163,7 +163,16 @@ def test_configdrive_only_with_deploy_targets(api: httpx.Client, node: dict[str,
     with_old_version = api.put(f"/v1/nodes/{node['uuid']}/states/provision",
                                json={"target": "active", "configdrive": {"meta_data": {}}},
                                headers={"X-OpenStack-Ironic-API-Version": "1.55"})
-    assert with_old_version.status_code == 406
+    # Ironic's answer: a 400 (not 406: the microversion itself is supported).
+    assert with_old_version.status_code == 400
+    assert fault(with_old_version) == ("Providing a JSON object for configdrive is only "
+                                       "supported starting with API version 1.56.")
+    vendor_data = api.put(f"/v1/nodes/{node['uuid']}/states/provision",
+                          json={"target": "active",
+                                "configdrive": {"meta_data": {}, "vendor_data": {}}},
+                          headers={"X-OpenStack-Ironic-API-Version": "1.58"})
+    assert vendor_data.status_code == 400
+    assert "vendor_data needs API version 1.59" in fault(vendor_data)
 
 
 @pytest.mark.usefixtures("unchanged")

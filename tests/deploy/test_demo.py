@@ -6,7 +6,7 @@ import pathlib
 import subprocess
 
 from ingot.demo import image
-from tests.servers.ingot import INGOT, write_config
+from tests.servers.ingot import INGOT, IngotServer, write_config
 from tests.servers.process import free_port
 
 
@@ -30,6 +30,31 @@ def test_demo_deploys_and_reports_the_disk(tmp_path: pathlib.Path) -> None:
     assert "partition 1: type 0x83 (bootable), start sector 2048" in result.stdout
     assert "sha256 of the first 16 MiB: matches the image" in result.stdout
     assert "100.0%" in result.stderr  # the progress bar reached the end
-    assert "The demo stops the service it started" in result.stdout
-    disks = list((tmp_path / "state" / "vms").glob("ingot-demo-*.img"))
-    assert len(disks) == 1
+    # It cleans up after itself: no node, no disk file, no image file.
+    assert "Removing node ingot-demo-" in result.stdout
+    assert list((tmp_path / "state" / "vms").glob("*")) == []
+    assert list((tmp_path / "state" / "demo").glob("*.raw")) == []
+    assert result.stdout.rstrip().endswith("Stopping the `ingot serve` the demo started")
+
+
+def test_demo_on_a_running_service_keeps_it_running(tmp_path: pathlib.Path) -> None:
+    server = IngotServer(tmp_path / "serve", options={
+        "local_vm": {"disk_paths": tmp_path / "state" / "vms"}}).start()
+    try:
+        config = write_config(tmp_path / "demo.conf", {
+            "DEFAULT": {"state_path": tmp_path / "state"}, "api": {"port": server.port},
+            "deploy": {"http_port": free_port()}})
+        result = subprocess.run([INGOT, "demo", "--size", "8", "--keep", "--config-file",
+                                 str(config)], capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"Using the ingot service already running at {server.url}" in result.stdout
+        assert "Stopping" not in result.stdout and "stops the service" not in result.stdout
+        assert "Look at it with:" in result.stdout
+        # --keep: the node and its disk stay, in the service that keeps running.
+        with server.client() as api:
+            names = [n["name"] for n in api.get("/v1/nodes").json()["nodes"]]
+        assert len([n for n in names if n.startswith("ingot-demo-")]) == 1
+        assert len(list((tmp_path / "state" / "vms").glob("ingot-demo-*.img"))) == 1
+        assert server.process is not None and server.process.alive()
+    finally:
+        server.stop()

@@ -108,7 +108,11 @@ def stop_all(timeout: float = 5.0) -> list[str]:
     """Stop every Process still registered (each its whole process group); their
     command lines."""
     with _lock:
-        left = list(_running.values())
+        registered = list(_running.values())
+    left = [process for process in registered if process.alive()]
+    for process in registered:
+        if process not in left:
+            process.stop()  # already gone (killed by its test): just forget it
     for process in left:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGTERM)
