@@ -43,6 +43,7 @@ def uwsgi_proxy(site: IngotServer, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[str]:
     if UWSGI is None:
         unavailable("uwsgi is not installed in the venv (test extra pyuwsgi)")
+    assert UWSGI is not None
     workdir = tmp_path_factory.mktemp("wsgi-proxy")
     config = write_config(workdir / "proxy.conf",
                           proxy_sections({"loc1": site.url}, groups="_:loc1"))
