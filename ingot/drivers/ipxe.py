@@ -105,6 +105,8 @@ class IpxeBootInterface(BootInterface):
             except ImageSourceError as exc:
                 message = str(exc).replace("instance_info image_checksum",
                                            f"driver_info {field}_checksum")
+                # The checks speak of image_source; here the field is this one.
+                message = message.removeprefix("image_source ")
                 raise InvalidParameter(f"driver_info {field}: {message}") from None
         boot_mode(node)
 

@@ -275,12 +275,13 @@ class ImageCache:
         return FileLock(self.data_path(key) + LOCK_SUFFIX)
 
     @contextlib.contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
+    def _locked(self, key: str, what: str | None = None) -> Iterator[None]:
+        """what: the image as its user knows it (the key is a hash of its location)."""
         lock = self._lock(key)
         if not lock.acquire(self.settings.lock_timeout):
-            raise CacheError(f"Image cache entry {key} is still locked by another process "
-                             f"after {self.settings.lock_timeout:.0f} s ([image_cache] "
-                             f"download_lock_timeout).")
+            raise CacheError(f"The image cache entry of {what or key} is still locked by "
+                             f"another process after {self.settings.lock_timeout:.0f} s "
+                             f"([image_cache] download_lock_timeout).")
         try:
             yield
         finally:
@@ -370,7 +371,7 @@ class ImageCache:
         """
         key = source.cache_key
         data = self.data_path(key)
-        with self._locked(key):
+        with self._locked(key, redact_url(source.reference)):
             meta = self.read_meta(key)
             if meta is not None and self.is_fresh(meta, source):
                 matches, meta = self._digest_matches(meta, expected)

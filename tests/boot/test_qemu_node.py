@@ -193,3 +193,21 @@ def test_deleted_node_boot_files_are_removed(qemu_ingot: IngotServer) -> None:
         assert time.monotonic() < deadline, "orphaned boot files were not removed"
         time.sleep(0.5)
     assert keep.exists()
+
+
+def test_special_file_as_deploy_kernel_is_refused_naming_the_field(
+        qemu_ingot: IngotServer) -> None:
+    with qemu_ingot.client() as api:
+        created = api.post("/v1/nodes", json={
+            "driver": "qemu-vm", "driver_info": {
+                "vm_disk": str(qemu_ingot.workdir.parent / "vms" / "never.img"),
+                "deploy_kernel": "file:////proc/self/environ",
+                "deploy_kernel_checksum": "0" * 64,
+                "deploy_ramdisk": "http://127.0.0.1:9/initrd",
+                "deploy_ramdisk_checksum": "0" * 64}})
+        assert created.status_code == 201, created.text
+        boot = api.get(f"/v1/nodes/{created.json()['uuid']}/validate").json()["boot"]
+    assert boot["result"] is False
+    assert boot["reason"] == ("driver_info deploy_kernel: /proc/self/environ is under /proc, "
+                              "which file:// image sources may never use (special or system "
+                              "files).")

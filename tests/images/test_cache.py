@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ingot.images.cache import CacheSettings, FileLock, ImageCache, Placed
+from ingot.images.cache import CacheError, CacheSettings, FileLock, ImageCache, Placed
 from ingot.images.checksum import ChecksumMismatch
 from ingot.images.sources import dispatch
 from ingot.images.sources.errors import ImageSourceUnavailable
@@ -318,3 +318,23 @@ def test_cleanup_does_not_wait_for_another_cleanup(cache: ImageCache) -> None:
         assert cache.clean_up(wait=False).skipped
     finally:
         lock.release()
+
+
+def test_locked_entry_error_names_the_image_not_its_key(origin: Origin,
+                                                        tmp_path: pathlib.Path) -> None:
+    cache = ImageCache(_settings(tmp_path / "master", lock_timeout=0.3))
+    data = secrets.token_bytes(10 * KIB)
+    url = origin.add("/locked.img", data).replace("://", "://reader:hunter2@")
+    source = _resolve(url, data)
+    held = FileLock(cache.data_path(source.cache_key) + ".lock")
+    assert held.acquire(None)
+    try:
+        with pytest.raises(CacheError) as raised:
+            cache.fetch(source, dispatch.fetcher(source, dispatch.SourceAccess()),
+                        source.expected_digest(allow_md5=False), str(tmp_path / "node"))
+    finally:
+        held.release()
+    message = str(raised.value)
+    assert message.startswith("The image cache entry of http://******@127.0.0.1:")
+    assert "/locked.img is still locked by another process after 0 s" in message
+    assert source.cache_key not in message and "hunter2" not in message

@@ -125,9 +125,8 @@ def local_path(reference: str) -> str:
     written = normal_path(path)
     blocked = _under_any(written, BLOCKED_PATHS)
     if blocked is not None:
-        raise ImageReferenceError(f"image_source {written} is under {blocked}, which "
-                                  f"file:// image sources may never use (special or "
-                                  f"system files).")
+        raise ImageReferenceError(f"{written} is under {blocked}, which file:// image "
+                                  f"sources may never use (special or system files).")
     return path
 
 
@@ -264,7 +263,10 @@ class FileScheme:
 
     def check(self, reference: str, instance_info: Mapping[str, Any], *,
               allow_md5: bool) -> None:
-        local_path(reference)
+        try:
+            local_path(reference)
+        except ImageReferenceError as exc:
+            raise ImageReferenceError(f"image_source {exc}") from None
         declared_image(instance_info, allow_md5=allow_md5)
 
     def resolve(self, reference: str, instance_info: Mapping[str, Any],
