@@ -69,7 +69,6 @@ FAKE_HARDWARE = HardwareType("fake-hardware", with_passive({
 }, "fake"))
 
 _KNOWN: dict[str, HardwareType] = {FAKE_HARDWARE.name: FAKE_HARDWARE}
-_instances: dict[type[Interface], Interface] = {}
 
 
 def register(hardware_type: HardwareType) -> None:
@@ -91,18 +90,12 @@ def enabled(names: Iterable[str]) -> dict[str, HardwareType]:
     return result
 
 
-def _instance(cls: type[Interface]) -> Interface:
-    instance = _instances.get(cls)
-    if instance is None:
-        instance = _instances[cls] = cls()
-    return instance
-
-
 def driver_for(node: Node) -> DriverSet:
     hardware_type = _KNOWN.get(node.driver)
     if hardware_type is None:
         raise InvalidParameter(f'Unknown hardware type "{node.driver}".')
-    chosen = {kind: _instance(hardware_type.implementation(kind, node.interface(kind)))
+    # Implementations are stateless: a fresh instance each time is as good as a shared one.
+    chosen = {kind: hardware_type.implementation(kind, node.interface(kind))()
               for kind in INTERFACE_KINDS}
     named = {"power", "management", "boot", "deploy", "inspect", "rescue"}
     power, management, boot = chosen["power"], chosen["management"], chosen["boot"]
