@@ -41,7 +41,7 @@ from ingot.drivers.settings import DriverSettings
 from ingot.images.cache import CacheError
 from ingot.images.checksum import ChecksumError
 from ingot.images.sources import dispatch
-from ingot.images.sources.errors import ImageSourceError
+from ingot.images.sources.errors import ImageSourceError, MissingImageInfo
 
 BOOT_FILES = ("deploy_kernel", "deploy_ramdisk")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -102,6 +102,10 @@ class IpxeBootInterface(BootInterface):
             try:
                 dispatch.check_reference(reference, _boot_files_info(node, field),
                                          allow_md5=settings.agent.allow_md5)
+            except MissingImageInfo:
+                # The message would name instance_info's fields; a boot file has one.
+                raise MissingParameter(f"driver_info {field}_checksum is required for a "
+                                       f"{field} that is not a Glance image.") from None
             except ImageSourceError as exc:
                 message = str(exc).replace("instance_info image_checksum",
                                            f"driver_info {field}_checksum")
