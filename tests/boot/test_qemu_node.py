@@ -126,9 +126,11 @@ def abort_and_power_off(api: httpx.Client, server: IngotServer, node: str) -> No
             break
         time.sleep(0.2)
     wait_for(api, node, ("deploy failed",))
-    deadline = time.monotonic() + 30  # the conductor powers it off after the API answered
-    while api.get(f"/v1/nodes/{node}").json()["power_state"] != "power off":
-        assert time.monotonic() < deadline, "the machine was not powered off"
+    # The conductor powers it off after the API answered, then lets the node go.
+    deadline = time.monotonic() + 30
+    while (shown := api.get(f"/v1/nodes/{node}").json())["power_state"] != "power off" \
+            or shown["reservation"] is not None:
+        assert time.monotonic() < deadline, f"the machine was not powered off: {shown}"
         time.sleep(0.2)
     assert not (server.workdir / "state" / "local-vm" / f"{node}.pid").exists()
 
