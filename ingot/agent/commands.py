@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ingot.agent.redaction import redact
+from ingot.common.redaction import redact
 
 LOG = logging.getLogger(__name__)
 

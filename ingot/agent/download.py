@@ -35,7 +35,7 @@ from typing import TypeVar
 
 import httpx
 
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 from ingot.images.proxies import ProxyPolicy, http_client
 
 LOG = logging.getLogger(__name__)

@@ -130,7 +130,8 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             server_header=False, timeout_graceful_shutdown=5,
                             ssl_certfile=certificate.cert_file if certificate else None,
-                            ssl_keyfile=certificate.key_file if certificate else None)
+                            ssl_keyfile=certificate.key_file if certificate else None,
+                            log_config=None)
     server = uvicorn.Server(config)
     LOG.info("Agent for node %s serving on %s, writing to %s", found.node_uuid,
              callback_url, settings.target)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from ingot.agent import download, writer
 from ingot.agent.commands import CommandContext, CommandError, CommandRunner, InvalidCommandParams
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 from ingot.configdrive import MAX_DOWNLOAD_SIZE
 from ingot.configdrive.check import check as check_configdrive
 from ingot.configdrive.check import is_url

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from oslo_utils import strutils
-
 from ingot.api.errors import BadRequest, NotAcceptable
+from ingot.common.redaction import MASK, redact, redact_text
 from ingot.db.models import Node
-
-MASK = "******"
 
 # Minor version that introduced each versioned field (Ironic's VERSIONED_FIELDS).
 FIELD_VERSIONS: dict[str, int] = {
@@ -47,7 +43,6 @@ DETAIL_FIELDS = (
 LIST_FIELDS = ("uuid", "instance_uuid", "maintenance", "power_state", "provision_state",
                "name")
 _ALL = frozenset(DETAIL_FIELDS)
-_SIGNATURE = re.compile(r"(temp_url_sig=)[^&]+")
 
 
 def fields_at(minor: int, names: Iterable[str]) -> tuple[str, ...]:
@@ -75,35 +70,9 @@ def timestamp(value: datetime.datetime | None) -> str | None:
     return None if value is None else value.isoformat() + "+00:00"
 
 
-def mask_url(value: Any) -> Any:
-    """Hide the signature of a Swift temporary URL."""
-    if isinstance(value, str) and "temp_url_sig=" in value:
-        return _SIGNATURE.sub(r"\1" + MASK, value)
-    return value
-
-
 def masked(info: dict[str, Any]) -> dict[str, Any]:
-    if not info:
-        return {}
-    result: dict[str, Any] = _mask_urls(strutils.mask_dict_password(info, MASK))
-    return result
-
-
-def _mask_urls(value: Any) -> Any:
-    """Temp URL signatures anywhere inside, e.g. in the agent's image_info."""
-    if isinstance(value, str):
-        return mask_url(value)
-    if isinstance(value, dict):
-        return {key: _mask_urls(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_mask_urls(item) for item in value]
-    return value
-
-
-def instance_info_view(info: dict[str, Any]) -> dict[str, Any]:
-    result = masked(info)
-    if "configdrive" in result:
-        result["configdrive"] = MASK
+    """driver_info, instance_info, ... as every answer shows them (ingot.common.redaction)."""
+    result: dict[str, Any] = redact(info) if info else {}
     return result
 
 
@@ -118,8 +87,32 @@ def internal_info_view(node: Node) -> dict[str, Any]:
     if node.agent_token:
         info["agent_secret_token"] = MASK
     if node.agent_progress:
-        info["agent_progress"] = node.agent_progress
+        info["agent_progress"] = redact(node.agent_progress)
     return info
+
+
+# What an agent reads from its lookup (IPA: root device hints and disk erasure
+# settings). The image, its URLs and the config drive reach it in its commands; the
+# lookup needs no login, so it shows nothing else.
+_AGENT_INSTANCE_INFO = ("root_device", "capabilities", "image_type", "deploy_boot_mode")
+_AGENT_INTERNAL_INFO = ("agent_enable_ata_secure_erase", "agent_continue_if_ata_erase_failed",
+                        "agent_enable_nvme_secure_erase",
+                        "agent_continue_if_secure_erase_failed", "agent_erase_skip_read_only",
+                        "disk_erasure_concurrency")
+
+
+def lookup_view(node: Node, base: str) -> dict[str, Any]:
+    """The node as GET /v1/lookup shows it to an agent (no login)."""
+    return {
+        "uuid": node.uuid,
+        "properties": redact(node.properties),
+        "instance_info": redact({key: node.instance_info[key] for key in _AGENT_INSTANCE_INFO
+                                 if key in node.instance_info}),
+        "driver_internal_info": redact({key: node.driver_internal_info[key]
+                                        for key in _AGENT_INTERNAL_INFO
+                                        if key in node.driver_internal_info}),
+        "links": _links(base, "nodes", node.uuid),
+    }
 
 
 def _links(base: str, kind: str, ident: str, suffix: str = "") -> list[dict[str, str]]:
@@ -155,12 +148,15 @@ def _value(node: Node, name: str, conductor: str | None) -> Any:
     if name == "driver_info":
         return masked(node.driver_info)
     if name == "instance_info":
-        return instance_info_view(node.instance_info)
+        return masked(node.instance_info)
     if name == "driver_internal_info":
         return internal_info_view(node)
     if name in ("created_at", "updated_at", "provision_updated_at", "inspection_started_at",
                 "inspection_finished_at"):
         return timestamp(getattr(node, name))
+    if name in ("last_error", "maintenance_reason"):
+        value = getattr(node, name)
+        return redact_text(value) if isinstance(value, str) else value
     if name == "traits":
         return list(node.traits)
     if name == "conductor":
@@ -172,7 +168,8 @@ def _value(node: Node, name: str, conductor: str | None) -> Any:
 
 def states_view(node: Node, minor: int) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "console_enabled": node.console_enabled, "last_error": node.last_error,
+        "console_enabled": node.console_enabled,
+        "last_error": None if node.last_error is None else redact_text(node.last_error),
         "power_state": node.power_state, "provision_state": node.provision_state,
         "target_power_state": node.target_power_state,
         "target_provision_state": node.target_provision_state,

@@ -25,9 +25,10 @@ from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized
 from ingot.api.lookup import find_node
-from ingot.api.node_view import MASK, instance_info_view, internal_info_view, links
+from ingot.api.node_view import lookup_view
 from ingot.api.responses import json_response
 from ingot.common import states
+from ingot.common.redaction import MASK
 from ingot.db import nodes
 from ingot.db.models import Node, utcnow
 
@@ -86,13 +87,6 @@ async def lookup(request: Request) -> Response:
     token: str | None = None
     if minor >= 62:
         token = _issue_token(ctx, node)
-    node_view: dict[str, Any] = {
-        "uuid": node.uuid,
-        "properties": node.properties,
-        "instance_info": instance_info_view(node.instance_info),
-        "driver_internal_info": internal_info_view(node),
-        "links": links(base_url(request), "nodes", node.uuid),
-    }
     config = {
         "heartbeat_timeout": ctx.settings.heartbeat_timeout,
         "agent_token": token,
@@ -102,7 +96,7 @@ async def lookup(request: Request) -> Response:
                     "prepend_host_reverse": True, "global_prefix": None},
         "metrics_statsd": {"statsd_host": "localhost", "statsd_port": 8125},
     }
-    return json_response({"node": node_view, "config": config})
+    return json_response({"node": lookup_view(node, base_url(request)), "config": config})
 
 
 def _issue_token(ctx: Any, node: Node) -> str:

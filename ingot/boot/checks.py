@@ -16,8 +16,8 @@ import string
 import uuid
 from urllib.parse import urlsplit
 
-from ingot.agent.redaction import redact_url
 from ingot.boot.errors import BootConfigError
+from ingot.common.redaction import redact_url
 
 _PRINTABLE = frozenset(string.ascii_letters + string.digits + string.punctuation)
 _OPERATORS = ("${", "&&", "||")

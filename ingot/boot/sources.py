@@ -13,7 +13,7 @@ import dataclasses
 import pathlib
 from typing import Protocol, runtime_checkable
 
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 
 
 @runtime_checkable

@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Any
 
+from ingot.common import redaction
+
 TOKEN_VARIABLE = "INGOT_AGENT_TOKEN"
 
 
@@ -83,6 +85,7 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redaction.install()
     # These log request URLs, which may carry signatures.
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

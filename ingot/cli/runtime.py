@@ -19,6 +19,7 @@ from ingot.api.app import create_app
 from ingot.api.auth import basic_authenticator, keystone_authenticator, noauth
 from ingot.api.context import ApiSettings
 from ingot.common.listen import ListenError, listening_socket
+from ingot.common import redaction
 from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
 from ingot.db import migrate
@@ -32,6 +33,7 @@ def setup_logging(conf: cfg.ConfigOpts) -> None:
     logging.basicConfig(
         level=logging.DEBUG if conf.debug else logging.INFO, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redaction.install()
     # Third-party chatter that would otherwise print URLs with query strings.
     for noisy in ("httpx", "httpcore", "urllib3", "keystoneauth", "swiftclient"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -116,7 +118,8 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
             on_shutdown=[service.stop] if service else [])
         servers.append((uvicorn.Server(uvicorn.Config(
             app, host=conf.api.host_ip, port=conf.api.port, log_level="warning",
-            access_log=False, lifespan="on", server_header=False)), sockets[0]))
+            access_log=False, lifespan="on", server_header=False,
+            log_config=None)), sockets[0]))  # uvicorn then logs through the redacting root handler
         LOG.info("ingot API listening on http://%s:%s", conf.api.host_ip, conf.api.port)
     if conductor and conf.deploy.serve_http_root:
         root = pathlib.Path(os.path.expanduser(conf.deploy.http_root))

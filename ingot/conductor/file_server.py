@@ -22,5 +22,6 @@ def app(root: pathlib.Path) -> Starlette:
 
 def server(root: pathlib.Path, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(app(root), host=host, port=port, log_level="warning",
-                            access_log=False, lifespan="off", server_header=False)
+                            access_log=False, lifespan="off", server_header=False,
+                            log_config=None)
     return uvicorn.Server(config)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 from ingot.drivers.interfaces import DriverError
 
 RUNNING = "RUNNING"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 from ingot.common import states
 from ingot.db import nodes
 from ingot.db.engine import Database

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 
 from oslo_config import cfg
 
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 from ingot.images.checksum import ExpectedDigest
 from ingot.images.sources.record import (
     Fetched,

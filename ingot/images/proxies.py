@@ -25,24 +25,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ingot.common.redaction import redact_text
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
-_USERINFO = re.compile(r"(?<=://)[^/@]*@")
 
 
 class InvalidProxySetting(ValueError):
     """A proxy or no_proxy value is malformed; the message names the field and value."""
-
-
-def redact_proxy(value: str) -> str:
-    """``value`` with any ``user:password@`` replaced, for messages and logs."""
-    if "://" not in value and "@" in value:
-        return "***@" + value.rsplit("@", 1)[1]
-    return _USERINFO.sub("***@", value)
 
 
 def _is_hostname(name: str) -> bool:
@@ -67,7 +61,7 @@ def normalize_proxy(field: str, value: str) -> str:
 
     Raises InvalidProxySetting naming ``field`` and the (password-masked) value.
     """
-    shown = redact_proxy(value) if isinstance(value, str) else repr(value)
+    shown = redact_text(value) if isinstance(value, str) else repr(value)
 
     def invalid(reason: str) -> InvalidProxySetting:
         return InvalidProxySetting(f"{field} {shown!r} is not a valid proxy: {reason}. "
@@ -304,8 +298,8 @@ class ProxyPolicy:
         return fields
 
     def __repr__(self) -> str:
-        return (f"ProxyPolicy(http={self.http and redact_proxy(self.http)!r}, "
-                f"https={self.https and redact_proxy(self.https)!r}, "
+        return (f"ProxyPolicy(http={self.http and redact_text(self.http)!r}, "
+                f"https={self.https and redact_text(self.https)!r}, "
                 f"no_proxy={str(self.no_proxy)!r})")
 
 

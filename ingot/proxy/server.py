@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from ingot.common.listen import listening_socket
+from ingot.common import redaction
 from ingot.proxy.config import ProxyConfig
 
 LOG = logging.getLogger("ingot.proxy")
@@ -22,6 +23,7 @@ CONFIG_ENV = "INGOT_PROXY_CONFIG"
 def setup_logging(debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    redaction.install()
     # Their request lines carry URLs with query strings; keystoneauth's may carry more,
     # and repeats on every probe what the proxy's own "site is down" line says.
     for noisy in ("httpx", "httpcore", "urllib3", "stevedore"):
@@ -49,7 +51,8 @@ def run(config: ProxyConfig, args: list[str], workers: int = 1) -> None:
     sock = listening_socket(settings.host_ip, settings.port, host_option="[api] host_ip",
                             port_option="[api] port")
     options: dict[str, Any] = {"log_level": "warning", "access_log": False,
-                               "lifespan": "on", "server_header": False}
+                               "lifespan": "on", "server_header": False,
+                               "log_config": None}
     LOG.info("ingot proxy listening on http://%s:%s with %d worker(s), sites: %s",
              settings.host_ip, settings.port, workers,
              ", ".join(f"{site.name} ({', '.join(g or '_' for g in site.groups)})"

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from swiftclient.utils import generate_temp_url
 
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 from ingot.swift.locations import ObjectLocation
 
 DIGESTS = ("sha256", "sha512", "sha1")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ingot.agent.redaction import redact_url
+from ingot.common.redaction import redact_url
 from ingot.images.checksum import FetchText
 from ingot.images.proxies import ProxyPolicy, http_client
 from ingot.images.sources.errors import (
