@@ -50,6 +50,7 @@ class AuthMiddleware:
 # --- http_basic -------------------------------------------------------------------------
 
 _BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Baremetal API"'}
+_BCRYPT_MAX = 72  # bytes of a password that bcrypt reads
 
 
 class HtpasswdFile:
@@ -93,13 +94,21 @@ class HtpasswdFile:
         hashed = self._entries.get(user)
         if hashed is None:
             return False
-        key = (user, hashlib.sha256(password.encode()).digest())
+        secret = password.encode()
+        if len(secret) > _BCRYPT_MAX:
+            # bcrypt only reads 72 bytes (bcrypt 5 refuses more): no such password matches.
+            return False
+        key = (user, hashlib.sha256(secret).digest())
         if key in self._verified:
             return True
-        if bcrypt.checkpw(password.encode(), hashed.replace(b"$2y$", b"$2b$", 1)):
+        try:
+            matches = bcrypt.checkpw(secret, hashed.replace(b"$2y$", b"$2b$", 1))
+        except ValueError:
+            LOG.warning("The htpasswd entry of %s is not a valid bcrypt hash", user)
+            return False
+        if matches:
             self._verified.add(key)
-            return True
-        return False
+        return matches
 
 
 def basic_authenticator(path: str) -> Callable[[dict[bytes, bytes]], dict[str, Any]]:

@@ -36,6 +36,10 @@ async def read_json(request: Request, limit: int, max_depth: int = 25) -> Any:
         raise BadRequest(f"Malformed JSON body: {exc}.") from None
     if _depth(value) > max_depth:
         raise BadRequest(f"JSON body nests deeper than {max_depth} levels.")
+    field = _nul_field(value)
+    if field is not None:
+        raise BadRequest(f"{field} contains a NUL character (\\u0000), which cannot be "
+                         f"stored.")
     return value
 
 
@@ -45,6 +49,31 @@ async def read_object(request: Request, limit: int, max_depth: int = 25) -> dict
         raise BadRequest(f"Expected a JSON object as request body, got "
                          f"{type(value).__name__}.")
     return value
+
+
+def _nul_field(value: Any) -> str | None:
+    """Where the first string (key or value) holding a NUL character is, if any:
+    ``driver_info.x``, or the ``path`` of a JSON patch operation."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "The request body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return f"A key of {where or 'the request body'}"
+                stack.append((child, f"{where}.{key}" if where else key))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                op_path = child.get("path") if isinstance(child, dict) else None
+                if not where and isinstance(op_path, str) and "\x00" not in op_path:
+                    # A JSON patch operation: name the field it changes.
+                    stack.extend((part, op_path) for part in child.values())
+                else:
+                    stack.append((child, f"{where}[{index}]"))
+    return None
 
 
 def _depth(value: Any) -> int:

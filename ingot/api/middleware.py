@@ -10,11 +10,12 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingot.api import microversion
-from ingot.api.errors import ApiError, error_body
+from ingot.api.errors import ApiError, BadRequest, NotFound, error_body
 
 LOG = logging.getLogger("ingot.api")
 
@@ -60,6 +61,11 @@ class ApiMiddleware:
             return
         state["version"] = version
         extra = common + microversion.version_headers(version)
+        refused = refuse_nul(scope)
+        if refused is not None:
+            await send_error(send, refused.status, refused.message, extra)
+            log_request(scope, refused.status, started, request_id)
+            return
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status_seen
@@ -83,6 +89,20 @@ class ApiMiddleware:
                               f"the details under request id {request_id}.", extra,
                               faultcode="Server")
         log_request(scope, status_seen, started, request_id)
+
+
+def refuse_nul(scope: Scope) -> ApiError | None:
+    """NUL characters in the path or the query string, which no database can store or
+    match (PostgreSQL refuses them): a path holding one names nothing (404), a query
+    parameter is a 400 naming it. The same answer on every database."""
+    if "\x00" in scope["path"]:
+        return NotFound(f"The resource could not be found: {scope['path']!r}")
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return BadRequest(f"Query parameter {name!r} contains a NUL character.")
+    return None
 
 
 async def send_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]],

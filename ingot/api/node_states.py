@@ -70,7 +70,7 @@ async def set_power_state(request: Request) -> Response:
     if unknown:
         raise BadRequest(f"Unknown field(s) in power request: {', '.join(sorted(unknown))}.")
     target = body.get("target")
-    if target not in _POWER_TARGETS:
+    if not isinstance(target, str) or target not in _POWER_TARGETS:
         raise BadRequest(f"Invalid power state target {target!r}; valid targets: "
                          f"{', '.join(sorted(_POWER_TARGETS))}.")
     if _POWER_TARGETS[target] > minor:
@@ -79,7 +79,8 @@ async def set_power_state(request: Request) -> Response:
     if "timeout" in body:
         if minor < 27:
             raise NotAcceptable("The power timeout needs API version 1.27 or later.")
-        if not isinstance(body["timeout"], int) or body["timeout"] < 1:
+        timeout = body["timeout"]
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
             raise BadRequest("timeout must be a positive integer (seconds).")
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])

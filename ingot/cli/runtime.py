@@ -18,8 +18,8 @@ from oslo_config import cfg
 from ingot.api.app import create_app
 from ingot.api.auth import basic_authenticator, keystone_authenticator, noauth
 from ingot.api.context import ApiSettings
-from ingot.common.listen import ListenError, listening_socket
 from ingot.common import redaction
+from ingot.common.listen import ListenError, listening_socket
 from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
 from ingot.db import migrate

@@ -10,7 +10,9 @@ opts = [
                                    "http(s) URL as given, an image in Swift by temp URL"),
                         ("swift", "like direct, for images in Swift"),
                         ("http", "the conductor caches the image and serves it from its "
-                                 "HTTP root")],
+                                 "HTTP root"),
+                        ("local", "Ironic's name for http: the conductor caches the image "
+                                  "and serves it from its own HTTP server")],
                help="How the agent gets images; a node's instance_info or driver_info "
                     "image_download_source overrides it. file:// images and Glance images "
                     "outside Swift are always served by the conductor. (Ironic's default "

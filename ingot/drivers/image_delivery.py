@@ -7,7 +7,10 @@ instance_info, then driver_info):
   image in Swift (swift://, or a Glance image in Glance's Swift store) by temp URL;
 * ``swift``: as direct, for images in Swift (so it differs only in intent);
 * ``http``: this conductor fetches the image into its image cache and serves it from
-  its HTTP root, so a site's nodes load the WAN once.
+  its HTTP root, so a site's nodes load the WAN once;
+* ``local``: Ironic's name for the same (in Ironic, ``http`` passes http(s) URLs
+  through and only ``local`` caches them on the conductor; ingot's ``direct`` is the
+  former).
 
 file:// images, and Glance images that are not in Swift, always go through the
 conductor: the agent can reach neither.
@@ -34,6 +37,9 @@ from ingot.images.sources.swift import SwiftTempURL
 from ingot.swift.errors import SwiftConfigError
 
 LOG = logging.getLogger(__name__)
+
+# Modes in which this conductor serves the image itself (local is Ironic's name).
+_SERVED = ("http", "local")
 
 AGENT_IMAGES = "agent_images"
 
@@ -100,7 +106,7 @@ def source_id(source: ImageSource) -> str:
 
 def _agent_url(node: Node, source: ImageSource, source_access: dispatch.SourceAccess,
                mode: str, services: Services) -> str:
-    if mode != "http":
+    if mode not in _SERVED:
         url = dispatch.agent_url(source, source_access)
         if url is not None:
             if source.swift is not None:
@@ -123,8 +129,8 @@ def _agent_url(node: Node, source: ImageSource, source_access: dispatch.SourceAc
 
 
 def _why_cached(source: ImageSource, mode: str, swift_configured: bool) -> str:
-    if mode == "http":
-        return "image_download_source http"
+    if mode in _SERVED:
+        return f"image_download_source {mode}"
     if source.kind == "file":
         return "file:// images are always served by the conductor"
     if source.swift is not None and not swift_configured:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import time
 
-from ingot.common.redaction import redact_url
 from ingot.common import states
+from ingot.common.redaction import redact_url
 from ingot.db import nodes
 from ingot.db.engine import Database
 from ingot.db.models import utcnow

@@ -15,7 +15,7 @@ from oslo_config import cfg
 
 from ingot.images.proxies import InvalidProxySetting, ProxyPolicy
 
-DOWNLOAD_SOURCES = ("direct", "swift", "http")
+DOWNLOAD_SOURCES = ("direct", "swift", "http", "local")  # local: Ironic's name for http
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

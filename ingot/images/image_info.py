@@ -11,7 +11,10 @@ from typing import Any
 
 from ingot.images.proxies import InvalidProxySetting, ProxyPolicy
 from ingot.images.sources import dispatch
-from ingot.images.sources.errors import ImageReferenceError, MissingImageInfo
+from ingot.images.sources.errors import (
+    ImageNotAcceptable,
+    ImageReferenceError,
+)
 
 DISK_FORMATS = ("raw", "qcow2")
 
@@ -33,7 +36,7 @@ def validate(instance_info: Mapping[str, Any], driver_info: Mapping[str, Any],
     try:
         dispatch.check_reference(instance_info.get("image_source"), instance_info,
                                  allow_md5=allow_md5)
-    except (ImageReferenceError, MissingImageInfo) as exc:
+    except (ImageReferenceError, ImageNotAcceptable) as exc:  # e.g. a partition image
         # Most messages name their instance_info field already.
         text = str(exc)
         if text.startswith("image_source"):

@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Any
 
-from ingot.common.listen import listening_socket
 from ingot.common import redaction
+from ingot.common.listen import listening_socket
 from ingot.proxy.config import ProxyConfig
 
 LOG = logging.getLogger("ingot.proxy")

@@ -21,7 +21,7 @@ def basic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotServer]:
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=8)).decode()
     # htpasswd -B writes $2y$ hashes; ingot must accept them.
     htpasswd.write_text(f"admin:{hashed.replace('$2b$', '$2y$', 1)}\n# comment\n"
-                        f"plain:secret\n")
+                        f"plain:secret\nbroken:$2b$not-a-hash\n")
     server = IngotServer(workdir, options={"DEFAULT": {
         "auth_strategy": "http_basic", "http_basic_auth_user_file": htpasswd}}).start()
     yield server
@@ -41,6 +41,19 @@ def test_requests_need_valid_credentials(basic: IngotServer) -> None:
     for _ in range(2):  # the second request is served from the verified-credentials cache
         ok = httpx.get(f"{basic.url}/v1/nodes", auth=("admin", "s3cret"))
         assert ok.status_code == 200
+
+
+def test_odd_passwords_are_refused_without_an_error(basic: IngotServer) -> None:
+    """bcrypt reads 72 bytes and refuses more; a password over it, one with a NUL byte,
+    and a user whose entry is not a valid hash are all a plain 401."""
+    for user, password in (("admin", "x" * 73), ("admin", "s3cret" + "x" * 100),
+                           ("admin", "é" * 40), ("admin", "s3\x00cret"),
+                           ("broken", "anything")):
+        response = httpx.get(f"{basic.url}/v1/nodes", auth=(user, password))
+        assert response.status_code == 401, (user, len(password), response.text)
+        assert "Incorrect username or password" in response.json()["error_message"]
+    assert "Traceback" not in basic.log()
+    assert "Unexpected error" not in basic.log()
 
 
 def test_discovery_and_agent_endpoints_stay_public(basic: IngotServer) -> None:

@@ -219,3 +219,31 @@ def test_unknown_download_source_is_a_400(api: httpx.Client, dirs: dict[str, pat
     response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
     assert response.status_code == 400
     assert "image_download_source" in fault(response)
+
+
+def test_ironic_local_download_source_is_served_by_the_conductor(
+        dirs: dict[str, pathlib.Path], origin: Origin) -> None:
+    """[agent] image_download_source = local (Ironic's value): the conductor caches the
+    image and serves it from its own HTTP server, as Ironic does; validate says so."""
+    server = IngotServer(dirs["base"] / "ingot-local", options={
+        "local_vm": {"disk_paths": dirs["vms"], "agent_heartbeat_interval": 0.5},
+        "agent": {"image_download_source": "local"},
+    }).start()
+    try:
+        data = os.urandom(2 * MIB)
+        url = origin.add(f"/{secrets.token_hex(4)}.raw", data)
+        info = {"image_source": url, "image_os_hash_algo": "sha256",
+                "image_os_hash_value": sha256(data)}
+        with server.client() as api:
+            for _ in range(2):
+                node, disk = node_for(api, dirs, info)
+                validated = api.get(f"/v1/nodes/{node}/validate")
+                assert validated.status_code == 200, validated.text
+                assert validated.json()["deploy"] == {"result": True}
+                result = deploy(api, node)
+                assert result["provision_state"] == "active", result["last_error"]
+                assert disk.read_bytes()[:len(data)] == data
+        assert origin.bytes_served(url.removeprefix(origin.url)) == len(data)
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()
