@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingot.api import drivers, node_states, nodes, ports, ramdisk, root
+from ingot.api import drivers, node_states, nodes, openapi, ports, ramdisk, root
 from ingot.api.auth import AuthMiddleware
 from ingot.api.conductor_directory import ConductorDirectory
 from ingot.api.context import ApiContext, ApiSettings
@@ -23,8 +23,7 @@ from ingot.api.responses import http_exception_handler
 from ingot.db.engine import Database
 from ingot.drivers.settings import DriverSettings
 
-_UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
-                "runbooks", "events", "shards", "inspection_rules")
+_UNSUPPORTED = openapi.UNSUPPORTED
 
 
 def _routes() -> list[BaseRoute]:
@@ -33,6 +32,7 @@ def _routes() -> list[BaseRoute]:
         Route("/", root.root, methods=["GET"]),
         Route("/v1", root.v1, methods=["GET"]),
         Route("/v1/", root.v1, methods=["GET"]),
+        Route("/v1/openapi.json", openapi.openapi, methods=["GET"]),
         Route("/v1/nodes", nodes.list_nodes, methods=["GET"]),
         Route("/v1/nodes", nodes.create_node, methods=["POST"]),
         Route("/v1/nodes/detail", nodes.list_nodes_detail, methods=["GET"]),

@@ -1,0 +1,303 @@
+"""The OpenAPI 3 document of the API ingot serves (GET /v1/openapi.json).
+
+It describes every route of ``ingot.api.app`` (a test compares the two) with the
+request shapes the handlers accept; answers are described loosely (Ironic's shapes
+depend on the microversion). Errors are Ironic's ``{"error_message": "<JSON>"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingot.api import microversion
+from ingot.api.node_input import SPECS
+from ingot.api.responses import json_response
+from ingot.drivers.interfaces import INTERFACE_KINDS
+
+UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
+               "runbooks", "events", "shards", "inspection_rules")
+
+_JSON = "application/json"
+_OBJECT: dict[str, Any] = {"type": "object"}
+_STRING: dict[str, Any] = {"type": "string"}
+_BOOL: dict[str, Any] = {"type": "boolean"}
+_NULLABLE_STRING: dict[str, Any] = {"type": "string", "nullable": True}
+
+_NODE_FIELD_TYPES: dict[str, dict[str, Any]] = {
+    "uuid": {"type": "string", "format": "uuid"},
+    "name": {"type": "string", "nullable": True, "maxLength": 255},
+    "driver": {"type": "string", "maxLength": 255},
+    "driver_info": _OBJECT, "instance_info": _OBJECT, "properties": _OBJECT,
+    "extra": _OBJECT, "network_data": _OBJECT,
+    "instance_uuid": {"type": "string", "format": "uuid", "nullable": True},
+    "chassis_uuid": {"type": "string", "nullable": True},
+    "maintenance": _BOOL, "console_enabled": _BOOL, "protected": _BOOL, "retired": _BOOL,
+    "automated_clean": {"type": "boolean", "nullable": True},
+    "resource_class": {"type": "string", "nullable": True, "maxLength": 80},
+    "conductor_group": {"type": "string", "maxLength": 255},
+    "protected_reason": _NULLABLE_STRING, "retired_reason": _NULLABLE_STRING,
+    "owner": {"type": "string", "nullable": True, "maxLength": 255},
+    "lessee": {"type": "string", "nullable": True, "maxLength": 255},
+    "description": {"type": "string", "nullable": True, "maxLength": 4096},
+    **{f"{kind}_interface": {"type": "string", "nullable": True, "maxLength": 255}
+       for kind in INTERFACE_KINDS},
+}
+
+
+def _error() -> dict[str, Any]:
+    return {"description": "Ironic's error body: error_message is a JSON string holding "
+                           "faultcode, faultstring and debuginfo.",
+            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {_JSON: {"schema": schema}}}
+
+
+def _operation(summary: str, ok: dict[str, dict[str, Any]], *,
+               params: list[dict[str, Any]] | None = None,
+               body: dict[str, Any] | None = None, public: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [{"$ref": "#/components/parameters/Version"}, *(params or [])],
+        "responses": {**ok, "default": _error()},
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {_JSON: {"schema": body}}}
+    if public:
+        op["security"] = []
+    return op
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "minLength": 1}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            **({"description": description} if description else {})}
+
+
+_NODE = {**_path("node", "A node's UUID or name."), "example": "node-1"}
+_PORT = _path("port", "A port's UUID.")
+_PAGING = [
+    _query("limit", {"type": "integer"}),
+    _query("marker", _STRING, "UUID of the last item of the previous page."),
+    _query("sort_key", _STRING), _query("sort_dir", {"type": "string",
+                                                       "enum": ["asc", "desc"]}),
+    _query("fields", _STRING, "Comma-separated field names (API 1.8)."),
+    _query("detail", _BOOL, "API 1.43."),
+]
+_NODE_FILTERS = [
+    _query(name, _STRING) for name in (
+        "driver", "provision_state", "resource_class", "fault", "owner", "lessee",
+        "project", "description_contains", "conductor", "conductor_group")
+] + [_query("instance_uuid", {"type": "string", "format": "uuid"})] + [
+    _query(name, _BOOL) for name in ("maintenance", "associated", "retired")]
+_PORT_FILTERS = [_query("node", _STRING), _query("node_uuid", _STRING),
+                 _query("address", _STRING)]
+
+
+def _schemas() -> dict[str, Any]:
+    node_create = {
+        "type": "object", "required": ["driver"], "additionalProperties": False,
+        "properties": {name: _NODE_FIELD_TYPES.get(name, {})
+                       for name, spec in SPECS.items() if spec.create},
+    }
+    patch_op = {
+        "type": "object", "required": ["op", "path"],
+        "properties": {"op": {"type": "string",
+                              "enum": ["add", "replace", "remove", "test"]},
+                       "path": {"type": "string", "pattern": "^/"},
+                       "value": {}},
+    }
+    return {
+        "Error": {"type": "object", "required": ["error_message"],
+                  "properties": {"error_message": _STRING}},
+        "Node": {"type": "object", "description": "A node; driver_info, instance_info and "
+                 "driver_internal_info are masked (docs/api.md)."},
+        "NodeCreate": node_create,
+        "JsonPatch": {"type": "array", "minItems": 1, "items": patch_op},
+        "PowerState": {
+            "type": "object", "required": ["target"], "additionalProperties": False,
+            "properties": {"target": {"type": "string", "enum": [
+                "power on", "power off", "rebooting", "soft power off", "soft rebooting"]},
+                "timeout": {"type": "integer", "minimum": 1}}},
+        "ProvisionState": {
+            "type": "object", "required": ["target"], "additionalProperties": False,
+            "properties": {
+                "target": {"type": "string", "enum": [
+                    "active", "deploy", "rebuild", "deleted", "undeploy", "manage",
+                    "provide", "inspect", "abort", "clean", "adopt", "rescue", "unrescue"]},
+                "configdrive": {"oneOf": [_STRING, _OBJECT]},
+                "clean_steps": {"type": "array", "items": _OBJECT},
+                "deploy_steps": {"type": "array", "items": _OBJECT},
+                "rescue_password": _STRING, "disable_ramdisk": _BOOL}},
+        "Maintenance": {"type": "object", "properties": {"reason": _STRING}},
+        "Traits": {"type": "object", "required": ["traits"],
+                   "properties": {"traits": {"type": "array", "items": _STRING}}},
+        "PortCreate": {
+            "type": "object", "required": ["address", "node_uuid"],
+            "additionalProperties": False,
+            "properties": {
+                "uuid": {"type": "string", "format": "uuid"},
+                "address": _STRING, "node_uuid": {"type": "string", "format": "uuid"},
+                "extra": _OBJECT, "local_link_connection": _OBJECT, "pxe_enabled": _BOOL,
+                "physical_network": _NULLABLE_STRING, "is_smartnic": _BOOL}},
+        "Heartbeat": {
+            "type": "object", "required": ["callback_url", "agent_token"],
+            "properties": {
+                "callback_url": _STRING, "agent_token": _STRING, "agent_version": _STRING,
+                "agent_verify_ca": _STRING,
+                "agent_status": {"type": "string", "enum": ["start", "end", "error"]},
+                "agent_status_message": _STRING, "agent_progress": _OBJECT}},
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    listed = {"200": _answer("A page of items (and next, when there are more).", _OBJECT)}
+    one = {"200": _answer("The item.", _OBJECT)}
+    accepted = {"202": _answer("Accepted; the conductor carries it out.")}
+    no_content = {"204": _answer("Done.")}
+    node = "/v1/nodes/{node}"
+    paths: dict[str, dict[str, Any]] = {
+        "/": {"get": _operation("Version discovery.", one, public=True)},
+        "/v1": {"get": _operation("API v1 and its resources.", one, public=True)},
+        "/v1/": {"get": _operation("API v1 and its resources.", one, public=True)},
+        "/v1/openapi.json": {"get": _operation("This document.", one)},
+        "/v1/nodes": {
+            "get": _operation("List nodes.", listed, params=_PAGING + _NODE_FILTERS),
+            "post": _operation("Create a node.", {"201": _answer("The node.", _ref("Node"))},
+                               body=_ref("NodeCreate")),
+        },
+        "/v1/nodes/detail": {"get": _operation("List nodes with every field.", listed,
+                                               params=_PAGING + _NODE_FILTERS)},
+        node: {
+            "parameters": [_NODE],
+            "get": _operation("Show a node.", {"200": _answer("The node.", _ref("Node"))},
+                              params=[_query("fields", _STRING)]),
+            "patch": _operation("Update a node with a JSON patch.",
+                                {"200": _answer("The node.", _ref("Node"))},
+                                body=_ref("JsonPatch")),
+            "delete": _operation("Delete a node.", no_content),
+        },
+        f"{node}/maintenance": {
+            "parameters": [_NODE],
+            "put": _operation("Set maintenance mode.", accepted, body=_ref("Maintenance")),
+            "delete": _operation("Clear maintenance mode.", accepted),
+        },
+        f"{node}/traits": {
+            "parameters": [_NODE],
+            "get": _operation("The node's traits.", one),
+            "put": _operation("Replace the node's traits.", no_content, body=_ref("Traits")),
+            "delete": _operation("Remove every trait.", no_content),
+        },
+        f"{node}/traits/{{trait}}": {
+            "parameters": [_NODE, _path("trait", "A trait name.")],
+            "put": _operation("Add a trait.", no_content),
+            "delete": _operation("Remove a trait.", no_content),
+        },
+        f"{node}/states": {"parameters": [_NODE],
+                           "get": _operation("The node's states.", one)},
+        f"{node}/states/power": {
+            "parameters": [_NODE],
+            "put": _operation("Change the power state.", accepted, body=_ref("PowerState"))},
+        f"{node}/states/provision": {
+            "parameters": [_NODE],
+            "put": _operation("Change the provision state.", accepted,
+                              body=_ref("ProvisionState"))},
+        f"{node}/validate": {"parameters": [_NODE],
+                             "get": _operation("Validate the node's interfaces.", one)},
+        f"{node}/ports": {"parameters": [_NODE],
+                          "get": _operation("The node's ports.", listed, params=_PAGING)},
+        f"{node}/ports/detail": {
+            "parameters": [_NODE],
+            "get": _operation("The node's ports, every field.", listed, params=_PAGING)},
+        "/v1/ports": {
+            "get": _operation("List ports.", listed, params=_PAGING + _PORT_FILTERS),
+            "post": _operation("Create a port.", {"201": _answer("The port.", _OBJECT)},
+                               body=_ref("PortCreate")),
+        },
+        "/v1/ports/detail": {"get": _operation("List ports, every field.", listed,
+                                               params=_PAGING + _PORT_FILTERS)},
+        "/v1/ports/{port}": {
+            "parameters": [_PORT],
+            "get": _operation("Show a port.", one, params=[_query("fields", _STRING)]),
+            "patch": _operation("Update a port with a JSON patch.", one,
+                                body=_ref("JsonPatch")),
+            "delete": _operation("Delete a port.", no_content),
+        },
+        "/v1/drivers": {"get": _operation("List drivers (hardware types).", one, params=[
+            _query("type", _STRING), _query("detail", _BOOL)])},
+        "/v1/drivers/{driver}": {"parameters": [_path("driver", "A hardware type.")],
+                                 "get": _operation("Show a driver.", one)},
+        "/v1/drivers/{driver}/properties": {
+            "parameters": [_path("driver", "A hardware type.")],
+            "get": _operation("The driver_info keys a driver reads.", one)},
+        "/v1/conductors": {"get": _operation("List conductors (API 1.49).", listed, params=[
+            _query("detail", _BOOL), _query("limit", {"type": "integer"}),
+            _query("marker", _STRING)])},
+        "/v1/conductors/{hostname}": {
+            "parameters": [_path("hostname", "A conductor's host name.")],
+            "get": _operation("Show a conductor.", one)},
+        "/v1/lookup": {"get": _operation(
+            "The agent finds its node (no login; API 1.22).", one, public=True,
+            params=[_query("addresses", _STRING, "Comma-separated MAC addresses."),
+                    _query("node_uuid", {"type": "string", "format": "uuid"})])},
+        "/v1/heartbeat/{node}": {
+            "parameters": [_NODE],
+            "post": _operation("The agent's heartbeat (no login; agent token).", accepted,
+                               body=_ref("Heartbeat"), public=True)},
+    }
+    gone = {"404": _answer("ingot does not implement this resource.", _ref("Error"))}
+    methods = ("get", "post", "put", "patch", "delete")
+    for name in UNSUPPORTED:
+        paths[f"/v1/{name}"] = {method: _operation(f"Not implemented: {name}.", gone)
+                                for method in methods}
+        paths[f"/v1/{name}/{{rest}}"] = {
+            "parameters": [_path("rest", "Anything below the resource.")],
+            **{method: _operation(f"Not implemented: {name}.", gone) for method in methods}}
+    return paths
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "ingot Bare Metal API", "version": str(microversion.INGOT.high),
+                 "description": "OpenStack's Bare Metal API v1 as ingot serves it."},
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "parameters": {"Version": {
+                "name": "X-OpenStack-Ironic-API-Version", "in": "header", "required": False,
+                "description": f"The microversion: 1.1 to {microversion.INGOT.high}, or "
+                               f"latest.",
+                "schema": {"type": "string", "enum": [
+                    *(f"1.{minor}" for minor in range(1, microversion.INGOT.high.minor + 1)),
+                    "latest"]}}},
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "keystone": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}},
+        },
+        "security": [{"basic": []}, {"keystone": []}, {}],
+    }
+
+
+_DOCUMENT: dict[str, Any] | None = None
+
+
+async def openapi(request: Request) -> Response:
+    global _DOCUMENT
+    if _DOCUMENT is None:
+        _DOCUMENT = document()
+    return json_response(_DOCUMENT)
