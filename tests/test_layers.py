@@ -111,14 +111,6 @@ def test_package_imports_only_lower_layers(package: str) -> None:
     assert broken == []
 
 
-def test_known_exceptions_are_still_needed() -> None:
-    """Once the last upward import of an exception is gone, the allowance must go too."""
-    used = {target for module, targets in GRAPH.items() for target in targets
-            if target in KNOWN_EXCEPTIONS
-            and _package(target) not in ALLOWED[_package(module) or ""] | {_package(module)}}
-    assert used == KNOWN_EXCEPTIONS, "remove the unused entries from KNOWN_EXCEPTIONS"
-
-
 def _closure(roots: set[str]) -> set[str]:
     seen: set[str] = set()
     todo = list(roots)
