@@ -65,7 +65,12 @@ class NodeTask:
     def advance(self, event: str, **values: Any) -> str:
         """Move the node along the state machine by event, with extra column values."""
         new_state = states.next_state(self.node.provision_state, event)
-        self.save(provision_state=new_state, target_provision_state=states.target_of(new_state),
+        target = states.target_of(new_state)
+        if new_state in (states.CLEANING, states.CLEANWAIT) \
+                and self.node.target_provision_state == states.MANAGEABLE:
+            # Manual cleaning waits for its agent and resumes, and still ends manageable.
+            target = states.MANAGEABLE
+        self.save(provision_state=new_state, target_provision_state=target,
                   provision_updated_at=utcnow(), **values)
         return new_state
 

@@ -9,6 +9,7 @@ killing it. And with ingot's own agent, the default of local-vm nodes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -31,6 +33,7 @@ from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port, unavailable
 
 IPA_REQUIREMENT = "ironic-python-agent==13.0.0"
+IPA_STARTS = "Starting ironic-python-agent version"
 LAUNCHER = pathlib.Path(__file__).with_name("launcher.py")
 MIB = 1 << 20
 DISK_MIB = 112  # the image, and IPA's 64 MiB config drive partition at the end
@@ -58,7 +61,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, bytes
 
 
 def ingot_site(workdir: pathlib.Path, image_dir: pathlib.Path, *, host_ip: str = "127.0.0.1",
-               agent_command: str = "") -> IngotServer:
+               agent_command: str = "", fast_track: bool = False) -> IngotServer:
     (workdir / "vms").mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = IngotServer(workdir / "ingot", options={
@@ -67,7 +70,8 @@ def ingot_site(workdir: pathlib.Path, image_dir: pathlib.Path, *, host_ip: str =
                 "ramdisk_heartbeat_timeout": 5},
         # Metadata erasure only, as devstack configures Ironic: a full erase_devices
         # (IPA priority 10) would shred the whole disk at every cleaning.
-        "deploy": {"http_port": free_port(), "erase_devices_priority": 0},
+        "deploy": {"http_port": free_port(), "erase_devices_priority": 0,
+                   "fast_track": fast_track},
         "local_vm": {"disk_paths": workdir / "vms", "agent_heartbeat_interval": 0.5,
                      "agent_command": agent_command},
         "conductor": {"check_provision_state_interval": 1, "deploy_callback_timeout": 120,
@@ -192,9 +196,11 @@ def three_boots(api: httpx.Client, server: IngotServer, uuid: str, disk: pathlib
     return urls
 
 
-@pytest.mark.parametrize("auto_tls", [True, False], ids=["auto-tls", "tls-off"])
-def test_stock_ipa_three_boots(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
-                               image: tuple[pathlib.Path, bytes], auto_tls: bool) -> None:
+@contextlib.contextmanager
+def ipa_site(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
+             image: tuple[pathlib.Path, bytes], auto_tls: bool, fast_track: bool = False
+             ) -> Iterator[tuple[IngotServer, httpx.Client, machine.Machine, str]]:
+    """An ingot site whose local-vm node boots the stock IPA on a machine of its own."""
     machine.check_tools()
     mac = factories.mac()
     run_dir = tmp_path / "machine"
@@ -202,7 +208,8 @@ def test_stock_ipa_three_boots(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
     (tmp_path / "vms").mkdir()
     with machine.machine(tmp_path / "vms" / "disk.img", DISK_MIB, mac) as box:
         server = ingot_site(tmp_path, image[0].parent, host_ip=box.host_ip,
-                            agent_command=ipa_command(ipa_python, box, run_dir, auto_tls))
+                            agent_command=ipa_command(ipa_python, box, run_dir, auto_tls),
+                            fast_track=fast_track)
         try:
             with httpx.Client(base_url=server.url, timeout=30, trust_env=False,
                               headers={"X-OpenStack-Ironic-API-Version": "1.73"}) as api:
@@ -210,16 +217,43 @@ def test_stock_ipa_three_boots(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
                 # standby.sync and power off out of band, as Ironic does with this flag.
                 uuid = new_node(api, image, box.disk_file, mac,
                                 deploy_forces_oob_reboot=True)
-                urls = three_boots(api, server, uuid, box.disk_file, image[1],
-                                   flush_marker="Synchronous command sync completed",
-                                   boot_marker="Starting ironic-python-agent version")
+                yield server, api, box, uuid
         finally:
             server.stop()
+
+
+@pytest.mark.parametrize("auto_tls", [True, False], ids=["auto-tls", "tls-off"])
+def test_stock_ipa_three_boots(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
+                               image: tuple[pathlib.Path, bytes], auto_tls: bool) -> None:
+    with ipa_site(tmp_path, ipa_python, image, auto_tls) as (server, api, box, uuid):
+        urls = three_boots(api, server, uuid, box.disk_file, image[1],
+                           flush_marker="Synchronous command sync completed",
+                           boot_marker=IPA_STARTS)
     # The conductor drove the agent at the address and with the scheme it advertised:
     # https with IPA's self-signed certificate, verified against the CA it sent.
     assert urls == {f"{'https' if auto_tls else 'http'}://{box.ip}:9999"}
     generated = node_log(server, uuid).count("Generating TLS parameters automatically")
     assert generated == (3 if auto_tls else 0)
+
+
+def test_stock_ipa_fast_track(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
+                              image: tuple[pathlib.Path, bytes]) -> None:
+    """The agent that cleaned the node writes the image: no second boot."""
+    with ipa_site(tmp_path, ipa_python, image, True, fast_track=True) as \
+            (server, api, box, uuid):
+        provision(api, server, uuid, "manage", ("manageable",))
+        node = provision(api, server, uuid, "provide", ("available", "clean failed"))
+        assert node["provision_state"] == "available", node["last_error"]
+        assert node["power_state"] == "power on"  # the agent was left running
+        node = provision(api, server, uuid, "active", ("active", "deploy failed"))
+        assert node["provision_state"] == "active", node["last_error"]
+        written = box.disk_file.read_bytes()
+        assert hashlib.sha256(written[:len(image[1])]).hexdigest() == \
+            hashlib.sha256(image[1]).hexdigest()
+        log = node_log(server, uuid)
+    assert log.count(IPA_STARTS) == 1
+    assert log.index("Synchronous command sync completed") < log.index(
+        "ingot: stopping process")
 
 
 def test_ingot_agent_three_boots(tmp_path: pathlib.Path,
@@ -237,3 +271,39 @@ def test_ingot_agent_three_boots(tmp_path: pathlib.Path,
     assert urls and all(url.startswith("https://127.0.0.1:") for url in urls)
     # A new agent (its own port) on each boot, with its own token.
     assert len(urls) >= 2
+
+
+def test_ingot_agent_fast_track_and_manual_cleaning(
+        tmp_path: pathlib.Path, image: tuple[pathlib.Path, bytes]) -> None:
+    """One boot of ingot's agent serves a manual cleaning, the automated cleaning of
+    provide and the deploy; manual cleaning takes the steps the agent offers."""
+    server = ingot_site(tmp_path, image[0].parent, fast_track=True)
+    try:
+        with server.client() as api:
+            disk = tmp_path / "vms" / "disk.img"
+            uuid = new_node(api, image, disk, factories.mac())
+            provision(api, server, uuid, "manage", ("manageable",))
+            node = provision(api, server, uuid, "clean", ("manageable", "clean failed"),
+                             clean_steps=[{"interface": "deploy",
+                                           "step": "erase_devices_metadata"}])
+            assert node["provision_state"] == "manageable", node["last_error"]
+            assert node["power_state"] == "power on"
+            node = provision(api, server, uuid, "provide", ("available", "clean failed"))
+            assert node["provision_state"] == "available", node["last_error"]
+            node = provision(api, server, uuid, "active", ("active", "deploy failed"))
+            assert node["provision_state"] == "active", node["last_error"]
+            assert disk.read_bytes()[:len(image[1])] == image[1]
+            assert node_log(server, uuid).count("Lookup found node") == 1
+
+            # A step the agent does not offer fails the manual cleaning, saying which
+            # steps it does offer.
+            node = provision(api, server, uuid, "deleted", ("available", "clean failed"))
+            assert node["provision_state"] == "available", node["last_error"]
+            provision(api, server, uuid, "manage", ("manageable",))
+            node = provision(api, server, uuid, "clean", ("manageable", "clean failed"),
+                             clean_steps=[{"interface": "deploy", "step": "erase_devices"}])
+            assert node["provision_state"] == "clean failed"
+            assert "deploy.erase_devices is not offered by the agent; it offers " \
+                "deploy.erase_devices_metadata" in node["last_error"], node["last_error"]
+    finally:
+        server.stop()
