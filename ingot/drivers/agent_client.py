@@ -44,7 +44,7 @@ class CommandStatus:
                    result=body.get("command_result"))
 
 
-Verify = ssl.SSLContext | bool | str
+Verify = ssl.SSLContext | bool
 
 
 def tls_verify(agent_ca: str | None, driver_info: dict[str, Any], default: str) -> Verify:
