@@ -10,6 +10,7 @@ import dataclasses
 import os
 import pathlib
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 
 from tests.servers.process import unavailable
 
+IPA_REQUIREMENT = "ironic-python-agent==13.0.0"  # the newest that installs on Python 3.11
+LAUNCHER = pathlib.Path(__file__).with_name("launcher.py")
 TOOLS = ("ip", "unshare", "losetup", "blockdev", "parted", "sgdisk", "udevadm", "wipefs", "sfdisk",
          "blkid")
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
@@ -103,3 +106,21 @@ def _kill_namespace_processes(namespace: str) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.1)
+
+
+def ipa_command(ipa_python: pathlib.Path, box: Machine, run_dir: pathlib.Path,
+                auto_tls: bool = True) -> str:
+    """[local_vm] agent_command that boots the stock IPA on box (see launcher.py)."""
+    env = {"INGOT_IPA_DISK": box.loop, "INGOT_IPA_INTERFACE": box.interface,
+           "INGOT_IPA_RUN_DIR": str(run_dir), "TMPDIR": str(run_dir), "PATH": SBIN}
+    argv = [shutil.which("ip", path=SBIN) or "ip", "netns", "exec", box.namespace,
+            "env", *(f"{key}={value}" for key, value in env.items()),
+            # Its own PID namespace and /proc, as on a machine: IPA's fuser checks of
+            # the disk would otherwise stop at the host's processes it may not read.
+            # Killing unshare (power off) kills the agent with it.
+            "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+            str(ipa_python), str(LAUNCHER), "--machine", "{node_uuid}",
+            "--api_url", "{api_url}", "--listen_port", "9999",
+            "--enable_auto_tls" if auto_tls else "--noenable_auto_tls", "--debug",
+            "--lookup_timeout", "60"]
+    return shlex.join(argv)

@@ -14,8 +14,6 @@ import hashlib
 import json
 import os
 import pathlib
-import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,9 +30,7 @@ from tests.servers import venvs
 from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port, unavailable
 
-IPA_REQUIREMENT = "ironic-python-agent==13.0.0"
 IPA_STARTS = "Starting ironic-python-agent version"
-LAUNCHER = pathlib.Path(__file__).with_name("launcher.py")
 MIB = 1 << 20
 DISK_MIB = 112  # the image, and IPA's 64 MiB config drive partition at the end
 IMAGE_MIB = 24
@@ -43,7 +39,7 @@ IMAGE_MIB = 24
 @pytest.fixture(scope="module")
 def ipa_python() -> pathlib.Path:
     try:
-        venv = venvs.ensure("ironic-python-agent", [IPA_REQUIREMENT])
+        venv = venvs.ensure("ironic-python-agent", [machine.IPA_REQUIREMENT])
     except venvs.InstallFailed as exc:
         unavailable(f"ironic-python-agent could not be installed: {exc}")
     return venv / "bin" / "python"
@@ -79,23 +75,6 @@ def ingot_site(workdir: pathlib.Path, image_dir: pathlib.Path, *, host_ip: str =
     })
     server.url = f"http://{host_ip}:{port}"
     return server.start()
-
-
-def ipa_command(ipa_python: pathlib.Path, box: machine.Machine, run_dir: pathlib.Path,
-                auto_tls: bool) -> str:
-    env = {"INGOT_IPA_DISK": box.loop, "INGOT_IPA_INTERFACE": box.interface,
-           "INGOT_IPA_RUN_DIR": str(run_dir), "TMPDIR": str(run_dir), "PATH": machine.SBIN}
-    argv = [shutil.which("ip", path=machine.SBIN) or "ip", "netns", "exec", box.namespace,
-            "env", *(f"{key}={value}" for key, value in env.items()),
-            # Its own PID namespace and /proc, as on a machine: IPA's fuser checks of
-            # the disk would otherwise stop at the host's processes it may not read.
-            # Killing unshare (power off) kills the agent with it.
-            "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-            str(ipa_python), str(LAUNCHER), "--machine", "{node_uuid}",
-            "--api_url", "{api_url}", "--listen_port", "9999",
-            "--enable_auto_tls" if auto_tls else "--noenable_auto_tls", "--debug",
-            "--lookup_timeout", "60"]
-    return shlex.join(argv)
 
 
 def new_node(api: httpx.Client, image: tuple[pathlib.Path, bytes], disk: pathlib.Path,
@@ -208,7 +187,8 @@ def ipa_site(tmp_path: pathlib.Path, ipa_python: pathlib.Path,
     (tmp_path / "vms").mkdir()
     with machine.machine(tmp_path / "vms" / "disk.img", DISK_MIB, mac) as box:
         server = ingot_site(tmp_path, image[0].parent, host_ip=box.host_ip,
-                            agent_command=ipa_command(ipa_python, box, run_dir, auto_tls),
+                            agent_command=machine.ipa_command(ipa_python, box, run_dir,
+                                                              auto_tls),
                             fast_track=fast_track)
         try:
             with httpx.Client(base_url=server.url, timeout=30, trust_env=False,
