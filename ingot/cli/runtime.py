@@ -105,10 +105,15 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
 
         services = driver_services(conf, db, drivers)
 
-        service = ConductorService(
-            db, ConductorSettings.from_conf(conf), services, housekeeping=[
-                functools.partial(image_delivery.clean_up_cache, services),
-                functools.partial(ipxe.remove_orphans, services)])
+        chores: list[Callable[[], object]] = [
+            functools.partial(image_delivery.clean_up_cache, services),
+            functools.partial(ipxe.remove_orphans, services)]
+        if "local-vm" in conf.enabled_hardware_types:
+            from ingot.drivers import local_vm  # noqa: PLC0415 - loaded by the catalog
+
+            chores.append(functools.partial(local_vm.fail_orphaned_agents, services))
+        service = ConductorService(db, ConductorSettings.from_conf(conf), services,
+                                   housekeeping=chores)
     servers: list[tuple[uvicorn.Server, socket.socket]] = []
     if api:
         app = create_app(

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from ingot.common.power import POWER_OFF, POWER_ON
+from ingot.db import nodes
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes, ramdisk_exit
 from ingot.drivers.direct import DirectDeploy
@@ -27,8 +28,10 @@ from ingot.drivers.interfaces import (
     PowerInterface,
     Task,
 )
+from ingot.drivers.services import Services
 from ingot.drivers.settings import DriverSettings
 
+LOCAL_VM_NAME = "local-vm"
 _POWER_KEY = "local_vm_power"
 _BOOT_KEY = "local_vm_boot_device"
 
@@ -97,6 +100,25 @@ def agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path,
         argv += ["--mac", mac]
     return argv
 
+
+
+def fail_orphaned_agents(services: Services) -> list[str]:
+    """Housekeeping: fail the nodes waiting for an agent that ended while no conductor
+    watched it (this one restarted meanwhile); the node uuids failed. Agents this
+    conductor started report their own end (set_power_state)."""
+    found = node_processes.orphans(run_dir(services.settings))
+    failed = []
+    for node_uuid, log_tail in found.items():
+        with services.db.read() as conn:
+            node = nodes.get_by_uuid(conn, node_uuid)
+        if node is None or node.driver != LOCAL_VM_NAME:
+            continue
+        message = ramdisk_exit.exit_message(f"The agent process of node {node.uuid}", None,
+                                            log_tail)
+        if ramdisk_exit.fail_waiting_node(services.db, node.id, node.agent_token, message,
+                                          settle_timeout=0):
+            failed.append(node.uuid)
+    return failed
 
 class LocalVmPower(PowerInterface):
     name = "local-vm"
@@ -168,7 +190,7 @@ class LocalVmBoot(BootInterface):
         await task.driver.management.set_boot_device(task, "disk", persistent=True)
 
 
-LOCAL_VM = hardware.HardwareType("local-vm", hardware.with_passive({
+LOCAL_VM = hardware.HardwareType(LOCAL_VM_NAME, hardware.with_passive({
     "power": (LocalVmPower,),
     "management": (LocalVmManagement,),
     "boot": (LocalVmBoot,),

@@ -23,6 +23,8 @@ _TAIL_BYTES = 4096
 # Children a watcher thread waits for: only that thread may reap them, or their exit
 # code would be lost.
 _watched: set[int] = set()
+# Every process this process watches, so orphans() leaves them to their watcher.
+_watching: set[int] = set()
 
 
 def _pid_file(run_dir: pathlib.Path, node_uuid: str) -> pathlib.Path:
@@ -63,6 +65,7 @@ def start(run_dir: pathlib.Path, node_uuid: str, argv: Sequence[str], *,
     pid_file.write_text(str(process.pid))
     if on_exit is not None:
         _watched.add(process.pid)
+        _watching.add(process.pid)
         threading.Thread(target=_watch, args=(process, pid_file, log_path, offset, on_exit),
                          name=f"watch-{node_uuid}", daemon=True).start()
     return process.pid
@@ -91,6 +94,22 @@ def log_tail(log_path: pathlib.Path, offset: int = 0) -> str:
         return ""
     lines = data.decode("utf-8", "replace").splitlines()
     return "\n".join(line for line in lines[-_TAIL_LINES:] if line.strip())
+
+
+def orphans(run_dir: pathlib.Path) -> dict[str, str]:
+    """Nodes whose process ended unwatched (while the conductor that started it was
+    down): node uuid -> the last lines of its log. Their pid files remain until stop()."""
+    found = {}
+    for pid_file in run_dir.glob("*.pid"):
+        node_uuid = pid_file.name.removesuffix(".pid")
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if pid in _watching or running_pid(run_dir, node_uuid) is not None:
+            continue
+        found[node_uuid] = log_tail(_log_file(run_dir, node_uuid))
+    return found
 
 
 def stop(run_dir: pathlib.Path, node_uuid: str, timeout: float = 10.0) -> bool:

@@ -24,8 +24,14 @@ _SETTLE_TIMEOUT = 60.0
 _SETTLE_INTERVAL = 0.2
 
 
-def exit_message(what: str, code: int, log_tail: str) -> str:
-    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+def exit_message(what: str, code: int | None, log_tail: str) -> str:
+    """code: the exit code (negative: the signal), None if no conductor watched it end."""
+    if code is None:
+        how = "ended while no conductor watched it (the conductor restarted)"
+    elif code < 0:
+        how = f"was killed by signal {-code}"
+    else:
+        how = f"exited with code {code}"
     message = f"{what} {how} before the operation finished."
     if log_tail:
         message += f" Last lines of its log: {redact_url(log_tail)}"
@@ -33,14 +39,14 @@ def exit_message(what: str, code: int, log_tail: str) -> str:
 
 
 def fail_waiting_node(db: Database, node_id: int, agent_token: str | None,
-                      message: str) -> bool:
+                      message: str, settle_timeout: float = _SETTLE_TIMEOUT) -> bool:
     """Fail the node if it still waits for the ramdisk booted with agent_token.
 
     Returns True if the node was failed. Gives up once the node has moved on (another
-    boot, another state) or after a bounded wait for a conductor holding it.
+    boot, another state) or after waiting settle_timeout for a conductor holding it.
     """
-    deadline = time.monotonic() + _SETTLE_TIMEOUT
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + settle_timeout
+    while True:  # at least once, then until the deadline
         with db.read() as conn:
             node = nodes.get_by_id(conn, node_id)
         if node is None or node.agent_token != agent_token \
@@ -61,5 +67,7 @@ def fail_waiting_node(db: Database, node_id: int, agent_token: str | None,
             if done:
                 LOG.warning("Node %s: %s", node.uuid, message)
                 return True
+        if time.monotonic() + _SETTLE_INTERVAL >= deadline:
+            break
         time.sleep(_SETTLE_INTERVAL)
     return False

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import os
 import pathlib
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +16,9 @@ import sqlalchemy as sa
 
 from ingot.db.models import nodes, utcnow
 from tests import factories
-from tests.deploy.nodes import provision, wait_for
+from tests.deploy.nodes import provision, sha256, vm_node, wait_for
 from tests.servers.ingot import IngotServer
+from tests.servers.origin import Fault, Origin
 from tests.servers.process import wait_until
 
 
@@ -115,3 +118,43 @@ def test_non_json_answer_of_the_agent_is_a_clear_last_error(
     assert _BadGateway.requests and all("agent_token=" in path
                                         for path in _BadGateway.requests)
     assert token not in failed["last_error"]
+
+
+def test_agent_that_died_while_the_conductor_was_down_fails_the_node(
+        tmp_path: pathlib.Path, origin: Origin) -> None:
+    (tmp_path / "vms").mkdir()
+    server = IngotServer(tmp_path / "ingot", options={
+        "local_vm": {"disk_paths": tmp_path / "vms", "agent_heartbeat_interval": 0.5},
+        "conductor": {"check_provision_state_interval": 1, "deploy_callback_timeout": 600},
+    }).start()
+    try:
+        image = os.urandom(16 << 20)
+        url = origin.add("/orphan.raw", image, Fault(delay=0.05))  # slow: still running
+        with server.client() as api:
+            uuid, _disk = vm_node(api, tmp_path, url, sha256(image))
+            assert api.put(f"/v1/nodes/{uuid}/states/provision",
+                           json={"target": "active"}).status_code == 202
+            wait_until(lambda: bool(origin.hits_for("/orphan.raw")), 30,
+                       "the agent's download")
+            # The conductor has let the node go: it waits for the agent's next call.
+            wait_for(api, uuid, ("wait call-back",), timeout=30)
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGKILL)  # no watcher left for its agent
+        server.process.popen.wait(10)
+        pid_file = server.workdir / "state" / "local-vm" / f"{uuid}.pid"
+        agent = int(pid_file.read_text())
+        os.killpg(agent, signal.SIGKILL)
+        wait_until(lambda: not pathlib.Path(f"/proc/{agent}").exists()
+                   or "State:\tZ" in pathlib.Path(f"/proc/{agent}/status").read_text(),
+                   10, "the agent's end")
+        server.start()
+        started = time.monotonic()
+        with server.client() as api:
+            failed = wait_for(api, uuid, ("deploy failed", "active"), timeout=60)
+        assert failed["provision_state"] == "deploy failed"
+        assert time.monotonic() - started < 30
+        assert (f"The agent process of node {uuid} ended while no conductor watched it"
+                in failed["last_error"]), failed["last_error"]
+        wait_until(lambda: not pid_file.exists(), 10, "the abort after the agent's end")
+    finally:
+        server.stop()
