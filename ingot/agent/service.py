@@ -19,12 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
-from ingot.agent import tls
+from ingot.agent import disks, root_device, tls
 from ingot.agent.clean import Clean
 from ingot.agent.commands import CommandRunner
 from ingot.agent.heartbeat import Heartbeater, HeartbeatSettings
 from ingot.agent.http_api import create_app
 from ingot.agent.ironic_client import TLS_VERSION, IronicClient, LookupFailed, LookupResult
+from ingot.agent.root_device import InvalidHints, NoRootDevice
 from ingot.agent.standby import DownloadSettings, Standby
 
 LOG = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ LOG = logging.getLogger(__name__)
 @dataclasses.dataclass(frozen=True)
 class AgentSettings:
     api_url: str
-    target: str
+    # None: chosen after the lookup by the node's root device hints (root_device.py).
+    target: str | None
     macs: Sequence[str] = ()
     node_uuid: str | None = None
     listen_host: str = "127.0.0.1"
@@ -87,12 +89,30 @@ def run(settings: AgentSettings) -> int:
             LOG.error("%s", exc)
             return 2
         LOG.info("Lookup found node %s", found.node_uuid)
+        if settings.target is None:
+            try:
+                settings = dataclasses.replace(settings, target=_root_disk(found))
+            except (NoRootDevice, InvalidHints) as exc:
+                LOG.error("%s", exc)
+                return 2
         return _serve(settings, client, found)
     finally:
         client.close()
 
 
+def _root_disk(found: LookupResult) -> str:
+    properties = found.node.get("properties") or {}
+    hints = properties.get("root_device") if isinstance(properties, dict) else None
+    disk = root_device.choose(disks.list_disks(), hints)
+    LOG.info("Root disk %s (%d GiB%s)", disk.name, disk.size >> 30,
+             f", hints {hints}" if hints else ", the smallest of at least 4 GiB")
+    return disk.name
+
+
 def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -> int:
+    target = settings.target
+    if target is None:
+        raise ValueError("the agent has no target disk")
     sock = _bind(settings.listen_host, settings.listen_port)
     certificate = None
     if settings.auto_tls and client.version is not None and client.version >= TLS_VERSION:
@@ -115,8 +135,8 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
     download = dataclasses.replace(settings.download,
                                    allow_md5=settings.download.allow_md5 or found.allow_md5)
     runner = CommandRunner()
-    Standby(settings.target, download, stop_agent).register(runner)
-    Clean(settings.target).register(runner)
+    Standby(target, download, stop_agent).register(runner)
+    Clean(target).register(runner)
     app = create_app(runner, found.agent_token,
                      lambda: {"started_at": started_at, "version": version})
     heartbeater = Heartbeater(
@@ -134,7 +154,7 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
                             log_config=None)
     server = uvicorn.Server(config)
     LOG.info("Agent for node %s serving on %s, writing to %s", found.node_uuid,
-             callback_url, settings.target)
+             callback_url, target)
     # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the
     # handlers that were there before: these make that a normal exit (code 0).
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,6 +1,11 @@
 """``ingot agent``: the provisioning agent (ironic-python-agent's protocol) for one
 target disk or disk image file.
 
+Booted from ingot's ramdisk, ``--kernel-cmdline /proc/cmdline`` takes the settings from
+the kernel command line as ironic-python-agent does (``ipa-api-url``, ``BOOTIF``,
+``ipa-advertise-host``/``-port``...), the MACs from the machine's network cards and the
+target disk from the node's root device hints.
+
 A conductor that generated the agent token itself (as Ironic does for virtual media)
 hands it over in the environment variable INGOT_AGENT_TOKEN, never on the command line
 where other users could read it.
@@ -41,11 +46,19 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "agent", help="the provisioning agent: looks its node up, serves the command API, "
                       "writes images onto --target")
-    parser.add_argument("--api-url", required=True, help="Bare Metal API endpoint")
+    _add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kernel-cmdline", metavar="FILE",
+                        help="take the settings from this kernel command line (in the "
+                             "ramdisk: /proc/cmdline) and this machine's NICs and disks")
+    parser.add_argument("--api-url", help="Bare Metal API endpoint")
     parser.add_argument("--mac", action="append", default=[], dest="macs",
                         help="a MAC address of this machine (repeatable)")
     parser.add_argument("--node-uuid", help="look up by node UUID as well")
-    parser.add_argument("--target", required=True,
+    parser.add_argument("--target",
                         help="the disk (block device) or disk image file to write to")
     parser.add_argument("--listen", type=_listen, default=("127.0.0.1", 9999),
                         metavar="HOST:PORT", help="command API address (port 0: any free)")
@@ -70,7 +83,43 @@ def add_parser(subparsers: Any) -> None:
                              "a self-signed certificate whose CA goes in heartbeats, as "
                              "ironic-python-agent's auto TLS)")
     parser.add_argument("--debug", action="store_true")
-    parser.set_defaults(run=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ingot.cli.agent``: the agent alone, importing nothing of the server side
+    (the ramdisk carries only what the agent needs)."""
+    parser = argparse.ArgumentParser(prog="ingot-agent")
+    _add_arguments(parser)
+    return run(parser.parse_args(argv), [])
+
+
+def _from_kernel_cmdline(args: argparse.Namespace) -> str | None:
+    """Fill args from the kernel command line and the machine; an error message or None."""
+    from ingot.agent import kernel_cmdline, nics  # noqa: PLC0415 - agent-only imports
+
+    try:
+        with open(args.kernel_cmdline) as source:
+            found = kernel_cmdline.settings(source.read())
+    except (OSError, kernel_cmdline.KernelCmdlineError) as exc:
+        return str(exc)
+    args.api_url = args.api_url or found.api_url
+    args.debug = args.debug or found.debug
+    args.lookup_timeout = found.lookup_timeout
+    cards = nics.physical_nics()
+    args.macs = args.macs or [nic.mac for nic in cards]
+    if not args.macs:
+        return "no network card found to look this machine up by"
+    host = found.advertise_host
+    if host is None:
+        # The booting NIC's address first, then any NIC's.
+        ordered = sorted(cards, key=lambda nic: nic.mac != found.bootif)
+        host = next(filter(None, (nics.ipv4_address(nic.name) for nic in ordered)), None)
+    if host is None and not args.advertise_url:
+        return "no network card has an IPv4 address to advertise"
+    args.listen = ("0.0.0.0", found.listen_port)
+    if not args.advertise_url:
+        args.advertise_url = f"http://{host}:{found.advertise_port or found.listen_port}"
+    return None
 
 
 def run(args: argparse.Namespace, conf_args: list[str]) -> int:
@@ -78,6 +127,15 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
 
     if conf_args:
         print(f"ingot agent: unrecognized arguments: {' '.join(conf_args)}", file=sys.stderr)
+        return 2
+    if args.kernel_cmdline:
+        problem = _from_kernel_cmdline(args)
+        if problem:
+            print(f"ingot agent: {problem}", file=sys.stderr)
+            return 2
+    elif not args.api_url or not args.target:
+        print("ingot agent: give --api-url and --target, or --kernel-cmdline",
+              file=sys.stderr)
         return 2
     if not args.macs and not args.node_uuid:
         print("ingot agent: give at least one --mac or --node-uuid", file=sys.stderr)
@@ -103,3 +161,7 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
                                        read=args.read_timeout),
             work_dir=args.work_dir))
     return service.run(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,6 +19,7 @@ COMMANDS = (
     "ingot.cli.proxy",
     "ingot.cli.configdrive",
     "ingot.cli.demo",
+    "ingot.cli.ramdisk",
 )
 
 

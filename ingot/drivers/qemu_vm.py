@@ -3,7 +3,8 @@
 Powering on starts QEMU with user-mode networking whose boot file is this conductor's
 ``boot.ipxe``, from the network or from the disk file as the boot device says; powering
 off stops it. From inside the machine the host's loopback is 10.0.2.2, so set
-[deploy] http_url and [conductor] api_url to that address (docs/ipxe.md).
+[deploy] http_url and [conductor] api_url to that address (docs/ipxe.md). The other way,
+a port of the host's loopback is forwarded to the agent's (ipa-advertise-host/-port).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import shutil
+import socket
+from typing import Any
 
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
@@ -30,6 +33,8 @@ QEMU = "qemu-system-x86_64"
 OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = pathlib.Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 _BOOT_KEY = "qemu_boot_device"
+_AGENT_PORT_KEY = "qemu_agent_port"
+AGENT_PORT = 9999  # where ingot's ramdisk agent listens inside the machine
 
 
 def _option(value: str) -> str:
@@ -53,11 +58,19 @@ def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
     disk = disk_path(node, settings)
     boot_script = settings.endpoints.http_url + "/boot.ipxe"
     uefi = boot_mode(node) == "uefi"
+    netdev = f"user,id=n0,bootfile={_option(boot_script)}"
+    agent_port = node.driver_internal_info.get(_AGENT_PORT_KEY)
+    if agent_port:
+        # The conductor reaches the agent inside through a port of the host's loopback.
+        netdev += f",hostfwd=tcp:127.0.0.1:{int(agent_port)}-:{AGENT_PORT}"
     argv = [shutil.which(QEMU) or QEMU, "-name", f"ingot-{node.uuid}",
             "-machine", "q35,accel=tcg" if uefi else "pc,accel=tcg",
             "-m", str(_memory(node)), "-nographic", "-no-reboot",
-            "-serial", f"file:{directory / (node.uuid + '.serial')}", "-monitor", "none",
-            "-netdev", f"user,id=n0,bootfile={_option(boot_script)}",
+            # Appended to: the deploy ramdisk's log stays when the machine reboots.
+            "-chardev", f"file,id=serial0,append=on,"
+                        f"path={_option(str(directory / (node.uuid + '.serial')))}",
+            "-serial", "chardev:serial0", "-monitor", "none",
+            "-netdev", netdev,
             "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
             "-drive", f"file={_option(str(disk))},format=raw,if=virtio",
             "-boot", "n" if boot_device == "pxe" else "c"]
@@ -118,10 +131,27 @@ class QemuManagement(ManagementInterface):
         task.set_internal(**{_BOOT_KEY: device})
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class QemuIpxeBoot(IpxeBootInterface):
+    """iPXE boot that tells the agent the host port forwarded to it, since the machine's
+    own address (QEMU's user network) cannot be reached from the host."""
+
+    async def prepare_ramdisk(self, task: Task, params: dict[str, Any]) -> None:
+        port = task.node.driver_internal_info.get(_AGENT_PORT_KEY) or _free_port()
+        task.set_internal(**{_AGENT_PORT_KEY: port})
+        await super().prepare_ramdisk(task, {
+            **params, "ipa-advertise-host": "127.0.0.1", "ipa-advertise-port": str(port)})
+
+
 QEMU_VM = hardware.HardwareType("qemu-vm", hardware.with_passive({
     "power": (QemuPower,),
     "management": (QemuManagement,),
-    "boot": (IpxeBootInterface,),
+    "boot": (QemuIpxeBoot,),
     "deploy": (DirectDeploy, fake.FakeDeploy),
     "inspect": (fake.NoInspect,),
     "rescue": (fake.NoRescue,),

@@ -5,14 +5,13 @@ Built once and cached under ~/.cache/ingot-tests/ (``INGOT_TEST_CACHE`` moves it
 * the kernel is the ``vmlinuz`` of the Debian package ``linux-image-amd64`` depends on,
   fetched with ``apt-get download`` and unpacked with ``dpkg -x``;
 * its NIC drivers are modules, so the initramfs carries virtio_net and e1000 with their
-  dependencies (read from each module's ``.modinfo``: the package has no modules.dep,
-  depmod makes that at install time);
+  dependencies (ingot.ramdisk.kmod, as the deploy ramdisk does);
 * the initramfs is busybox-static plus an /init that loads them, takes an address with
   udhcpc, and POSTs /proc/cmdline to the URL in ``ingot_callback=`` on the kernel
   command line, then powers off (with ``-no-reboot`` QEMU then exits).
 
-The archive is written in Python (cpio newc + gzip), so no cpio or root-only mknod is
-needed, and a device node for /dev/console can be included.
+The archive is written by ingot.ramdisk.cpio (newc + gzip), so no cpio or root-only mknod
+is needed, and a device node for /dev/console can be included.
 """
 
 from __future__ import annotations
@@ -22,16 +21,16 @@ import dataclasses
 import fcntl
 import gzip
 import io
-import lzma
 import os
 import pathlib
 import re
 import shutil
-import struct
 import subprocess
 import tempfile
 from collections.abc import Iterator
 
+from ingot.ramdisk import kmod
+from ingot.ramdisk.cpio import CpioWriter
 from tests.servers.process import unavailable
 
 # Bump when the initramfs content changes, so cached builds are redone.
@@ -137,100 +136,14 @@ def _download_and_unpack(package: str, workdir: pathlib.Path) -> pathlib.Path:
     return tree
 
 
-def _modinfo(module: bytes) -> dict[str, str]:
-    """The key=value strings of an ELF64 module's .modinfo section."""
-    if module[:4] != b"\x7fELF" or module[4] != 2:
-        raise ValueError("not an ELF64 kernel module")
-    shoff, = struct.unpack_from("<Q", module, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", module, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", module, shoff + i * shentsize)
-                for i in range(shnum)]
-    names_offset = sections[shstrndx][4]
-    info: dict[str, str] = {}
-    for name, _type, _flags, _addr, offset, size, *_ in sections:
-        end = module.index(b"\0", names_offset + name)
-        if module[names_offset + name:end] != b".modinfo":
-            continue
-        for entry in module[offset:offset + size].split(b"\0"):
-            key, sep, value = entry.decode("ascii", "replace").partition("=")
-            if sep:
-                info.setdefault(key, value)
-    return info
-
-
-def _read_module(path: pathlib.Path) -> bytes:
-    data = path.read_bytes()
-    if path.name.endswith(".xz"):
-        return lzma.decompress(data)
-    if path.name.endswith(".gz"):
-        return gzip.decompress(data)
-    if path.name.endswith(".zst"):
-        raise RuntimeError(f"{path}: zstd modules are not supported by this harness")
-    return data
-
-
-def _module_name(path: pathlib.Path) -> str:
-    return path.name.split(".ko")[0].replace("-", "_")
-
-
 def nic_modules(modules_dir: pathlib.Path) -> list[tuple[str, bytes]]:
     """NIC driver modules and their dependencies, in load order (dependencies first)."""
-    paths = {_module_name(p): p for p in modules_dir.rglob("*.ko*")}
-    ordered: list[tuple[str, bytes]] = []
-    seen: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in seen or name not in paths:  # absent: built into the kernel
-            return
-        seen.add(name)
-        data = _read_module(paths[name])
-        for dependency in filter(None, _modinfo(data).get("depends", "").split(",")):
-            visit(dependency.replace("-", "_"))
-        ordered.append((f"{name}.ko", data))
-
-    for name in NIC_MODULES:
-        visit(name)
-    return ordered
-
-
-class _Cpio:
-    """A cpio archive in the "newc" format the kernel unpacks as its initramfs."""
-
-    def __init__(self) -> None:
-        self.out = io.BytesIO()
-        self.inode = 1
-
-    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0),
-               nlink: int = 1) -> None:
-        encoded = name.encode() + b"\0"
-        fields = (self.inode, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1],
-                  len(encoded), 0)
-        self.inode += 1
-        self.out.write(b"070701" + b"".join(b"%08X" % value for value in fields))
-        self.out.write(encoded)
-        self.out.write(b"\0" * (-(110 + len(encoded)) % 4))
-        self.out.write(data)
-        self.out.write(b"\0" * (-len(data) % 4))
-
-    def directory(self, name: str) -> None:
-        self._entry(name, 0o040755, nlink=2)
-
-    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
-        self._entry(name, 0o100000 | mode, data)
-
-    def symlink(self, name: str, target: str) -> None:
-        self._entry(name, 0o120777, target.encode())
-
-    def char_device(self, name: str, major: int, minor: int) -> None:
-        self._entry(name, 0o020600, rdev=(major, minor))
-
-    def finish(self) -> bytes:
-        self._entry("TRAILER!!!", 0)
-        return self.out.getvalue()
+    return kmod.closure(modules_dir, NIC_MODULES)
 
 
 def build_initramfs(busybox: bytes, modules: list[tuple[str, bytes]]) -> bytes:
-    archive = _Cpio()
+    buffer = io.BytesIO()
+    archive = CpioWriter(buffer)
     for directory in ("bin", "sbin", "dev", "etc", "lib", "lib/modules", "proc", "sys",
                       "tmp", "usr", "usr/bin", "usr/sbin"):
         archive.directory(directory)
@@ -243,7 +156,8 @@ def build_initramfs(busybox: bytes, modules: list[tuple[str, bytes]]) -> bytes:
     for name, data in modules:
         archive.file(f"lib/modules/{name}", data)
     archive.file("lib/modules/load-order", "".join(f"{n}\n" for n, _ in modules).encode())
-    return gzip.compress(archive.finish(), compresslevel=6, mtime=0)
+    archive.finish()
+    return gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0)
 
 
 def _busybox(workdir: pathlib.Path) -> bytes:

@@ -1,0 +1,56 @@
+"""Where built pieces are kept: one directory per input key under ~/.cache/ingot/ramdisk
+(INGOT_RAMDISK_CACHE moves it), filled under a lock and published by rename."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+
+def cache_root() -> pathlib.Path:
+    configured = os.environ.get("INGOT_RAMDISK_CACHE")
+    if configured:
+        return pathlib.Path(configured)
+    return pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") \
+        / "ingot" / "ramdisk"
+
+
+def key(inputs: Any) -> str:
+    """A short digest of JSON-serialisable inputs."""
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@contextlib.contextmanager
+def locked(root: pathlib.Path) -> Iterator[None]:
+    """One builder at a time per cache; the others wait, then find the result."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def entry(root: pathlib.Path, name: str) -> Iterator[tuple[pathlib.Path, bool]]:
+    """``(directory, ready)``: a ready directory is used as is; otherwise fill the given
+    scratch directory, which becomes the entry only if the block ends without error."""
+    final = root / name
+    if final.is_dir():
+        yield final, True
+        return
+    scratch = root / f".{name}.partial"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        yield scratch, False
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    os.replace(scratch, final)

@@ -1,0 +1,132 @@
+"""A qemu-vm node deployed end to end with ingot's own ramdisk (TCG, real iPXE).
+
+The ramdisk (``ingot ramdisk build``, cached under ~/.cache/ingot/ramdisk after the
+first build on a machine) boots through iPXE, its agent looks the node up and
+heartbeats, picks the node's virtio disk, writes the image, and powers the machine off;
+the conductor then boots it from that disk. The image is a boot sector that prints a
+marker on the serial console, so the machine's first boot from its disk is seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ingot.ramdisk import build
+from tests import factories
+from tests.deploy.nodes import wait_for
+from tests.servers.bootfiles import LOCAL_DISK_MARKER, local_disk_image
+from tests.servers.httproot import HttpRootServer
+from tests.servers.ingot import IngotServer
+from tests.servers.process import free_port
+from tests.servers.qemu import require_qemu
+
+pytestmark = pytest.mark.slow
+DEPLOY_TIMEOUT = 600
+
+
+@pytest.fixture(scope="module")
+def ramdisk() -> build.Ramdisk:
+    require_qemu()
+    return build.build(None, iso_append=None, progress=lambda line: print(line, flush=True))
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory, ramdisk: build.Ramdisk
+           ) -> Iterator[HttpRootServer]:
+    root = tmp_path_factory.mktemp("ramdisk-origin")
+    (root / "vmlinuz").write_bytes(ramdisk.kernel.read_bytes())
+    (root / "initramfs").write_bytes(ramdisk.initramfs.read_bytes())
+    local_disk_image(root / "disk.img", size=8 << 20)
+    with HttpRootServer(root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def qemu_ingot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotServer]:
+    workdir = tmp_path_factory.mktemp("qemu-ramdisk")
+    (workdir / "vms").mkdir()
+    api_port, http_port = free_port(), free_port()
+    server = IngotServer(workdir / "ingot", options={
+        "DEFAULT": {"enabled_hardware_types": "fake-hardware,qemu-vm"},
+        "api": {"port": api_port},
+        # What the machine sees: QEMU's user network maps 10.0.2.2 to the host; the
+        # image comes through this conductor's HTTP root.
+        "deploy": {"http_port": http_port, "http_url": f"http://10.0.2.2:{http_port}"},
+        "agent": {"image_download_source": "http"},
+        "local_vm": {"disk_paths": workdir / "vms"},
+        "conductor": {"api_url": f"http://10.0.2.2:{api_port}",
+                      "check_provision_state_interval": 2},
+    }).start()
+    yield server
+    server.stop()
+
+
+def _sha256(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _serial(server: IngotServer, node: str) -> str:
+    path = server.workdir / "state" / "local-vm" / f"{node}.serial"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def test_deploy_with_ingots_ramdisk_then_boot_from_disk(
+        qemu_ingot: IngotServer, origin: HttpRootServer, ramdisk: build.Ramdisk) -> None:
+    image = origin.root / "disk.img"
+    disk = qemu_ingot.workdir.parent / "vms" / f"{factories.name('qemu')}.img"
+    with qemu_ingot.client() as api:
+        created = api.post("/v1/nodes", json={
+            "driver": "qemu-vm", "automated_clean": False,
+            "driver_info": {
+                "vm_disk": str(disk), "vm_disk_size": 5 * 1024, "vm_memory": 1024,
+                "deploy_kernel": f"{origin.url}/vmlinuz",
+                "deploy_kernel_checksum": _sha256(ramdisk.kernel),
+                "deploy_ramdisk": f"{origin.url}/initramfs",
+                "deploy_ramdisk_checksum": _sha256(ramdisk.initramfs),
+                "kernel_append_params": "console=ttyS0"},
+            "instance_info": {"image_source": f"{origin.url}/disk.img",
+                              "image_checksum": _sha256(image),
+                              "image_disk_format": "raw"}})
+        assert created.status_code == 201, created.text
+        node = created.json()["uuid"]
+        port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
+        assert port.status_code == 201, port.text
+        for target, state in (("manage", "manageable"), ("provide", "available")):
+            assert api.put(f"/v1/nodes/{node}/states/provision",
+                           json={"target": target}).status_code == 202
+            wait_for(api, node, (state,))
+        started = time.monotonic()
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+        assert response.status_code == 202, response.text
+        heartbeat = None
+        deadline = started + DEPLOY_TIMEOUT
+        shown: dict = {}
+        while time.monotonic() < deadline:
+            shown = api.get(f"/v1/nodes/{node}").json()
+            if heartbeat is None and shown["driver_internal_info"].get("agent_url"):
+                heartbeat = time.monotonic() - started
+            if shown["provision_state"] in ("active", "deploy failed", "error"):
+                break
+            time.sleep(2)
+        serial = _serial(qemu_ingot, node)
+        assert shown.get("provision_state") == "active", \
+            f"{shown.get('provision_state')}: {shown.get('last_error')}\n{serial[-4000:]}"
+        deployed = time.monotonic() - started
+        assert "ingot-ramdisk: started" in serial
+        assert "Root disk /dev/vda" in serial
+        # Active: the machine was powered on from its own disk.
+        while LOCAL_DISK_MARKER not in _serial(qemu_ingot, node):
+            assert time.monotonic() < deadline, _serial(qemu_ingot, node)[-3000:]
+            time.sleep(1)
+        booted = time.monotonic() - started
+        print(f"\nramdisk {ramdisk.initramfs.stat().st_size >> 20} MiB; deploy: first "
+              f"heartbeat {heartbeat} s, active {deployed:.0f} s, disk boot {booted:.0f} s")
+        with open(disk, "rb") as written:
+            assert written.read(512) == image.read_bytes()[:512]
+        assert api.put(f"/v1/nodes/{node}/states/power",
+                       json={"target": "power off"}).status_code == 202
