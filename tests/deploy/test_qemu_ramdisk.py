@@ -13,6 +13,7 @@ import hashlib
 import pathlib
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_deploy_with_ingots_ramdisk_then_boot_from_disk(
         assert response.status_code == 202, response.text
         heartbeat = None
         deadline = started + DEPLOY_TIMEOUT
-        shown: dict = {}
+        shown: dict[str, Any] = {}
         while time.monotonic() < deadline:
             shown = api.get(f"/v1/nodes/{node}").json()
             if heartbeat is None and shown["driver_internal_info"].get("agent_url"):
