@@ -2,15 +2,17 @@
 
 The ramdisk (``ingot ramdisk build``, cached under ~/.cache/ingot/ramdisk after the
 first build on a machine) boots through iPXE, its agent looks the node up and
-heartbeats, picks the node's virtio disk, writes the image, and powers the machine off;
-the conductor then boots it from that disk. The image is a boot sector that prints a
-marker on the serial console, so the machine's first boot from its disk is seen.
+heartbeats, picks the node's virtio disk, writes the image and the config drive, and
+powers the machine off; the conductor then boots it from that disk. The image is a small
+OS built from Debian's packages (tests/servers/os_image.py) that prints the hostname and
+user_data it reads from the config-2 partition on the serial console.
 """
 
 from __future__ import annotations
 
 import hashlib
 import pathlib
+import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,9 +22,9 @@ import pytest
 from ingot.ramdisk import build
 from tests import factories
 from tests.deploy.nodes import wait_for
-from tests.servers.bootfiles import LOCAL_DISK_MARKER, local_disk_image
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
+from tests.servers.os_image import OS_MARKER, os_image
 from tests.servers.process import free_port
 from tests.servers.qemu import require_qemu
 
@@ -42,7 +44,7 @@ def origin(tmp_path_factory: pytest.TempPathFactory, ramdisk: build.Ramdisk
     root = tmp_path_factory.mktemp("ramdisk-origin")
     (root / "vmlinuz").write_bytes(ramdisk.kernel.read_bytes())
     (root / "initramfs").write_bytes(ramdisk.initramfs.read_bytes())
-    local_disk_image(root / "disk.img", size=8 << 20)
+    shutil.copyfile(os_image(), root / "disk.img")
     with HttpRootServer(root) as server:
         yield server
 
@@ -76,7 +78,7 @@ def _serial(server: IngotServer, node: str) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def test_deploy_with_ingots_ramdisk_then_boot_from_disk(
+def test_deploy_with_ingots_ramdisk_then_boot_the_os_with_its_config_drive(
         qemu_ingot: IngotServer, origin: HttpRootServer, ramdisk: build.Ramdisk) -> None:
     image = origin.root / "disk.img"
     disk = qemu_ingot.workdir.parent / "vms" / f"{factories.name('qemu')}.img"
@@ -102,7 +104,10 @@ def test_deploy_with_ingots_ramdisk_then_boot_from_disk(
                            json={"target": target}).status_code == 202
             wait_for(api, node, (state,))
         started = time.monotonic()
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={
+            "target": "active",
+            "configdrive": {"meta_data": {"hostname": "ingot-e2e-host"},
+                            "user_data": "hello-from-user-data"}})
         assert response.status_code == 202, response.text
         heartbeat = None
         deadline = started + DEPLOY_TIMEOUT
@@ -118,16 +123,21 @@ def test_deploy_with_ingots_ramdisk_then_boot_from_disk(
         assert shown.get("provision_state") == "active", \
             f"{shown.get('provision_state')}: {shown.get('last_error')}\n{serial[-4000:]}"
         deployed = time.monotonic() - started
+        assert heartbeat is not None, "active without the agent ever heartbeating"
         assert "ingot-ramdisk: started" in serial
         assert "Root disk /dev/vda" in serial
-        # Active: the machine was powered on from its own disk.
-        while LOCAL_DISK_MARKER not in _serial(qemu_ingot, node):
+        # Active: the machine was powered on from its own disk, into the deployed OS.
+        while f"{OS_MARKER} done" not in _serial(qemu_ingot, node):
             assert time.monotonic() < deadline, _serial(qemu_ingot, node)[-3000:]
             time.sleep(1)
         booted = time.monotonic() - started
-        print(f"\nramdisk {ramdisk.initramfs.stat().st_size >> 20} MiB; deploy: first "
-              f"heartbeat {heartbeat} s, active {deployed:.0f} s, disk boot {booted:.0f} s")
+        report = _serial(qemu_ingot, node).split("ingot-test-os: booted from its disk")[-1]
+        assert f"{OS_MARKER} hostname=ingot-e2e-host" in report, report
+        assert f"{OS_MARKER} user_data=hello-from-user-data" in report, report
+        print(f"\nramdisk {ramdisk.initramfs.stat().st_size >> 20} MiB; from deploy request: "
+              f"first heartbeat {heartbeat:.0f} s, active {deployed:.0f} s, OS report "
+              f"{booted:.0f} s")
         with open(disk, "rb") as written:
-            assert written.read(512) == image.read_bytes()[:512]
+            assert written.read(440) == image.read_bytes()[:440]
         assert api.put(f"/v1/nodes/{node}/states/power",
                        json={"target": "power off"}).status_code == 202

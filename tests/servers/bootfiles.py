@@ -103,9 +103,10 @@ def cache_root() -> pathlib.Path:
     return base / "ingot-tests"
 
 
-def _run(argv: list[str], cwd: pathlib.Path | None = None, timeout: float = 600) -> str:
+def _run(argv: list[str], cwd: pathlib.Path | None = None, timeout: float = 600,
+         input_text: str | None = None) -> str:
     try:
-        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
+        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, input=input_text,
                               timeout=timeout, check=False)
     except FileNotFoundError:
         unavailable(f"{argv[0]} is not installed")
