@@ -5,7 +5,9 @@ first build on a machine) boots through iPXE, its agent looks the node up and
 heartbeats, picks the node's virtio disk, writes the image and the config drive, and
 powers the machine off; the conductor then boots it from that disk. The image is a small
 OS built from Debian's packages (tests/servers/os_image.py) that prints the hostname and
-user_data it reads from the config-2 partition on the serial console.
+user_data it reads from the config-2 partition on the serial console. It is sent as
+qcow2, so the agent converts it with the ramdisk's qemu-img. Undeploying with cleaning
+boots the ramdisk again, which erases the disk's metadata.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import pathlib
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +48,8 @@ def origin(tmp_path_factory: pytest.TempPathFactory, ramdisk: build.Ramdisk
     (root / "vmlinuz").write_bytes(ramdisk.kernel.read_bytes())
     (root / "initramfs").write_bytes(ramdisk.initramfs.read_bytes())
     shutil.copyfile(os_image(), root / "disk.img")
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(root / "disk.img"),
+                    str(root / "disk.qcow2")], check=True, timeout=60)
     with HttpRootServer(root) as server:
         yield server
 
@@ -92,9 +97,9 @@ def test_deploy_with_ingots_ramdisk_then_boot_the_os_with_its_config_drive(
                 "deploy_ramdisk": f"{origin.url}/initramfs",
                 "deploy_ramdisk_checksum": _sha256(ramdisk.initramfs),
                 "kernel_append_params": "console=ttyS0"},
-            "instance_info": {"image_source": f"{origin.url}/disk.img",
-                              "image_checksum": _sha256(image),
-                              "image_disk_format": "raw"}})
+            "instance_info": {"image_source": f"{origin.url}/disk.qcow2",
+                              "image_checksum": _sha256(origin.root / "disk.qcow2"),
+                              "image_disk_format": "qcow2"}})
         assert created.status_code == 201, created.text
         node = created.json()["uuid"]
         port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
@@ -139,5 +144,18 @@ def test_deploy_with_ingots_ramdisk_then_boot_the_os_with_its_config_drive(
               f"{booted:.0f} s")
         with open(disk, "rb") as written:
             assert written.read(440) == image.read_bytes()[:440]
-        assert api.put(f"/v1/nodes/{node}/states/power",
-                       json={"target": "power off"}).status_code == 202
+
+        # Undeploy with cleaning: the ramdisk boots again and wipes the disk's metadata.
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "replace", "path": "/automated_clean", "value": True}])
+        assert patched.status_code == 200, patched.text
+        started = time.monotonic()
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
+        assert response.status_code == 202, response.text
+        shown = wait_for(api, node, ("available", "clean failed", "error"),
+                         timeout=DEPLOY_TIMEOUT)
+        assert shown["provision_state"] == "available", \
+            f"{shown['last_error']}\n{_serial(qemu_ingot, node)[-3000:]}"
+        print(f"undeploy with cleaning: {time.monotonic() - started:.0f} s")
+        with open(disk, "rb") as wiped:
+            assert wiped.read(512) == bytes(512)  # no boot code, no partition table
