@@ -21,7 +21,7 @@ class CmdlineSettings:
     advertise_host: str | None = None
     advertise_port: int | None = None
     listen_port: int = 9999
-    lookup_timeout: float = 300.0
+    lookup_timeout: float | None = None  # None: the agent's own default
     debug: bool = False
 
 
@@ -63,7 +63,7 @@ def settings(text: str) -> CmdlineSettings:
     bootif = params.get("BOOTIF")
     timeout = params.get("ipa-lookup-timeout")
     try:
-        lookup_timeout = float(timeout) if timeout else 300.0
+        lookup_timeout = float(timeout) if timeout else None
     except ValueError:
         raise KernelCmdlineError(f"ipa-lookup-timeout={timeout!r} is not seconds") from None
     return CmdlineSettings(

@@ -104,7 +104,8 @@ def _from_kernel_cmdline(args: argparse.Namespace) -> str | None:
         return str(exc)
     args.api_url = args.api_url or found.api_url
     args.debug = args.debug or found.debug
-    args.lookup_timeout = found.lookup_timeout
+    if found.lookup_timeout is not None:
+        args.lookup_timeout = found.lookup_timeout
     cards = nics.physical_nics()
     args.macs = args.macs or [nic.mac for nic in cards]
     if not args.macs:

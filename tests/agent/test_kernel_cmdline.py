@@ -17,7 +17,9 @@ def test_ipa_parameters() -> None:
     assert found.bootif == "52:54:00:ab:cd:ef"
     assert (found.advertise_host, found.advertise_port) == ("127.0.0.1", 40001)
     assert found.listen_port == 9999
+    assert found.lookup_timeout is None
     assert found.debug
+    assert settings("ipa-api-url=http://a ipa-lookup-timeout=60").lookup_timeout == 60
 
 
 def test_defaults_and_pxe_bootif() -> None:
