@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import pathlib
 import shutil
 import tempfile
@@ -19,6 +20,10 @@ from ingot.ramdisk import cache, debian, iso, kmod, pack, python
 
 # Bump when the build's logic changes what it makes from the same inputs.
 FORMAT = 1
+# Cached entries kept besides those of this build: each change of ingot's code makes a
+# new ramdisk entry, each new Debian or Python version a new base.
+KEEP_RAMDISKS = 3
+KEEP_BASES = 2
 MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi", "sd_mod", "sr_mod",
            "e1000", "e1000e", "ahci", "ata_piix", "nvme", "isofs", "vfat", "nls_cp437",
            "nls_iso8859_1", "loop")
@@ -104,6 +109,10 @@ def build(output: pathlib.Path | None = None, *, progress: Progress = print,
                         shutil.copyfileobj(source, out)
                     out.write(layer)
         final = root / name
+        os.utime(final)
+        os.utime(base)  # most recently used: pruned last
+        cache.prune(root, "ramdisk-", KEEP_RAMDISKS)
+        cache.prune(root, "base-", KEEP_BASES)
         # One ISO per kernel command line it was made for.
         image = final / f"iso-{cache.key(iso_append)}" / "ingot-ramdisk.iso"
         if iso_append is not None and not image.exists():

@@ -54,3 +54,13 @@ def entry(root: pathlib.Path, name: str) -> Iterator[tuple[pathlib.Path, bool]]:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     os.replace(scratch, final)
+
+
+def prune(root: pathlib.Path, prefix: str, keep: int) -> list[pathlib.Path]:
+    """Remove all but the ``keep`` most recently used entries named ``prefix*``; call it
+    under ``locked``. Returns what was removed."""
+    entries = sorted((path for path in root.glob(f"{prefix}*") if path.is_dir()),
+                     key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in entries[keep:]:
+        shutil.rmtree(path, ignore_errors=True)
+    return entries[keep:]

@@ -66,3 +66,17 @@ def test_ingot_layer_is_reproducible_and_holds_init() -> None:
 ])
 def test_prune(path: str, kept: bool) -> None:
     assert prune.keep(path) is kept
+
+
+def test_cache_keeps_the_most_recently_used_entries(tmp_path: pathlib.Path) -> None:
+    import os  # noqa: PLC0415
+
+    from ingot.ramdisk import cache  # noqa: PLC0415
+
+    for age, name in enumerate(("ramdisk-new", "ramdisk-mid", "ramdisk-old", "base-x")):
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (1000 - age, 1000 - age))
+    removed = cache.prune(tmp_path, "ramdisk-", keep=2)
+    assert removed == [tmp_path / "ramdisk-old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base-x", "ramdisk-mid",
+                                                          "ramdisk-new"]
