@@ -249,6 +249,11 @@ def _check_patch_allowed(node: Node, changes: dict[str, Any],
     if "protected_reason" in changes and changes["protected_reason"] and not (
             changes.get("protected", node.protected)):
         raise BadRequest("protected_reason can only be set on protected nodes.")
+    if changes.get("retired") and node.provision_state == states.AVAILABLE:
+        raise Conflict(f"Node {node.uuid} can not have 'retired' set in provision state "
+                       f"\"available\"; move it to \"manageable\" first.")
+    if "retired" in changes and not changes["retired"]:
+        changes["retired_reason"] = None  # Ironic forgets the reason when a node unretires
     if "maintenance" in changes and not changes["maintenance"]:
         changes.setdefault("maintenance_reason", None)
         changes.setdefault("fault", None)

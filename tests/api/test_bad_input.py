@@ -226,19 +226,29 @@ def test_oversized_and_too_deep_bodies(api: httpx.Client, node: dict[str, Any]) 
 
 
 @pytest.mark.usefixtures("unchanged")
-def test_delete_refused_outside_allowed_states(api: httpx.Client, ingot: IngotServer) -> None:
+def test_delete_and_retire_refused_where_ironic_refuses(api: httpx.Client,
+                                                        ingot: IngotServer) -> None:
     created = api.post("/v1/nodes", json={"driver": "fake-hardware"}).json()
+    uuid = created["uuid"]
     for target, state in (("manage", "manageable"), ("provide", "available")):
-        api.put(f"/v1/nodes/{created['uuid']}/states/provision", json={"target": target})
-        _wait_state(api, created["uuid"], state)
+        api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": target})
+        _wait_state(api, uuid, state)
     before = snapshot(ingot)
-    response = api.delete(f"/v1/nodes/{created['uuid']}")
+    retire = [{"op": "replace", "path": "/retired", "value": True}]
+    response = api.patch(f"/v1/nodes/{uuid}", json=retire)
     assert response.status_code == 409
-    assert 'can not be deleted in provision state "available"' in fault(response)
+    assert "'retired'" in fault(response) and '"available"' in fault(response)
     assert snapshot(ingot) == before
-    api.put(f"/v1/nodes/{created['uuid']}/states/provision", json={"target": "manage"})
-    _wait_state(api, created["uuid"], "manageable")
-    assert api.delete(f"/v1/nodes/{created['uuid']}").status_code == 204
+    api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    _wait_state(api, uuid, "active")
+    before = snapshot(ingot)
+    response = api.delete(f"/v1/nodes/{uuid}")
+    assert response.status_code == 409
+    assert 'can not be deleted in provision state "active"' in fault(response)
+    assert snapshot(ingot) == before
+    api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "deleted"})
+    _wait_state(api, uuid, "available")
+    assert api.delete(f"/v1/nodes/{uuid}").status_code == 204
 
 
 def _wait_state(api: httpx.Client, ident: str, state: str, timeout: float = 20) -> None:

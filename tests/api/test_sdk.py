@@ -142,3 +142,17 @@ def test_drivers_and_conductors(conn: openstack.connection.Connection) -> None:
     conductors = list(conn.baremetal.conductors())
     assert [c.hostname for c in conductors] == ["test-conductor"]
     assert conductors[0].alive is True
+
+
+def test_unretiring_forgets_the_reason_and_available_nodes_delete(
+        conn: openstack.connection.Connection) -> None:
+    node = conn.baremetal.create_node(driver="fake-hardware", name=_name())
+    node = conn.baremetal.update_node(node, retired=True, retired_reason="end of warranty")
+    assert (node.is_retired, node.retired_reason) == (True, "end of warranty")
+    node = conn.baremetal.update_node(node, retired=False)
+    assert (node.is_retired, node.retired_reason) == (False, None)
+    conn.baremetal.set_node_provision_state(node, "manage", wait=True, timeout=30)
+    conn.baremetal.set_node_provision_state(node, "provide", wait=True, timeout=30)
+    conn.baremetal.delete_node(node)
+    with pytest.raises(sdk_exc.NotFoundException):
+        conn.baremetal.get_node(node.id)
