@@ -61,11 +61,11 @@ def test_eight_agents_make_one_origin_fetch(squid: Squid, origin: Origin,
     assert len(origin.hits_for("/fleet.img?temp_url_sig=abc123&temp_url_expires=99")) == 1
     assert origin.bytes_served("/fleet.img?temp_url_sig=abc123&temp_url_expires=99") \
         == len(IMAGE)
-    lines = squid.access_lines("/fleet.img?temp_url_sig=abc123")
+    lines = squid.logged("/fleet.img?temp_url_sig=abc123", count=8)
     assert len(lines) == 8
     assert sum("HIER_DIRECT" in line for line in lines) == 1
     # The checksum file went through the proxy as well.
-    assert squid.access_lines("/SHA256SUMS")
+    assert squid.logged("/SHA256SUMS")
 
 
 def test_no_proxy_origin_never_reaches_squid(squid: Squid, origin: Origin,
@@ -77,7 +77,7 @@ def test_no_proxy_origin_never_reaches_squid(squid: Squid, origin: Origin,
     write_image(str(tmp_path / "control.img"),
                 ImageDownload([control], expected_control, "raw",
                             ProxyPolicy(http=squid.url)), OPTIONS)
-    assert squid.access_lines("/control.img")  # the log works
+    assert squid.logged("/control.img")  # the log works
 
     policy = ProxyPolicy.from_image_info({"proxies": {"http": squid.url},
                                           "no_proxy": "example.invalid,127.0.0.0/8"})

@@ -41,7 +41,7 @@ def test_eight_nodes_one_origin_fetch_and_no_proxy_bypass(
         assert node["provision_state"] == "active", node["last_error"]
 
     assert origin.bytes_served("/fleet.raw") == len(image)  # Squid fetched it once
-    lines = squid.access_lines("/fleet.raw")
+    lines = squid.logged("/fleet.raw", count=8)
     # The agents' GETs only: the node's proxies are the agent's, the conductor's HEADs
     # go direct (a proxy may be reachable only from the nodes' network).
     assert sum(" GET " in line for line in lines) == 8

@@ -8,6 +8,7 @@ its directory lives under /var/tmp (pytest's tmp dirs are not reachable for it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import pwd
@@ -94,6 +95,18 @@ class Squid:
 
     def access_lines(self, needle: str) -> list[str]:
         return [line for line in self.access_log().splitlines() if needle in line]
+
+    def logged(self, needle: str, count: int = 1, timeout: float = 15) -> list[str]:
+        """The log lines naming ``needle`` once at least ``count`` are there.
+
+        Squid writes a transaction's line after the client already has its answer, so
+        a check straight after a request races the log; this waits for it instead.
+        """
+        # On a timeout the caller's assertion says what was there.
+        with contextlib.suppress(TimeoutError):
+            wait_until(lambda: len(self.access_lines(needle)) >= count, timeout,
+                       f"{count} squid log line(s) for {needle}")
+        return self.access_lines(needle)
 
     def cache_log(self) -> str:
         path = self.dir / "cache.log"

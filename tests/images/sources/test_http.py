@@ -22,7 +22,6 @@ from ingot.images.sources.errors import (
 )
 from ingot.images.sources.http import HttpOptions
 from tests.servers.origin import Fault, Origin, running_origin
-from tests.servers.process import wait_until
 from tests.servers.squid import Squid
 
 
@@ -62,9 +61,8 @@ def test_head_goes_through_the_given_proxy(origin: Origin, squid: Squid) -> None
     access = dispatch.SourceAccess(http_options=HttpOptions(ProxyPolicy(http=squid.url)))
     source = dispatch.resolve(url, _sha256(data), access)
     assert source.size == len(data)
-    # Squid logs a request once it has finished with it, a moment after the answer.
-    wait_until(lambda: bool(squid.access_lines("/proxied.img")), 10, "squid's log line")
-    assert all(" HEAD " in line for line in squid.access_lines("/proxied.img"))
+    lines = squid.logged("/proxied.img")
+    assert lines and all(" HEAD " in line for line in lines)
     assert "ingot-test-squid" in origin.hits_for("/proxied.img")[0].headers.get("via", "")
 
 
@@ -145,7 +143,7 @@ def test_fetch_through_the_proxy_into_the_cache(origin: Origin, squid: Squid,
                          source.expected_digest(allow_md5=False), str(tmp_path / "node"))
     assert (placed.hit, placed.fetch_method, placed.method) == (False, "download", "hardlink")
     assert (tmp_path / "node").read_bytes() == data
-    assert any(" GET " in line for line in squid.access_lines("/via-squid.img"))
+    assert any(" GET " in line for line in squid.logged("/via-squid.img"))
     assert placed.entry.digests["sha256"] == hashlib.sha256(data).hexdigest()
 
 
@@ -159,4 +157,4 @@ def test_checksum_file_is_fetched_through_the_nodes_proxy(origin: Origin,
     source = dispatch.resolve(url, {"image_checksum": sums}, access)
     expected = dispatch.expected_digest(source, access)
     assert (expected.algorithm, expected.value) == ("sha256", hashlib.sha256(data).hexdigest())
-    assert squid.access_lines("/images/SHA256SUMS")
+    assert squid.logged("/images/SHA256SUMS")
