@@ -8,7 +8,11 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from ingot.db.models import metadata
 from tests.servers.ingot import IngotServer
+
+RESOURCE_TABLES = tuple(table.name for table in metadata.sorted_tables
+                        if table.name not in ("conductors", "temp_url_cache"))
 
 
 def fault(response: httpx.Response) -> str:
@@ -19,12 +23,13 @@ def fault(response: httpx.Response) -> str:
 
 
 def snapshot(server: IngotServer) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the node and port tables, straight from the database."""
+    """Every row of the API's resource tables, straight from the database (conductor
+    heartbeats and the temp URL cache change on their own)."""
     engine = sa.create_engine(server.db_url)
     try:
         with engine.connect() as conn:
             return {table: [tuple(row) for row in conn.execute(
                         sa.text(f"SELECT * FROM {table} ORDER BY id"))]
-                    for table in ("nodes", "ports")}
+                    for table in RESOURCE_TABLES}
     finally:
         engine.dispose()

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingot.api import drivers, node_states, nodes, openapi, ports, ramdisk, root
+from ingot.api import drivers, history, node_states, nodes, openapi, ports, ramdisk, root
 from ingot.api.auth import AuthMiddleware
 from ingot.api.conductor_directory import ConductorDirectory
 from ingot.api.context import ApiContext, ApiSettings
@@ -50,6 +50,8 @@ def _routes() -> list[BaseRoute]:
         Route(f"{node}/states/power", node_states.set_power_state, methods=["PUT"]),
         Route(f"{node}/states/provision", node_states.set_provision_state, methods=["PUT"]),
         Route(f"{node}/validate", node_states.validate_node, methods=["GET"]),
+        Route(f"{node}/history", history.list_history, methods=["GET"]),
+        Route(f"{node}/history/{{event}}", history.show_event, methods=["GET"]),
         Route(f"{node}/ports", ports.list_ports, methods=["GET"]),
         Route(f"{node}/ports/detail", ports.list_ports, methods=["GET"]),
         Route("/v1/ports", ports.list_ports, methods=["GET"]),

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from ingot.api import validation
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, NotFound
-from ingot.api.node_view import links, timestamp
+from ingot.api.fields import links, timestamp
 from ingot.api.responses import json_response
 from ingot.db import conductors
 from ingot.db.models import Conductor

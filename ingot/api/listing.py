@@ -20,7 +20,8 @@ class Page:
     sort_dir: str
 
 
-def page_params(request: Request, max_limit: int, sortable: Collection[str]) -> Page:
+def page_params(request: Request, max_limit: int, sortable: Collection[str], *,
+                default_sort_key: str = "id") -> Page:
     params = request.query_params
     limit = validation.int_param("limit", params.get("limit"), minimum=None)
     if limit is not None and limit <= 0:
@@ -29,7 +30,7 @@ def page_params(request: Request, max_limit: int, sortable: Collection[str]) -> 
     if marker is not None and not validation.looks_like_uuid(marker):
         raise BadRequest(f"Invalid marker {marker!r}: expected the UUID of the last item of "
                          f"the previous page.")
-    sort_key = params.get("sort_key", "id")
+    sort_key = params.get("sort_key", default_sort_key)
     if sort_key not in sortable:
         raise BadRequest(f"The sort_key value \"{sort_key}\" is an invalid field for sorting.")
     sort_dir = params.get("sort_dir", "asc")

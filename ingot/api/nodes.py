@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import listing, node_input, patch, validation
+from ingot.api import listing, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
 from ingot.api.lookup import find_node, locked
-from ingot.api.node_view import node_view, parse_fields
+from ingot.api.node_fields import NODE
+from ingot.api.node_view import node_view
 from ingot.api.responses import json_response
 from ingot.common import states
 from ingot.db import nodes
@@ -74,7 +75,7 @@ def _list(request: Request, detail: bool | None) -> Response:
         if minor < 43:
             raise NotAcceptable("The detail parameter needs API version 1.43 or later.")
         detail = validation.bool_value("detail", params["detail"])
-    fields = parse_fields(params.get("fields"), minor)
+    fields = NODE.parse_fields(params.get("fields"), minor)
     if fields is not None and detail:
         raise BadRequest("The fields parameter cannot be combined with detail.")
     page = listing.page_params(request, ctx.settings.max_limit, nodes.SORTABLE)
@@ -104,7 +105,7 @@ def _list(request: Request, detail: bool | None) -> Response:
 async def show_node(request: Request) -> Response:
     ctx = context(request)
     minor = version(request).minor
-    fields = parse_fields(request.query_params.get("fields"), minor)
+    fields = NODE.parse_fields(request.query_params.get("fields"), minor)
     with ctx.db.read() as conn:
         node = find_node(conn, request.path_params["node"])
     return json_response(node_view(node, minor, base_url(request), fields,
@@ -135,7 +136,7 @@ async def create_node(request: Request) -> Response:
     ctx = context(request)
     minor = version(request).minor
     body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
-    values = node_input.creation_values(body, minor)
+    values = NODE.creation_values(body, minor)
     values.setdefault("conductor_group", ctx.settings.default_conductor_group)
     values.setdefault("resource_class", ctx.settings.default_resource_class)
     values.update(_check_interfaces(values, values["driver"],
@@ -183,7 +184,7 @@ def _check_unique(conn: sa.Connection, row: dict[str, Any]) -> None:
         raise Conflict(f"Instance {row['instance_uuid']} is already associated with a node.")
 
 
-_PATCHABLE_CURRENT = tuple(name for name, spec in node_input.SPECS.items() if spec.patch)
+_PATCHABLE_CURRENT = NODE.patchable()
 
 
 async def patch_node(request: Request) -> Response:
@@ -194,7 +195,7 @@ async def patch_node(request: Request) -> Response:
     ident = request.path_params["node"]
 
     def check(field: str, raw: Any) -> Any:
-        return node_input.patched_field(field, raw, minor)
+        return NODE.patched(field, raw, minor)
 
     # Optimistic concurrency: apply to what was read, write only if the node's revision
     # is unchanged, otherwise read again and re-apply.

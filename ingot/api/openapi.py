@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingot.api import microversion
-from ingot.api.node_input import SPECS
+from ingot.api.fields import Resource
+from ingot.api.node_fields import NODE
+from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
-from ingot.drivers.interfaces import INTERFACE_KINDS
 
 UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
                "runbooks", "events", "shards", "inspection_rules")
@@ -24,27 +25,6 @@ _JSON = "application/json"
 _OBJECT: dict[str, Any] = {"type": "object"}
 _STRING: dict[str, Any] = {"type": "string"}
 _BOOL: dict[str, Any] = {"type": "boolean"}
-_NULLABLE_STRING: dict[str, Any] = {"type": "string", "nullable": True}
-
-_NODE_FIELD_TYPES: dict[str, dict[str, Any]] = {
-    "uuid": {"type": "string", "format": "uuid"},
-    "name": {"type": "string", "nullable": True, "maxLength": 255},
-    "driver": {"type": "string", "maxLength": 255},
-    "driver_info": _OBJECT, "instance_info": _OBJECT, "properties": _OBJECT,
-    "extra": _OBJECT, "network_data": _OBJECT,
-    "instance_uuid": {"type": "string", "format": "uuid", "nullable": True},
-    "chassis_uuid": {"type": "string", "nullable": True},
-    "maintenance": _BOOL, "console_enabled": _BOOL, "protected": _BOOL, "retired": _BOOL,
-    "automated_clean": {"type": "boolean", "nullable": True},
-    "resource_class": {"type": "string", "nullable": True, "maxLength": 80},
-    "conductor_group": {"type": "string", "maxLength": 255},
-    "protected_reason": _NULLABLE_STRING, "retired_reason": _NULLABLE_STRING,
-    "owner": {"type": "string", "nullable": True, "maxLength": 255},
-    "lessee": {"type": "string", "nullable": True, "maxLength": 255},
-    "description": {"type": "string", "nullable": True, "maxLength": 4096},
-    **{f"{kind}_interface": {"type": "string", "nullable": True, "maxLength": 255}
-       for kind in INTERFACE_KINDS},
-}
 
 
 def _error() -> dict[str, Any]:
@@ -104,12 +84,15 @@ _PORT_FILTERS = [_query("node", _STRING), _query("node_uuid", _STRING),
                  _query("address", _STRING)]
 
 
+def create_schema(resource: Resource) -> dict[str, Any]:
+    """A create body's schema, from the resource's field table."""
+    return {"type": "object", "additionalProperties": False,
+            "required": [spec.name for spec in resource.fields if spec.required],
+            "properties": {spec.name: dict(spec.schema) for spec in resource.fields
+                           if spec.writable_on_create}}
+
+
 def _schemas() -> dict[str, Any]:
-    node_create = {
-        "type": "object", "required": ["driver"], "additionalProperties": False,
-        "properties": {name: _NODE_FIELD_TYPES.get(name, {})
-                       for name, spec in SPECS.items() if spec.create},
-    }
     patch_op = {
         "type": "object", "required": ["op", "path"],
         "properties": {"op": {"type": "string",
@@ -122,7 +105,7 @@ def _schemas() -> dict[str, Any]:
                   "properties": {"error_message": _STRING}},
         "Node": {"type": "object", "description": "A node; driver_info, instance_info and "
                  "driver_internal_info are masked (docs/api.md)."},
-        "NodeCreate": node_create,
+        "NodeCreate": create_schema(NODE),
         "JsonPatch": {"type": "array", "minItems": 1, "items": patch_op},
         "PowerState": {
             "type": "object", "required": ["target"], "additionalProperties": False,
@@ -142,14 +125,7 @@ def _schemas() -> dict[str, Any]:
         "Maintenance": {"type": "object", "properties": {"reason": _STRING}},
         "Traits": {"type": "object", "required": ["traits"],
                    "properties": {"traits": {"type": "array", "items": _STRING}}},
-        "PortCreate": {
-            "type": "object", "required": ["address", "node_uuid"],
-            "additionalProperties": False,
-            "properties": {
-                "uuid": {"type": "string", "format": "uuid"},
-                "address": _STRING, "node_uuid": {"type": "string", "format": "uuid"},
-                "extra": _OBJECT, "local_link_connection": _OBJECT, "pxe_enabled": _BOOL,
-                "physical_network": _NULLABLE_STRING, "is_smartnic": _BOOL}},
+        "PortCreate": create_schema(PORT),
         "Heartbeat": {
             "type": "object", "required": ["callback_url", "agent_token"],
             "properties": {
@@ -218,6 +194,13 @@ def _paths() -> dict[str, dict[str, Any]]:
                               body=_ref("ProvisionState"))},
         f"{node}/validate": {"parameters": [_NODE],
                              "get": _operation("Validate the node's interfaces.", one)},
+        f"{node}/history": {
+            "parameters": [_NODE],
+            "get": _operation("The node's history (API 1.78).", listed, params=[
+                _query("detail", _BOOL), *_PAGING[:4]])},
+        f"{node}/history/{{event}}": {
+            "parameters": [_NODE, _path("event", "A history event's UUID.")],
+            "get": _operation("One history event (API 1.78).", one)},
         f"{node}/ports": {"parameters": [_NODE],
                           "get": _operation("The node's ports.", listed, params=_PAGING)},
         f"{node}/ports/detail": {

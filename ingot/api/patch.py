@@ -10,7 +10,7 @@ import jsonpatch
 import jsonpointer
 
 from ingot.api.errors import BadRequest
-from ingot.api.node_input import MISSING
+from ingot.api.fields import MISSING
 
 _OPS = ("add", "replace", "remove")
 

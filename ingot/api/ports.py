@@ -12,52 +12,20 @@ from starlette.responses import Response
 from ingot.api import listing, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
+from ingot.api.errors import Conflict, NotFound
+from ingot.api.fields import links
 from ingot.api.lookup import find_node, locked
-from ingot.api.node_input import MISSING
-from ingot.api.node_view import links, timestamp
+from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 from ingot.db import nodes, ports
 from ingot.db.models import Port, utcnow
 
-FIELD_VERSIONS = {"internal_info": 18, "local_link_connection": 19, "pxe_enabled": 19,
-                  "portgroup_uuid": 24, "physical_network": 34, "is_smartnic": 53}
-DETAIL_FIELDS = ("uuid", "created_at", "updated_at", "address", "extra", "internal_info",
-                 "is_smartnic", "local_link_connection", "physical_network", "pxe_enabled",
-                 "node_uuid", "portgroup_uuid")
-LIST_FIELDS = ("uuid", "address")
-_WRITABLE = {"address", "node_uuid", "extra", "local_link_connection", "pxe_enabled",
-             "physical_network", "is_smartnic"}
-_LLC_KEYS = {"switch_id", "port_id", "switch_info", "hostname", "network_type"}
-
 
 def port_view(port: Port, minor: int, base: str, fields: tuple[str, ...] | None = None,
               detail: bool = True) -> dict[str, Any]:
-    names = fields if fields is not None else tuple(
-        name for name in (DETAIL_FIELDS if detail else LIST_FIELDS)
-        if FIELD_VERSIONS.get(name, 1) <= minor)
-    out: dict[str, Any] = {}
-    for name in names:
-        if name in ("created_at", "updated_at"):
-            out[name] = timestamp(getattr(port, name))
-        elif name == "portgroup_uuid":
-            out[name] = None
-        else:
-            out[name] = getattr(port, name)
+    out = PORT.view(port, PORT.names_at(minor, detail) if fields is None else fields)
     out["links"] = links(base, "ports", port.uuid)
     return out
-
-
-def _parse_fields(raw: str | None, minor: int) -> tuple[str, ...] | None:
-    if raw is None:
-        return None
-    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-    unknown = [n for n in names if n not in DETAIL_FIELDS]
-    if unknown:
-        raise BadRequest(f"Field(s) \"{', '.join(unknown)}\" are not valid.")
-    if any(FIELD_VERSIONS.get(n, 1) > minor for n in names):
-        raise NotAcceptable("A requested field needs a newer API version.")
-    return names
 
 
 def _find_port(conn: sa.Connection, ident: str) -> Port:
@@ -65,24 +33,6 @@ def _find_port(conn: sa.Connection, ident: str) -> Port:
     if port is None:
         raise NotFound(f"Port {ident} could not be found.")
     return port
-
-
-def _check_value(field: str, value: Any) -> Any:
-    if field == "address":
-        return validation.mac_value(field, value)
-    if field == "node_uuid":
-        return validation.uuid_value(field, value)
-    if field in ("extra", "local_link_connection"):
-        result = validation.dict_value(field, value)
-        if field == "local_link_connection" and set(result) - _LLC_KEYS:
-            raise BadRequest(f"Unknown key(s) in local_link_connection: "
-                             f"{', '.join(sorted(set(result) - _LLC_KEYS))}.")
-        return result
-    if field in ("pxe_enabled", "is_smartnic"):
-        return validation.bool_value(field, value)
-    if field == "physical_network":
-        return validation.string_value(field, value, max_length=64)
-    raise BadRequest(f"'/{field}' is an internal attribute and can not be updated.")
 
 
 async def list_ports(request: Request) -> Response:
@@ -96,7 +46,7 @@ def _list(request: Request, node_ident: str | None, detail: bool) -> Response:
     params = request.query_params
     if not detail and "detail" in params:
         detail = validation.bool_value("detail", params["detail"])
-    fields = _parse_fields(params.get("fields"), minor)
+    fields = PORT.parse_fields(params.get("fields"), minor)
     page = listing.page_params(request, ctx.settings.max_limit, ports.SORTABLE)
     filters = ports.PortFilters()
     with ctx.db.read() as conn:
@@ -125,7 +75,7 @@ def _list(request: Request, node_ident: str | None, detail: bool) -> Response:
 async def show_port(request: Request) -> Response:
     ctx = context(request)
     minor = version(request).minor
-    fields = _parse_fields(request.query_params.get("fields"), minor)
+    fields = PORT.parse_fields(request.query_params.get("fields"), minor)
     with ctx.db.read() as conn:
         port = _find_port(conn, request.path_params["port"])
     return json_response(port_view(port, minor, base_url(request), fields))
@@ -135,20 +85,8 @@ async def create_port(request: Request) -> Response:
     ctx = context(request)
     minor = version(request).minor
     body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
-    unknown = set(body) - _WRITABLE - {"uuid"}
-    if unknown:
-        raise BadRequest(f"Unknown field(s) in port: {', '.join(sorted(unknown))}.")
-    for field in ("address", "node_uuid"):
-        if field not in body:
-            raise BadRequest(f"Missing required field {field}.")
-    for field in body:
-        if FIELD_VERSIONS.get(field, 1) > minor:
-            raise NotAcceptable(f"Field \"{field}\" needs API version "
-                                f"1.{FIELD_VERSIONS[field]} or later.")
-    values = {field: _check_value(field, value) for field, value in body.items()
-              if field != "uuid"}
-    port_uuid = validation.uuid_value("uuid", body["uuid"]) if "uuid" in body \
-        else str(uuidlib.uuid4())
+    values = PORT.creation_values(body, minor)
+    port_uuid = values.pop("uuid", None) or str(uuidlib.uuid4())
     now = utcnow()
     try:
         with ctx.db.write() as conn:
@@ -156,9 +94,8 @@ async def create_port(request: Request) -> Response:
             if node.reservation:
                 raise locked(node)
             _check_unique(conn, values["address"], port_uuid)
-            row = {"uuid": port_uuid, "node_id": node.id, "extra": {}, "internal_info": {},
-                   "local_link_connection": {}, "pxe_enabled": True, "is_smartnic": False,
-                   "created_at": now, **values}
+            row = {**PORT.defaults(), "uuid": port_uuid, "node_id": node.id,
+                   "internal_info": {}, "created_at": now, **values}
             ports.insert(conn, row)
             port = ports.get_by_uuid(conn, port_uuid)
     except sa.exc.IntegrityError:
@@ -185,20 +122,10 @@ async def patch_port(request: Request) -> Response:
                                              ctx.settings.max_body_depth))
     with ctx.db.write() as conn:
         port = _find_port(conn, request.path_params["port"])
-        current = {name: getattr(port, name) for name in _WRITABLE}
+        current = {name: getattr(port, name) for name in PORT.patchable()}
 
         def check(field: str, raw: Any) -> Any:
-            if field not in _WRITABLE:
-                _check_value(field, raw)  # raises, naming the field
-            if FIELD_VERSIONS.get(field, 1) > minor:
-                raise NotAcceptable(f"Field \"{field}\" needs API version "
-                                    f"1.{FIELD_VERSIONS[field]} or later.")
-            if raw is MISSING:
-                if field in ("address", "node_uuid"):
-                    raise BadRequest(f"'/{field}' is mandatory and cannot be removed.")
-                return {"extra": {}, "local_link_connection": {}, "pxe_enabled": True,
-                        "is_smartnic": False}.get(field)
-            return _check_value(field, raw)
+            return PORT.patched(field, raw, minor)
 
         changes = patch.apply(current, operations, check)
         if "address" in changes and ports.get_by_address(conn, changes["address"]):

@@ -14,7 +14,7 @@ from ingot.common import states
 from ingot.conductor.actions import ACTIONS
 from ingot.conductor.settings import ConductorSettings
 from ingot.conductor.task import LostReservation, NodeTask
-from ingot.db import conductors, nodes
+from ingot.db import conductors, history, nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from ingot.drivers.services import Services
@@ -145,7 +145,9 @@ class ConductorService:
             if current is None or current.reservation != self.settings.host:
                 return
             values = self._failure_values(current, message)
-            nodes.release(conn, current.id, self.settings.host, values)
+            if nodes.release(conn, current.id, self.settings.host, values):
+                history.record(conn, current, message, event_type=current.provision_state,
+                               error=True, conductor=self.settings.host)
 
     @staticmethod
     def _failure_values(node: Node, message: str) -> dict[str, object]:
@@ -185,7 +187,11 @@ class ConductorService:
                     values = {"target_power_state": None} if node.pending_action == "power" \
                         else {}
                     values.update(pending_action=None, pending_args=None)
-                nodes.release(conn, node.id, node.reservation or "", values)
+                if nodes.release(conn, node.id, node.reservation or "", values) \
+                        and "last_error" in values:
+                    history.record(conn, node, str(values["last_error"]),
+                                   event_type="conductor", error=True,
+                                   conductor=self.settings.host)
                 LOG.warning("Released node %s held by %s: %s", node.uuid, node.reservation,
                             reason)
         return len(stale)
@@ -237,6 +243,8 @@ class ConductorService:
                     reservation=None, pending_action=None, provision_state=node.provision_state)
                 failed += int(done)
                 if done:
+                    history.record(conn, node, message, event_type=node.provision_state,
+                                   error=True, conductor=self.settings.host)
                     LOG.warning("%s", message)
         if failed:
             self._wake.set()

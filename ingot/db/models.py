@@ -129,6 +129,29 @@ conductors = sa.Table(
 )
 
 
+# What happened to a node (migration 0004): API 1.78's /v1/nodes/{node}/history.
+node_history = sa.Table(
+    "node_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("conductor", sa.String(255), nullable=True),
+    sa.Column("event_type", sa.String(255), nullable=True),
+    sa.Column("severity", sa.String(255), nullable=True),
+    sa.Column("event", sa.Text, nullable=True),
+    sa.Column("user", sa.String(64), nullable=True),
+    sa.Column("project", sa.String(80), nullable=True),
+    sa.Column("state", sa.String(255), nullable=True),
+    sa.Column("target_provision_state", sa.String(255), nullable=True),
+    sa.Column("duration_seconds", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Index("node_history_node_id_idx", "node_id"),
+)
+
+
 def utcnow() -> datetime.datetime:
     """Naive UTC: what every DateTime column stores, on SQLite and PostgreSQL alike."""
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
@@ -234,6 +257,24 @@ class Conductor:
     updated_at: datetime.datetime | None
 
 
+@dataclasses.dataclass(slots=True)
+class HistoryEvent:
+    id: int
+    uuid: str
+    node_id: int
+    conductor: str | None
+    event_type: str | None
+    severity: str | None
+    event: str | None
+    user: str | None
+    project: str | None
+    state: str | None
+    target_provision_state: str | None
+    duration_seconds: int | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
 def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = ()) -> None:
     """Records are built positionally from rows (keyword construction costs 40x more on
     the list path), so field order must be the table's column order."""
@@ -246,6 +287,7 @@ def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = (
 _check_field_order(Node, nodes)
 _check_field_order(Port, ports, ("node_uuid",))
 _check_field_order(Conductor, conductors)
+_check_field_order(HistoryEvent, node_history)
 
 
 # Temporary URLs handed out for Swift objects (migration 0002). One row per set of

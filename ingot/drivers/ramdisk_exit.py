@@ -13,7 +13,7 @@ import time
 
 from ingot.common import states
 from ingot.common.redaction import redact_url
-from ingot.db import nodes
+from ingot.db import history, nodes
 from ingot.db.engine import Database
 from ingot.db.models import utcnow
 
@@ -64,6 +64,9 @@ def fail_waiting_node(db: Database, node_id: int, agent_token: str | None,
                      "pending_args": {}},
                     reservation=None, pending_action=None, agent_token=agent_token,
                     provision_state=node.provision_state)
+                if done:
+                    history.record(conn, node, message, event_type=node.provision_state,
+                                   error=True)
             if done:
                 LOG.warning("Node %s: %s", node.uuid, message)
                 return True

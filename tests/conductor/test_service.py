@@ -14,7 +14,7 @@ import pytest
 from ingot.common import states
 from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
-from ingot.db import conductors, migrate, models, nodes
+from ingot.db import conductors, history, migrate, models, nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from ingot.drivers.services import Services
@@ -57,6 +57,12 @@ def reload(db: Database, node: Node) -> Node:
     return found
 
 
+def errors(db: Database, node: Node) -> list[tuple[str | None, str | None, str | None]]:
+    """The node's history as (severity, event_type, event), oldest first."""
+    with db.read() as conn:
+        return [(e.severity, e.event_type, e.event) for e in history.list_events(conn, node.id)]
+
+
 async def run_until(service: ConductorService, check: object, timeout: float = 10) -> None:
     await service.start()
     try:
@@ -93,6 +99,8 @@ def test_restart_fails_what_this_conductor_was_doing(db: Database) -> None:
     assert failed.provision_state == states.DEPLOYFAIL
     assert failed.reservation is None and failed.pending_action is None
     assert "Conductor c1 restarted while the operation ran" in (failed.last_error or "")
+    # Recorded as Ironic records a takeover error: in the history, with last_error.
+    assert errors(db, deploying) == [("ERROR", "conductor", failed.last_error)]
     # A node waiting for its agent keeps waiting; its next heartbeat continues it.
     still_waiting = reload(db, waiting)
     assert (still_waiting.provision_state, still_waiting.reservation) == (states.DEPLOYWAIT,
@@ -112,6 +120,7 @@ def test_dead_conductor_reservations_are_taken_over(db: Database) -> None:
     node = reload(db, stuck)
     assert node.provision_state == states.CLEANFAIL
     assert "went offline" in (node.last_error or "")
+    assert errors(db, stuck) == [("ERROR", "conductor", node.last_error)]
 
 
 def test_agent_that_never_calls_back_times_out(db: Database) -> None:
@@ -125,6 +134,9 @@ def test_agent_that_never_calls_back_times_out(db: Database) -> None:
                           lambda: reload(db, waiting).provision_state == states.DEPLOYFAIL))
     assert "Timeout reached while waiting for callback" in (reload(db, waiting).last_error or "")
     assert reload(db, fresh).provision_state == states.DEPLOYWAIT
+    assert errors(db, waiting) == [("ERROR", states.DEPLOYWAIT,
+                                    reload(db, waiting).last_error)]
+    assert errors(db, fresh) == []
 
 
 def test_failing_action_moves_node_to_failure_state(db: Database) -> None:
@@ -138,6 +150,7 @@ def test_failing_action_moves_node_to_failure_state(db: Database) -> None:
     node = reload(db, broken)
     assert 'Interface "no-such-interface" is not supported' in (node.last_error or "")
     assert node.reservation is None
+    assert errors(db, broken) == [("ERROR", states.DEPLOYING, node.last_error)]
 
 
 def test_concurrent_claims_give_each_node_to_one_conductor(db: Database) -> None:
