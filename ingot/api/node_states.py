@@ -86,6 +86,11 @@ async def set_power_state(request: Request) -> Response:
         node = find_node(conn, request.path_params["node"])
         if node.reservation or node.pending_action:
             raise busy(node)
+        try:
+            driver_for(node).power.validate(node, ctx.drivers)
+        except InvalidParameter as exc:
+            raise BadRequest(f"Cannot change the power state of node {node.uuid}: "
+                             f"{exc}") from None
         recorded = nodes.update(
             conn, node.id,
             {"target_power_state": power.POWER_ON if target == power.REBOOT else target,

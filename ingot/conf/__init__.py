@@ -22,6 +22,7 @@ MODULES = (
     "ingot.conf.agent",
     "ingot.conf.deploy",
     "ingot.conf.local_vm",
+    "ingot.conf.bmc",
     "ingot.conf.glance",
     "ingot.conf.swift",
     "ingot.conf.configdrive_swift",

@@ -29,6 +29,15 @@ opts = [
                help="URL of the Bare Metal API that agents call back (lookup, "
                     "heartbeats). Defaults to http://[api]host_ip:[api]port, with "
                     "127.0.0.1 for a wildcard host_ip."),
+    cfg.IntOpt("power_state_change_timeout", default=60, min=2,
+               help="Seconds to wait for a BMC to report the power state it was asked "
+                    "for."),
+    cfg.IntOpt("sync_power_state_interval", default=60,
+               help="Seconds between reads of the nodes' power states from their BMCs; "
+                    "0 or less disables it."),
+    cfg.IntOpt("power_state_sync_max_retries", default=3, min=1,
+               help="Failed power state reads of a node in a row before it is put in "
+                    "maintenance."),
     cfg.BoolOpt("automated_clean", default=True,
                 help="Clean nodes on provide and undeploy."),
 ]

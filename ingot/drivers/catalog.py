@@ -13,6 +13,7 @@ _MODULES: dict[str, str] = {
     "fake-hardware": "ingot.drivers.hardware",
     "local-vm": "ingot.drivers.local_vm",
     "qemu-vm": "ingot.drivers.qemu_vm",
+    "redfish": "ingot.drivers.redfish",
 }
 
 

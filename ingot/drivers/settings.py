@@ -66,12 +66,26 @@ class LocalVmSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class BmcSettings:
+    """[redfish] and [ipmi]: how ingot talks to BMCs."""
+
+    auth_type: str = "auto"
+    connection_attempts: int = 5
+    connection_retry_interval: float = 4.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    power_state_change_timeout: float = 60.0
+    ipmi_command_timeout: float = 10.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class DriverSettings:
     agent: AgentSettings = AgentSettings()
     deploy: DeploySettings = DeploySettings()
     endpoints: Endpoints = Endpoints()
     state_path: pathlib.Path = pathlib.Path("/var/lib/ingot")
     local_vm: LocalVmSettings = LocalVmSettings()
+    redfish: BmcSettings = BmcSettings()
     # The conductor's own http(s) proxies (its environment's http_proxy, https_proxy,
     # no_proxy); a node's image_http_proxy... are its agent's.
     conductor_proxies: ProxyPolicy = dataclasses.field(default_factory=ProxyPolicy)
@@ -101,6 +115,14 @@ class DriverSettings:
                 default_disk_size=conf.local_vm.default_disk_size,
                 agent_heartbeat_interval=conf.local_vm.agent_heartbeat_interval,
                 agent_command=conf.local_vm.agent_command),
+            redfish=BmcSettings(
+                auth_type=conf.redfish.auth_type,
+                connection_attempts=conf.redfish.connection_attempts,
+                connection_retry_interval=conf.redfish.connection_retry_interval,
+                connect_timeout=conf.redfish.connect_timeout,
+                read_timeout=conf.redfish.read_timeout,
+                power_state_change_timeout=conf.conductor.power_state_change_timeout,
+                ipmi_command_timeout=conf.ipmi.command_retry_timeout),
             conductor_proxies=_environment_proxies())
 
 

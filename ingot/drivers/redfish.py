@@ -1,0 +1,123 @@
+"""redfish: servers whose BMC speaks Redfish (power, boot device), through sushy.
+
+Power changes wait until the BMC reports the state asked for, up to [conductor]
+power_state_change_timeout, as Ironic does.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sushy
+
+from ingot.common.power import POWER_OFF, POWER_ON
+from ingot.db.models import Node
+from ingot.drivers import fake, hardware, redfish_info
+from ingot.drivers.direct import DirectDeploy
+from ingot.drivers.interfaces import (
+    DriverError,
+    InvalidParameter,
+    ManagementInterface,
+    PowerInterface,
+    Task,
+)
+from ingot.drivers.ipxe import IpxeBootInterface
+from ingot.drivers.redfish_client import call
+from ingot.drivers.settings import DriverSettings
+
+# Ironic's boot device names -> Redfish BootSourceOverrideTarget
+BOOT_DEVICES = {
+    "pxe": sushy.BOOT_SOURCE_TARGET_PXE,
+    "disk": sushy.BOOT_SOURCE_TARGET_HDD,
+    "cdrom": sushy.BOOT_SOURCE_TARGET_CD,
+    "bios": sushy.BOOT_SOURCE_TARGET_BIOS_SETUP,
+    "usb": sushy.BOOT_SOURCE_TARGET_USB,
+}
+_ON_STATES = (sushy.SYSTEM_POWER_STATE_ON, sushy.SYSTEM_POWER_STATE_POWERING_OFF)
+
+
+def _power_state(system: Any) -> str:
+    return POWER_ON if system.power_state in _ON_STATES else POWER_OFF
+
+
+def _reset_and_wait(system: Any, reset: Any, wanted: str, timeout: float) -> None:
+    system.reset_system(reset)
+    deadline = time.monotonic() + timeout
+    while True:
+        system.refresh(force=True)
+        if _power_state(system) == wanted:
+            return
+        if time.monotonic() > deadline:
+            raise DriverError(f"The BMC did not report power {wanted.removeprefix('power ')} "
+                              f"within {timeout:.0f} s of the request.")
+        time.sleep(1)
+
+
+class RedfishPower(PowerInterface):
+    name = "redfish"
+    properties = redfish_info.PROPERTIES
+
+    def validate(self, node: Node, settings: DriverSettings) -> None:
+        redfish_info.parse(node, settings)
+
+    async def get_power_state(self, task: Task) -> str:
+        return await call(task.node, task.services.settings, _power_state)
+
+    async def set_power_state(self, task: Task, state: str) -> None:
+        timeout = task.services.settings.redfish.power_state_change_timeout
+        resets = {POWER_ON: (sushy.RESET_ON, POWER_ON),
+                  POWER_OFF: (sushy.RESET_FORCE_OFF, POWER_OFF)}
+        if state not in resets:
+            raise InvalidParameter(f"redfish cannot set power state {state!r}.")
+        reset, wanted = resets[state]
+
+        def change(system: Any) -> None:
+            if _power_state(system) != wanted:
+                _reset_and_wait(system, reset, wanted, timeout)
+        await call(task.node, task.services.settings, change)
+
+    async def reboot(self, task: Task) -> None:
+        timeout = task.services.settings.redfish.power_state_change_timeout
+
+        def restart(system: Any) -> None:
+            if _power_state(system) == POWER_ON:
+                system.reset_system(sushy.RESET_FORCE_RESTART)
+            else:
+                _reset_and_wait(system, sushy.RESET_ON, POWER_ON, timeout)
+        await call(task.node, task.services.settings, restart)
+
+
+class RedfishManagement(ManagementInterface):
+    name = "redfish"
+    properties = redfish_info.PROPERTIES
+
+    def validate(self, node: Node, settings: DriverSettings) -> None:
+        redfish_info.parse(node, settings)
+
+    async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
+        target = BOOT_DEVICES.get(device)
+        if target is None:
+            raise InvalidParameter(f"redfish nodes boot from {', '.join(BOOT_DEVICES)}, not "
+                                   f"{device!r}.")
+        enabled = (sushy.BOOT_SOURCE_ENABLED_CONTINUOUS if persistent
+                   else sushy.BOOT_SOURCE_ENABLED_ONCE)
+        await call(task.node, task.services.settings,
+                   lambda system: system.set_system_boot_options(target, enabled=enabled))
+
+
+def _supported() -> dict[str, tuple[type[Any], ...]]:
+    return {
+        "power": (RedfishPower,),
+        "management": (RedfishManagement,),
+        "boot": (IpxeBootInterface,),
+        "deploy": (DirectDeploy, fake.FakeDeploy),
+        "inspect": (fake.NoInspect,),
+        "rescue": (fake.NoRescue,),
+        "network": (fake.passive("network", "noop"),),
+        "storage": (fake.passive("storage", "noop"),),
+    }
+
+
+REDFISH = hardware.HardwareType("redfish", hardware.with_passive(_supported(), "no-vendor"))
+hardware.register(REDFISH)

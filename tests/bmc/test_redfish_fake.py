@@ -1,0 +1,237 @@
+"""The redfish hardware type against sushy-tools' emulator with its fake driver (systems
+that keep their power state and boot override; nothing boots): the API-level flows.
+
+The fake driver applies a power change 1 to 11 s after the request, as real BMCs take
+their time; ingot waits for the state it asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import factories
+from tests.deploy.nodes import wait_for
+from tests.servers.httproot import HttpRootServer
+from tests.servers.ingot import IngotServer
+from tests.servers.process import free_port
+from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
+
+SYSTEMS = [str(uuid.uuid4()) for _ in range(4)]
+POWER_WAIT = 40
+
+
+@pytest.fixture(scope="module")
+def bmc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedfishEmulator]:
+    fake = [{"uuid": system, "name": f"fake-{n}", "power_state": "Off",
+             "nics": [{"mac": factories.mac(), "ip": "192.0.2.10"}]}
+            for n, system in enumerate(SYSTEMS)]
+    with RedfishEmulator(tmp_path_factory.mktemp("sushy-fake"), fake_systems=fake) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tls_bmc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedfishEmulator]:
+    fake = [{"uuid": SYSTEMS[0], "name": "tls", "power_state": "On", "nics": []}]
+    with RedfishEmulator(tmp_path_factory.mktemp("sushy-tls"), fake_systems=fake,
+                         tls=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def boot_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpRootServer]:
+    root = tmp_path_factory.mktemp("boot-files")
+    (root / "vmlinuz").write_bytes(b"kernel" * 100)
+    (root / "initramfs").write_bytes(b"ramdisk" * 100)
+    with HttpRootServer(root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ingot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotServer]:
+    server = IngotServer(tmp_path_factory.mktemp("redfish-ingot"), options={
+        "DEFAULT": {"enabled_hardware_types": "fake-hardware,redfish"},
+        "redfish": {"connection_attempts": 2, "connection_retry_interval": 0.5,
+                    "connect_timeout": 2},
+        "conductor": {"power_state_change_timeout": POWER_WAIT},
+    }).start()
+    yield server
+    server.stop()
+
+
+def _driver_info(bmc: RedfishEmulator, system: str, **extra: Any) -> dict[str, Any]:
+    return {"redfish_address": bmc.url, "redfish_system_id": f"/redfish/v1/Systems/{system}",
+            "redfish_username": USERNAME, "redfish_password": PASSWORD, **extra}
+
+
+def _create(api: httpx.Client, driver_info: dict[str, Any], **fields: Any) -> str:
+    created = api.post("/v1/nodes", json={"driver": "redfish", "driver_info": driver_info,
+                                          **fields})
+    assert created.status_code == 201, created.text
+    return str(created.json()["uuid"])
+
+
+def _wait_power(api: httpx.Client, node: str, state: str) -> dict[str, Any]:
+    deadline = time.monotonic() + POWER_WAIT + 10
+    shown: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        shown = api.get(f"/v1/nodes/{node}").json()
+        if shown["target_power_state"] is None and (shown["power_state"] == state
+                                                     or shown["last_error"]):
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"power state {shown.get('power_state')}: {shown.get('last_error')}")
+
+
+def _manage(api: httpx.Client, node: str) -> dict[str, Any]:
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "manage"})
+    assert response.status_code == 202, response.text
+    return wait_for(api, node, ("manageable", "enroll"), timeout=30)
+
+
+def test_power_on_and_off_through_the_bmc(ingot: IngotServer, bmc: RedfishEmulator) -> None:
+    with ingot.client() as api:
+        node = _create(api, _driver_info(bmc, SYSTEMS[0]))
+        managed = _manage(api, node)
+        assert managed["provision_state"] == "manageable", managed["last_error"]
+        assert managed["power_state"] == "power off"
+        for target, emulated in (("power on", "On"), ("power off", "Off")):
+            response = api.put(f"/v1/nodes/{node}/states/power", json={"target": target})
+            assert response.status_code == 202, response.text
+            shown = _wait_power(api, node, target)
+            assert shown["power_state"] == target, shown["last_error"]
+            assert shown["last_error"] is None
+            assert bmc.system(SYSTEMS[0])["PowerState"] == emulated
+
+
+@pytest.mark.parametrize(("driver_info", "field"), [
+    ({"redfish_password": PASSWORD}, "redfish_address"),
+    ({"redfish_address": "ftp://127.0.0.1/"}, "redfish_address"),
+    ({"redfish_address": "127.0.0.1:99999"}, "redfish_address"),
+    ({"redfish_address": "http://127.0.0.1", "redfish_auth_type": "kerberos"},
+     "redfish_auth_type"),
+    ({"redfish_address": "http://127.0.0.1", "redfish_verify_ca": "/nonexistent/ca.pem"},
+     "redfish_verify_ca"),
+    ({"redfish_address": "http://127.0.0.1", "redfish_system_id": ""}, "redfish_system_id"),
+])
+def test_bad_driver_info_is_a_400_naming_the_field(
+        ingot: IngotServer, driver_info: dict[str, Any], field: str) -> None:
+    with ingot.client() as api:
+        node = _create(api, driver_info)
+        validated = api.get(f"/v1/nodes/{node}/validate").json()
+        for kind in ("power", "management"):
+            assert validated[kind]["result"] is False
+            assert field in validated[kind]["reason"]
+        response = api.put(f"/v1/nodes/{node}/states/power", json={"target": "power on"})
+        assert response.status_code == 400, response.text
+        assert field in response.json()["error_message"]
+        shown = api.get(f"/v1/nodes/{node}").json()
+        assert shown["target_power_state"] is None and shown["power_state"] is None
+
+
+def test_the_password_is_masked(ingot: IngotServer, bmc: RedfishEmulator) -> None:
+    with ingot.client() as api:
+        node = _create(api, _driver_info(bmc, SYSTEMS[1]))
+        shown = api.get(f"/v1/nodes/{node}").json()
+        assert shown["driver_info"]["redfish_password"] == "******"
+        assert shown["driver_info"]["redfish_username"] == USERNAME
+        listed = api.get("/v1/nodes/detail").text
+        assert PASSWORD not in listed
+        assert _manage(api, node)["provision_state"] == "manageable"
+    assert PASSWORD not in ingot.log()
+
+
+def test_refused_password_is_a_clear_last_error_and_nothing_is_lost(
+        ingot: IngotServer, bmc: RedfishEmulator) -> None:
+    with ingot.client() as api:
+        node = _create(api, _driver_info(bmc, SYSTEMS[2], redfish_password="wrong-Pw-42"))
+        failed = _manage(api, node)
+        assert failed["provision_state"] == "enroll"
+        assert "refused the credentials" in failed["last_error"]
+        assert "wrong-Pw-42" not in failed["last_error"]
+        assert failed["driver_info"]["redfish_address"] == bmc.url
+        # The operator fixes the password; the node is as it was and now manageable.
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "replace", "path": "/driver_info/redfish_password", "value": PASSWORD}])
+        assert patched.status_code == 200, patched.text
+        managed = _manage(api, node)
+        assert managed["provision_state"] == "manageable", managed["last_error"]
+        assert managed["last_error"] is None
+    assert "wrong-Pw-42" not in ingot.log()
+
+
+def test_bmc_down_is_a_clear_last_error(ingot: IngotServer, bmc: RedfishEmulator) -> None:
+    with ingot.client() as api:
+        down = f"http://127.0.0.1:{free_port()}"
+        node = _create(api, {**_driver_info(bmc, SYSTEMS[2]), "redfish_address": down})
+        failed = _manage(api, node)
+        assert failed["provision_state"] == "enroll"
+        assert f"Redfish BMC {down} cannot be reached" in failed["last_error"]
+        response = api.put(f"/v1/nodes/{node}/states/power", json={"target": "power on"})
+        assert response.status_code == 202
+        shown = _wait_power(api, node, "power on")
+        assert "cannot be reached" in shown["last_error"]
+        assert shown["power_state"] is None and shown["provision_state"] == "enroll"
+
+
+def test_tls_verification(ingot: IngotServer, tls_bmc: RedfishEmulator) -> None:
+    assert tls_bmc.ca is not None
+    with ingot.client() as api:
+        node = _create(api, _driver_info(tls_bmc, SYSTEMS[0]))
+        failed = _manage(api, node)
+        assert failed["provision_state"] == "enroll"
+        assert "TLS verification of its certificate failed" in failed["last_error"]
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "add", "path": "/driver_info/redfish_verify_ca",
+             "value": str(tls_bmc.ca)}])
+        assert patched.status_code == 200, patched.text
+        managed = _manage(api, node)
+        assert managed["provision_state"] == "manageable", managed["last_error"]
+        assert managed["power_state"] == "power on"
+
+
+def _sha256(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_ipxe_deploy_sets_pxe_and_powers_on(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    root = boot_files.root
+    with ingot.client() as api:
+        node = _create(api, {
+            **_driver_info(bmc, SYSTEMS[3]),
+            "deploy_kernel": f"{boot_files.url}/vmlinuz",
+            "deploy_kernel_checksum": _sha256(root / "vmlinuz"),
+            "deploy_ramdisk": f"{boot_files.url}/initramfs",
+            "deploy_ramdisk_checksum": _sha256(root / "initramfs")},
+            automated_clean=False, boot_interface="ipxe",
+            instance_info={"image_source": f"{boot_files.url}/vmlinuz",
+                           "image_checksum": _sha256(root / "vmlinuz")})
+        port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
+        assert port.status_code == 201, port.text
+        assert _manage(api, node)["provision_state"] == "manageable"
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "provide"})
+        assert response.status_code == 202
+        assert wait_for(api, node, ("available",), timeout=30)
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+        assert response.status_code == 202, response.text
+        shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=POWER_WAIT + 20)
+        assert shown["provision_state"] == "wait call-back", shown["last_error"]
+        system = bmc.system(SYSTEMS[3])
+        assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
+        assert system["PowerState"] == "On"
+        assert shown["power_state"] == "power on"
+        # Nothing will heartbeat: abort powers the server off.
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
+        assert response.status_code == 202, response.text
+        done = wait_for(api, node, ("available", "deploy failed", "error"),
+                        timeout=POWER_WAIT + 20)
+        assert done["provision_state"] == "available", done["last_error"]
+        assert bmc.system(SYSTEMS[3])["PowerState"] == "Off"
