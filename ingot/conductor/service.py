@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from ingot.common import states
 from ingot.conductor.actions import ACTIONS
+from ingot.conductor.power_sync import PowerSync
 from ingot.conductor.settings import ConductorSettings
 from ingot.conductor.task import LostReservation, NodeTask
 from ingot.db import conductors, history, nodes
@@ -54,6 +55,9 @@ class ConductorService:
             asyncio.create_task(self._heartbeat_loop(), name="conductor-heartbeat"),
             asyncio.create_task(self._check_loop(), name="conductor-check"),
         ]
+        if self.settings.sync_power_state_interval > 0:
+            self._loops.append(asyncio.create_task(self._power_sync_loop(),
+                                                   name="conductor-power-sync"))
         LOG.info("Conductor %s serving groups %s with hardware types %s",
                  self.settings.host, list(self.settings.groups),
                  list(self.settings.hardware_types))
@@ -214,6 +218,15 @@ class ConductorService:
                     await asyncio.to_thread(chore)
             except Exception:
                 LOG.exception("Periodic checks failed")
+
+    async def _power_sync_loop(self) -> None:
+        sync = PowerSync(self.db, self.settings, self.services)
+        while True:
+            await asyncio.sleep(self.settings.sync_power_state_interval)
+            try:
+                await sync.sync_once()
+            except Exception:
+                LOG.exception("Power state sync failed")
 
     def check_once(self) -> None:
         with self.db.read() as conn:

@@ -20,6 +20,8 @@ class ConductorSettings:
     check_interval: float = 30.0
     deploy_callback_timeout: int = 1800
     automated_clean: bool = True
+    sync_power_state_interval: float = 60.0
+    power_state_sync_max_retries: int = 3
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts) -> ConductorSettings:
@@ -37,4 +39,6 @@ class ConductorSettings:
             check_interval=conf.conductor.check_provision_state_interval,
             deploy_callback_timeout=conf.conductor.deploy_callback_timeout,
             automated_clean=conf.conductor.automated_clean,
+            sync_power_state_interval=conf.conductor.sync_power_state_interval,
+            power_state_sync_max_retries=conf.conductor.power_state_sync_max_retries,
         )

@@ -238,3 +238,18 @@ def in_states_since(conn: sa.Connection, states: Sequence[str], before: Any,
 
 def count(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(nodes)).scalar_one())
+
+
+def for_power_sync(conn: sa.Connection, groups: Sequence[str], hardware_types: Sequence[str],
+                   in_states: Sequence[str], failure_fault: str) -> list[Node]:
+    """Nodes whose power state a conductor reads from their BMC: idle (no reservation,
+    no pending work) and out of maintenance, or in it only for a power failure."""
+    statement = (sa.select(nodes)
+                 .where(nodes.c.reservation.is_(None), nodes.c.pending_action.is_(None),
+                        nodes.c.conductor_group.in_(list(groups)),
+                        nodes.c.driver.in_(list(hardware_types)),
+                        nodes.c.provision_state.in_(list(in_states)),
+                        sa.or_(nodes.c.maintenance.is_(False),
+                               nodes.c.fault == failure_fault))
+                 .order_by(nodes.c.id))
+    return [_record(row) for row in conn.execute(statement)]

@@ -98,9 +98,19 @@ class RedfishEmulator:
             return False
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, auth=(USERNAME, PASSWORD),
-                         verify=ssl.create_default_context(cafile=self.ca) if self.ca else True,
+        return httpx.get(self.url + path, auth=(USERNAME, PASSWORD), verify=self._verify(),
                          timeout=10)
+
+    def reset(self, identity: str, reset_type: str) -> None:
+        """Press the power button behind ingot's back."""
+        response = httpx.post(
+            f"{self.url}/redfish/v1/Systems/{identity}/Actions/ComputerSystem.Reset",
+            json={"ResetType": reset_type}, auth=(USERNAME, PASSWORD), verify=self._verify(),
+            timeout=10)
+        response.raise_for_status()
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=self.ca) if self.ca else True
 
     def system(self, identity: str) -> dict[str, Any]:
         response = self.get(f"/redfish/v1/Systems/{identity}")
