@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 
 from ingot.agent import disks, root_device, tls
+from ingot.agent.bootloader import Image
 from ingot.agent.clean import Clean
 from ingot.agent.commands import CommandRunner
 from ingot.agent.heartbeat import Heartbeater, HeartbeatSettings
@@ -137,6 +138,7 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
     runner = CommandRunner()
     Standby(target, download, stop_agent).register(runner)
     Clean(target).register(runner)
+    Image(target).register(runner)
     app = create_app(runner, found.agent_token,
                      lambda: {"started_at": started_at, "version": version})
     heartbeater = Heartbeater(

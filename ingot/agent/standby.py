@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingot.agent import download, writer
+from ingot.agent import download, partition_image, writer
 from ingot.agent.commands import CommandContext, CommandError, CommandRunner, InvalidCommandParams
 from ingot.common.redaction import redact_url
 from ingot.configdrive import MAX_DOWNLOAD_SIZE
@@ -21,6 +21,7 @@ from ingot.configdrive.check import is_url
 from ingot.configdrive.errors import ConfigDriveFetchError, ConfigDriveRejected
 from ingot.configdrive.partition import write_config_drive
 from ingot.images import checksum, formats
+from ingot.images.partition_layout import LayoutError, PartitionSpec
 from ingot.images.proxies import InvalidProxySetting, ProxyPolicy
 
 LOG = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ _ERROR_TYPES: tuple[tuple[type[BaseException], str, str], ...] = (
     (checksum.ChecksumError, "ImageChecksumError", "Error verifying image checksum"),
     (formats.ImageFormatError, "InvalidImage", "The provided image is not valid for use"),
     (writer.TargetWriteError, "ImageWriteError", "Error writing image to device"),
+    (partition_image.PartitionImageError, "ImageWriteError", "Error writing image to device"),
     (InvalidProxySetting, "InvalidCommandParamsError", "Invalid command parameters"),
 )
 
@@ -97,8 +99,10 @@ def validate_prepare_image(params: Mapping[str, Any], *, allow_md5: bool) -> Non
         raise InvalidCommandParams("image_info urls must be a non-empty list of http(s) "
                                    "URLs.")
     if info.get("image_type") == "partition":
-        raise InvalidCommandParams("Partition images are not supported by the ingot "
-                                   "agent; use a whole-disk image.")
+        try:
+            PartitionSpec.from_image_info(info)
+        except LayoutError as exc:
+            raise InvalidCommandParams(f"image_info {exc}") from None
     disk_format = info.get("disk_format")
     if disk_format is not None and not isinstance(disk_format, str):
         raise InvalidCommandParams("image_info disk_format must be a string.")
@@ -167,8 +171,15 @@ class Standby:
                 raise CommandError(f"Invalid config drive: {exc.message}",
                                    type_name="DeploymentError",
                                    message="Failed to deploy instance") from exc
+        partition = None
         try:
-            result = self._write(context, info)
+            if info.get("image_type") == "partition":
+                partition = partition_image.deploy(
+                    self.target, PartitionSpec.from_image_info(info),
+                    functools.partial(self._write, context, info))
+                result = partition.write
+            else:
+                result = self._write(context, info, self.target)
             if configdrive:
                 context.report({**_final_progress(result), "stage": "config drive"})
                 try:
@@ -183,11 +194,19 @@ class Standby:
             context.report({"stage": "failed", "error": error.details[:500]})
             raise error from exc
         context.report({**_final_progress(result), "stage": "done"})
-        root_uuid = disk_identifier(self.target)
-        self.partition_uuids = {"root uuid": root_uuid}
+        if partition is not None:
+            root_uuid: str | None = partition.root_uuid
+            self.partition_uuids = {"root uuid": root_uuid,
+                                    "efi system partition uuid": partition.efi_uuid,
+                                    "partitions": partition.partitions}
+        else:
+            root_uuid = disk_identifier(self.target)
+            self.partition_uuids = {"root uuid": root_uuid}
         return f"image ({info['id']}) written to device {self.target} root_uuid={root_uuid}"
 
-    def _write(self, context: CommandContext, info: dict[str, Any]) -> writer.WriteResult:
+    def _write(self, context: CommandContext, info: dict[str, Any], target: str
+               ) -> writer.WriteResult:
+        """The image onto ``target``: the disk, or a partition image's root partition."""
         policy = _policy(info)
         settings = self.settings
         headers = _auth_headers(info)
@@ -204,7 +223,7 @@ class Standby:
             work_dir=settings.work_dir, permitted_formats=settings.permitted_formats,
             retry=settings.retry, timeouts=settings.timeouts)
         LOG.info("Writing image %s from %s onto %s (%s, %s)", info["id"],
-                 ", ".join(redact_url(url) for url in info["urls"]), self.target,
+                 ", ".join(redact_url(url) for url in info["urls"]), target,
                  disk_format or "format to detect",
                  "streamed" if options.stream_raw and disk_format == "raw" else "cached")
         started = time.monotonic()
@@ -214,9 +233,9 @@ class Standby:
 
         context.report({"stage": "download", "bytes_done": 0, "bytes_total": None,
                         "bytes_per_second": 0, "percent": None})
-        result = writer.write_image(self.target, source, options, progress)
+        result = writer.write_image(target, source, options, progress)
         LOG.info("Image %s verified (%s) and written to %s: %d bytes in %.1f s", info["id"],
-                 result.algorithm, self.target, result.image_bytes,
+                 result.algorithm, target, result.image_bytes,
                  time.monotonic() - started)
         return result
 

@@ -40,6 +40,7 @@ from ingot.drivers.interfaces import (
     Outcome,
     Task,
 )
+from ingot.drivers.ipxe import boot_mode
 from ingot.drivers.power_actions import node_power_action, wipe_agent
 from ingot.drivers.settings import DriverSettings
 from ingot.images import image_info
@@ -53,6 +54,8 @@ LOG = logging.getLogger(__name__)
 _DEPLOY_COMMAND = "deploy_command_id"
 _CONFIGDRIVE_IN_SWIFT = "configdrive_in_swift"
 _IMAGE_INFO = "agent_image_info"
+_BOOTLOADER_COMMAND = "bootloader_command_id"
+_BOOTLOADER_STAGE = "installing_bootloader"
 _CLEAN_COMMAND = "clean_command_id"
 _CLEAN_REQUESTED = "clean_requested_steps"
 _CLEAN_STEPS = "clean_steps"
@@ -69,7 +72,12 @@ _ERASE_PARAMS = {
 
 
 def _forces_oob_reboot(node: Node) -> bool:
-    value = node.driver_info.get("deploy_forces_oob_reboot", False)
+    return _flag(node, "deploy_forces_oob_reboot")
+
+
+def _flag(node: Node, field: str) -> bool:
+    """A boolean driver_info field, false when absent."""
+    value = node.driver_info.get(field, False)
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -77,8 +85,7 @@ def _forces_oob_reboot(node: Node) -> bool:
         return True
     if text in ("false", "0", "no", "off"):
         return False
-    raise InvalidParameter(f"driver_info deploy_forces_oob_reboot must be a boolean, got "
-                           f"{value!r}.")
+    raise InvalidParameter(f"driver_info {field} must be a boolean, got {value!r}.")
 
 
 class DirectDeploy(DeployInterface):
@@ -95,6 +102,9 @@ class DirectDeploy(DeployInterface):
                                     "and power off out of band at the end of a deploy, "
                                     "instead of asking the agent to power the node off. "
                                     "Default false. Optional.",
+        "ignore_bootloader_failure": "Whether a partition image whose bootloader cannot "
+                                     "be installed still deploys. Default false. "
+                                     "Optional.",
         "agent_verify_ca": "How to verify an https agent that does not send its CA: true, "
                            "false or the path of a CA bundle on the conductor. Default "
                            "[agent] verify_ca. Optional.",
@@ -102,9 +112,11 @@ class DirectDeploy(DeployInterface):
 
     def validate(self, node: Node, settings: DriverSettings) -> None:
         _forces_oob_reboot(node)
+        _flag(node, "ignore_bootloader_failure")
         try:
             image_info.validate(node.instance_info, node.driver_info,
-                                allow_md5=settings.agent.allow_md5)
+                                allow_md5=settings.agent.allow_md5,
+                                properties=node.properties, boot_mode=boot_mode(node))
         except InvalidImage as exc:
             raise InvalidParameter(str(exc)) from None
         image_delivery.download_source(node, settings.agent.image_download_source)
@@ -116,10 +128,14 @@ class DirectDeploy(DeployInterface):
         # Resolve the image (and fetch it into this conductor's cache when it serves
         # it) before the agent boots, so a bad image fails fast and nothing waits.
         try:
-            info = await asyncio.to_thread(image_delivery.plan, task.node, task.services)
+            info = await asyncio.to_thread(image_delivery.plan, task.node, task.services,
+                                           boot_mode(task.node))
         except (ImageSourceError, ChecksumError, CacheError) as exc:
             raise DriverError(f"Preparing the image failed: {exc}") from None
-        task.set_internal(**{_DEPLOY_COMMAND: None, _IMAGE_INFO: info})
+        except InvalidImage as exc:
+            raise InvalidParameter(str(exc)) from None
+        task.set_internal(**{_DEPLOY_COMMAND: None, _IMAGE_INFO: info,
+                             _BOOTLOADER_COMMAND: None, _BOOTLOADER_STAGE: None})
         if await is_fast_track(task):
             # The agent that cleaned the node still runs: no reboot, write at once.
             LOG.info("Fast track deploy of node %s with its running agent", task.node.uuid)
@@ -131,17 +147,36 @@ class DirectDeploy(DeployInterface):
         return Outcome.WAIT
 
     async def heartbeat(self, task: Task) -> Outcome:
-        status = await _follow_command(task, _DEPLOY_COMMAND, "standby.prepare_image",
-                                       _prepare_params)
+        if not task.node.driver_internal_info.get(_BOOTLOADER_STAGE):
+            status = await _follow_command(task, _DEPLOY_COMMAND, "standby.prepare_image",
+                                           _prepare_params)
+            if status is None:
+                return Outcome.WAIT
+            if status.status != SUCCEEDED:
+                await _forget_deploy_files(task)
+            _raise_if_failed(status, "Writing the image")
+            if not _is_partition_image(task):
+                await self._boot_instance(task)
+                return Outcome.DONE
+            # A partition image boots with the image's own bootloader: install it.
+            task.set_internal(**{_BOOTLOADER_STAGE: True})
+        status = await _follow_command(task, _BOOTLOADER_COMMAND, "image.install_bootloader",
+                                       _bootloader_params)
         if status is None:
             return Outcome.WAIT
+        task.set_internal(**{_BOOTLOADER_STAGE: None})
+        if status.status != SUCCEEDED:
+            await _forget_deploy_files(task)
+        _raise_if_failed(status, "Installing the bootloader")
+        await self._boot_instance(task)
+        return Outcome.DONE
+
+    async def _boot_instance(self, task: Task) -> None:
         await _forget_deploy_files(task)
-        _raise_if_failed(status, "Writing the image")
         await _tear_down_agent(task)
         await task.driver.boot.clean_up_ramdisk(task)
         await task.driver.boot.prepare_instance(task)
         await node_power_action(task, POWER_ON)
-        return Outcome.DONE
 
     async def tear_down(self, task: Task) -> None:
         await node_power_action(task, POWER_OFF)
@@ -152,7 +187,8 @@ class DirectDeploy(DeployInterface):
         await node_power_action(task, POWER_OFF)
         await task.driver.boot.clean_up_ramdisk(task)
         await _forget_deploy_files(task)
-        task.set_internal(**{**_cleaning_reset(), _DEPLOY_COMMAND: None})
+        task.set_internal(**{**_cleaning_reset(), _DEPLOY_COMMAND: None,
+                             _BOOTLOADER_COMMAND: None, _BOOTLOADER_STAGE: None})
 
     # --- cleaning ---------------------------------------------------------------------
 
@@ -361,6 +397,24 @@ async def _prepare_params(task: Task) -> dict[str, Any]:
     else:
         params["configdrive"] = drive
     return params
+
+
+def _is_partition_image(task: Task) -> bool:
+    info = task.node.driver_internal_info.get(_IMAGE_INFO) or {}
+    return bool(info.get("image_type") == "partition")
+
+
+async def _bootloader_params(task: Task) -> dict[str, Any]:
+    """Ironic's install_bootloader call: the partitions prepare_image reported."""
+    status = await _client(task).execute("standby.get_partition_uuids", {}, wait=True)
+    _raise_if_failed(status, "Reading the partition UUIDs")
+    uuids = status.result if isinstance(status.result, dict) else {}
+    if not uuids.get("root uuid"):
+        raise DriverError("The agent reported no root partition UUID.")
+    return {"root_uuid": uuids["root uuid"],
+            "efi_system_part_uuid": uuids.get("efi system partition uuid"),
+            "prep_boot_part_uuid": None, "target_boot_mode": boot_mode(task.node),
+            "ignore_bootloader_failure": _flag(task.node, "ignore_bootloader_failure")}
 
 
 def _configdrive(node: Node) -> str | None:

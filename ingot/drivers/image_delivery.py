@@ -32,7 +32,7 @@ from ingot.drivers.settings import DOWNLOAD_SOURCES
 from ingot.images import image_info
 from ingot.images.sources import dispatch
 from ingot.images.sources.http import HttpOptions
-from ingot.images.sources.record import ImageSource, SwiftObjectRef
+from ingot.images.sources.record import PARTITION, ImageSource, SwiftObjectRef
 from ingot.images.sources.swift import SwiftTempURL
 from ingot.swift.errors import SwiftConfigError
 
@@ -83,7 +83,7 @@ def access(node: Node, services: Services) -> dispatch.SourceAccess:
         allow_md5=services.settings.agent.allow_md5)
 
 
-def plan(node: Node, services: Services) -> dict[str, Any]:
+def plan(node: Node, services: Services, boot_mode: str = "bios") -> dict[str, Any]:
     """Resolve the node's image and make it reachable for the agent; IPA's image_info.
 
     Blocking (it may download the image into the cache): run it in a thread.
@@ -93,10 +93,14 @@ def plan(node: Node, services: Services) -> dict[str, Any]:
     source_access = access(node, services)
     source = dispatch.resolve(node.instance_info.get("image_source"), node.instance_info,
                               source_access)
+    partition = None
+    if source.image_type == PARTITION:  # instance_info or Glance say so
+        partition = image_info.partition_fields(image_info.partition_spec(
+            node.instance_info, node.properties, boot_mode))
     url = _agent_url(node, source, source_access, mode, services)
     return image_info.build(node.uuid, url, source_id(source), source.disk_format,
                             source.digests.image_info_fields(), node.driver_info,
-                            stream_raw_images=agent.stream_raw_images)
+                            stream_raw_images=agent.stream_raw_images, partition=partition)
 
 
 def source_id(source: ImageSource) -> str:

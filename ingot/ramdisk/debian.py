@@ -12,8 +12,10 @@ import subprocess
 KERNEL_METAPACKAGE = "linux-image-amd64"
 SUITE = "bookworm"
 # What the agent runs besides Python: busybox (init, udhcpc, insmod), sfdisk for the
-# config drive partition, qemu-img for images that are not raw.
-PACKAGES = ("python3", "busybox-static", "fdisk", "qemu-utils")
+# config drive and partition images' tables, qemu-img for images that are not raw,
+# mkfs.ext4/mkfs.vfat/efibootmgr for partition images' ephemeral, ESP and boot entry.
+PACKAGES = ("python3", "busybox-static", "fdisk", "qemu-utils", "e2fsprogs", "dosfstools",
+            "efibootmgr")
 
 
 class BuildError(RuntimeError):

@@ -61,7 +61,9 @@ def image_info(url: str, data: bytes, **extra: Any) -> dict[str, Any]:
     ({"id": "x", "urls": ["http://h/x"], "checksum": "a" * 64, "proxies": {"http": "p:1"},
       "no_proxy": "good.example,bad entry"}, "no_proxy entry 'bad entry'"),
     ({"id": "x", "urls": ["http://h/x"], "checksum": "a" * 64, "image_type": "partition"},
-     "Partition images are not supported"),
+     "image_info root_mb must be at least 1"),
+    ({"id": "x", "urls": ["http://h/x"], "checksum": "a" * 64, "image_type": "partition",
+      "root_mb": 1024, "ephemeral_format": "zfs"}, "ephemeral_format 'zfs'"),
 ])
 def test_bad_prepare_image_requests_are_refused_up_front(
         target: pathlib.Path, info: dict[str, Any], message: str) -> None:

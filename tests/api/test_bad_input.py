@@ -349,18 +349,25 @@ def test_nul_in_patches_and_other_bodies(api: httpx.Client, node: dict[str, Any]
     assert "callback_url contains a NUL character" in fault(beat)
 
 
+_PARTITION = {"image_source": "http://127.0.0.1:9/p.img", "image_checksum": "a" * 64,
+              "kernel": "http://127.0.0.1:9/k", "ramdisk": "http://127.0.0.1:9/r",
+              "root_gb": 10}
 PARTITION_INFOS = [
     ({"image_source": "http://127.0.0.1:9/p.img", "image_checksum": "a" * 64,
-      "kernel": "http://127.0.0.1:9/k", "ramdisk": "http://127.0.0.1:9/r", "root_gb": 10},
-     "image_type"),
-    ({"image_source": "http://127.0.0.1:9/p.img", "image_checksum": "a" * 64,
-      "kernel": "http://127.0.0.1:9/k", "ramdisk": "http://127.0.0.1:9/r", "root_gb": 10,
-      "image_type": "partition"}, "image_type"),
-    ({"image_source": "http://127.0.0.1:9/p.img", "image_checksum": "a" * 64,
       "image_type": "partition"}, "kernel"),
-    ({"image_source": str(uuid.uuid4()), "image_type": "partition", "root_gb": 4},
-     "image_type"),
     ({"image_source": str(uuid.uuid4()), "image_type": "partition"}, "root_gb"),
+    ({**_PARTITION, "root_gb": "ten"}, "root_gb"),
+    ({**_PARTITION, "root_gb": 0}, "root_gb"),
+    ({**_PARTITION, "swap_mb": -1}, "swap_mb"),
+    ({**_PARTITION, "ephemeral_gb": "1.5"}, "ephemeral_gb"),
+    ({**_PARTITION, "ephemeral_gb": 1, "ephemeral_format": "btrfs"}, "ephemeral_format"),
+    ({**_PARTITION, "preserve_ephemeral": "maybe"}, "preserve_ephemeral"),
+    ({**_PARTITION, "preserve_ephemeral": True}, "ephemeral_gb"),
+    ({**_PARTITION, "capabilities": {"disk_label": "bsd"}}, "disk_label"),
+    ({**_PARTITION, "capabilities": '{"disk_label": "msdos"', "ephemeral_gb": 1},
+     "capabilities"),
+    ({**_PARTITION, "deploy_boot_mode": "uefi", "capabilities": {"disk_label": "msdos"},
+      "ephemeral_gb": 1, "swap_mb": 64}, "disk_label"),
 ]
 
 
@@ -368,7 +375,7 @@ PARTITION_INFOS = [
 def test_partition_images_are_a_400_naming_the_field(
         api: httpx.Client, ingot: IngotServer, instance_info: dict[str, Any],
         field: str) -> None:
-    """Partition images are not supported (yet): validate says why, deploy is a 400."""
+    """A partition image the node cannot have: validate says why, deploy is a 400."""
     created = api.post("/v1/nodes", json={
         "driver": "local-vm", "deploy_interface": "direct", "instance_info": instance_info,
         "driver_info": {"vm_disk": str(ingot.workdir / "state" / "vms" / "p.img")}})

@@ -35,9 +35,9 @@ from ingot.images.sources.errors import (
 )
 from ingot.images.sources.instance_info import (
     IMAGE_TYPES,
+    check_partition,
     declared_digests,
     image_type,
-    refuse_partition,
 )
 from ingot.images.sources.record import (
     PARTITION,
@@ -239,7 +239,7 @@ class GlanceImages:
             else bool(image.get("kernel_id") or image.get("ramdisk_id"))
         kind = image_type(instance_info, glance_partition=partition)
         if kind == PARTITION:
-            refuse_partition(instance_info, need_kernel=False)
+            check_partition(instance_info, need_kernel=False)
         digests = _digests(image)
         if _content_digest(digests) is None:  # only very old Glances: ask the node
             digests = declared_digests(instance_info, allow_md5=allow_md5)
@@ -278,7 +278,7 @@ class GlanceScheme:
               allow_md5: bool) -> None:
         image_id(reference)
         if image_type(instance_info) == PARTITION:
-            refuse_partition(instance_info, need_kernel=False)
+            check_partition(instance_info, need_kernel=False)
 
     def resolve(self, reference: str, instance_info: Mapping[str, Any],
                 access: SourceAccess) -> ImageSource:

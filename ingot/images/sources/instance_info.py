@@ -8,8 +8,8 @@ non-Glance image spec requires): ``image_checksum``, or ``image_os_hash_algo`` a
 file:// images need a digest too: unlike Ironic, ingot does not compute one from the
 file itself, which would only prove that the file equals itself.
 
-ingot deploys whole-disk images only: a partition image gets a clear error once its
-description is complete, and an error naming the first missing field before that.
+A partition image's other fields (swap, ephemeral, disk label) are checked with its
+layout in images/image_info.py.
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ingot.images.checksum import ChecksumError, is_url, require_checksum_fields
-from ingot.images.sources.errors import ImageNotAcceptable, ImageReferenceError, MissingImageInfo
+from ingot.images.sources.errors import ImageReferenceError, MissingImageInfo
 from ingot.images.sources.record import PARTITION, WHOLE_DISK, ImageDigests
 
 IMAGE_TYPES = (WHOLE_DISK, PARTITION)
 PARTITION_FIELDS = ("kernel", "ramdisk", "root_gb")
-NOT_SUPPORTED = ("Partition images are not supported: ingot deploys whole-disk images "
-                 "only (instance_info image_type {how}).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,21 +59,18 @@ def image_type(instance_info: Mapping[str, Any], *, glance_partition: bool = Fal
     return WHOLE_DISK
 
 
-def refuse_partition(instance_info: Mapping[str, Any], *, need_kernel: bool = True) -> None:
-    """Name the first missing partition field, else say partition images are not
-    supported. ``need_kernel`` is False for Glance images (their properties name them)."""
+def check_partition(instance_info: Mapping[str, Any], *, need_kernel: bool = True) -> None:
+    """Name the first missing partition field. ``need_kernel`` is False for Glance
+    images (their properties name them)."""
     needed = PARTITION_FIELDS if need_kernel else ("root_gb",)
     for field in needed:
         if instance_info.get(field) in (None, ""):
             raise MissingImageInfo(field, f"instance_info is missing {field}, which a "
                                           f"partition image needs.")
     root_gb = instance_info["root_gb"]
-    if isinstance(root_gb, bool) or not str(root_gb).isdigit():
-        raise ImageReferenceError(f"instance_info root_gb must be an integer, got "
+    if isinstance(root_gb, bool) or not str(root_gb).isdigit() or int(root_gb) < 1:
+        raise ImageReferenceError(f"instance_info root_gb must be a positive integer, got "
                                   f"{root_gb!r}.")
-    how = "is partition" if instance_info.get("image_type") else \
-        "is partition because kernel/ramdisk are set"
-    raise ImageNotAcceptable(NOT_SUPPORTED.format(how=how))
 
 
 def declared_digests(instance_info: Mapping[str, Any], *, allow_md5: bool) -> ImageDigests:
@@ -114,7 +109,7 @@ def declared_image(instance_info: Mapping[str, Any], *, allow_md5: bool) -> Decl
     """Check and return what instance_info says about a non-Glance image."""
     kind = image_type(instance_info)
     if kind == PARTITION:
-        refuse_partition(instance_info)
+        check_partition(instance_info)
     disk_format = _text(instance_info, "image_disk_format")
     return DeclaredImage(kind, declared_digests(instance_info, allow_md5=allow_md5),
                          disk_format)

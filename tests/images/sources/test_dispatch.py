@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ingot.images.sources import dispatch
-from ingot.images.sources.errors import ImageNotAcceptable, ImageReferenceError, MissingImageInfo
+from ingot.images.sources.errors import ImageReferenceError, MissingImageInfo
 from ingot.images.sources.record import Fetched, Freshness, ImageDigests, ImageSource
 
 SHA256 = {"image_checksum": hashlib.sha256(b"x").hexdigest()}
@@ -67,10 +67,12 @@ def test_partition_images_name_the_first_missing_field(instance_info: dict[str, 
     assert missing.value.field == field
 
 
-def test_complete_partition_image_is_not_supported() -> None:
+def test_complete_partition_image_is_accepted() -> None:
     info = {**SHA256, "kernel": "http://x/k", "ramdisk": "http://x/r", "root_gb": 10}
-    with pytest.raises(ImageNotAcceptable, match="Partition images are not supported"):
-        dispatch.check_reference("http://example.com/p.img", info, allow_md5=False)
+    dispatch.check_reference("http://example.com/p.img", info, allow_md5=False)
+    with pytest.raises(ImageReferenceError, match="root_gb must be a positive integer"):
+        dispatch.check_reference("http://example.com/p.img", {**info, "root_gb": "0"},
+                                 allow_md5=False)
 
 
 def test_image_type_must_be_known() -> None:

@@ -113,8 +113,8 @@ def test_glance_partition_image_names_what_is_missing(
     with pytest.raises(MissingImageInfo, match="root_gb") as missing:
         dispatch.resolve(partition.id, {}, access)
     assert missing.value.field == "root_gb"
-    with pytest.raises(ImageNotAcceptable, match="Partition images are not supported"):
-        dispatch.resolve(partition.id, {"root_gb": 10}, access)
+    # Glance's kernel_id/ramdisk_id make it a partition image.
+    assert dispatch.resolve(partition.id, {"root_gb": 10}, access).image_type == "partition"
 
 
 def test_glance_image_is_fetched_once_into_the_cache(
