@@ -65,6 +65,9 @@ deploy_opts: list[cfg.Opt] = [
                help="URL machines reach http_root at, e.g. http://192.0.2.1:8080. Must be "
                     "http: the iPXE in common firmware cannot do HTTPS. Default: derived "
                     "from the address ingot serves the HTTP root on."),
+    cfg.StrOpt("external_http_url",
+               help="URL BMCs reach http_root at, to fetch virtual media (the agent's "
+                    "ISO). Default: http_url."),
     cfg.BoolOpt("serve_http_root", default=True,
                 help="Serve http_root from each conductor process on "
                      "[api] host_ip:[deploy] http_port. Turn off when a web server such "

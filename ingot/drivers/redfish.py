@@ -24,6 +24,7 @@ from ingot.drivers.interfaces import (
 )
 from ingot.drivers.ipxe import IpxeBootInterface
 from ingot.drivers.redfish_client import call
+from ingot.drivers.redfish_vmedia import RedfishVirtualMediaBoot
 from ingot.drivers.settings import DriverSettings
 
 # Ironic's boot device names -> Redfish BootSourceOverrideTarget
@@ -110,7 +111,7 @@ def _supported() -> dict[str, tuple[type[Any], ...]]:
     return {
         "power": (RedfishPower,),
         "management": (RedfishManagement,),
-        "boot": (IpxeBootInterface,),
+        "boot": (IpxeBootInterface, RedfishVirtualMediaBoot),
         "deploy": (DirectDeploy, fake.FakeDeploy),
         "inspect": (fake.NoInspect,),
         "rescue": (fake.NoRescue,),

@@ -48,6 +48,8 @@ class Endpoints:
     api_url: str = "http://127.0.0.1:6385"
     http_url: str = "http://127.0.0.1:6386"
     http_root: pathlib.Path = pathlib.Path("/var/lib/ingot/httpboot")
+    # Where BMCs fetch virtual media from; http_url when empty.
+    external_http_url: str = ""
 
     @property
     def ramdisk_params(self) -> dict[str, str]:
@@ -147,4 +149,5 @@ def _endpoints(conf: cfg.ConfigOpts) -> Endpoints:
     api_url = conf.conductor.api_url or f"http://{host}:{conf.api.port}"
     http_url = conf.deploy.http_url or f"http://{host}:{conf.deploy.http_port}"
     return Endpoints(api_url=str(api_url).rstrip("/"), http_url=str(http_url).rstrip("/"),
-                     http_root=_path(conf.deploy.http_root))
+                     http_root=_path(conf.deploy.http_root),
+                     external_http_url=str(conf.deploy.external_http_url or http_url).rstrip("/"))

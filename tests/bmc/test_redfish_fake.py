@@ -26,7 +26,7 @@ from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 
-SYSTEMS = [str(uuid.uuid4()) for _ in range(5)]
+SYSTEMS = [str(uuid.uuid4()) for _ in range(6)]
 POWER_WAIT = 40
 
 
@@ -52,6 +52,7 @@ def boot_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpRootSer
     root = tmp_path_factory.mktemp("boot-files")
     (root / "vmlinuz").write_bytes(b"kernel" * 100)
     (root / "initramfs").write_bytes(b"ramdisk" * 100)
+    (root / "agent.iso").write_bytes(b"iso" * 1000)
     with HttpRootServer(root) as server:
         yield server
 
@@ -212,6 +213,48 @@ def test_tls_verification(ingot: IngotServer, tls_bmc: RedfishEmulator) -> None:
 
 def _sha256(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cd(bmc: RedfishEmulator, system: str) -> dict[str, Any]:
+    response = bmc.get(f"{bmc.system(system)['VirtualMedia']['@odata.id']}/Cd")
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_virtual_media_deploy_inserts_boots_once_and_ejects(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    root = boot_files.root
+    with ingot.client() as api:
+        node = _create(api, {
+            **_driver_info(bmc, SYSTEMS[5]),
+            "deploy_iso": f"{boot_files.url}/agent.iso",
+            "deploy_iso_checksum": _sha256(root / "agent.iso")},
+            automated_clean=False, boot_interface="redfish-virtual-media",
+            instance_info={"image_source": f"{boot_files.url}/vmlinuz",
+                           "image_checksum": _sha256(root / "vmlinuz")})
+        assert api.get(f"/v1/nodes/{node}/validate").json()["boot"]["result"] is True
+        assert _manage(api, node)["provision_state"] == "manageable"
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "provide"})
+        assert response.status_code == 202
+        assert wait_for(api, node, ("available",), timeout=30)
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+        assert response.status_code == 202, response.text
+        shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=POWER_WAIT + 20)
+        assert shown["provision_state"] == "wait call-back", shown["last_error"]
+        cd = _cd(bmc, SYSTEMS[5])
+        # The emulator fetched the ISO from ingot's HTTP root.
+        assert cd["Inserted"] is True and cd["Image"].endswith(f"/{node}/deploy.iso"), cd
+        system = bmc.system(SYSTEMS[5])
+        assert system["Boot"]["BootSourceOverrideTarget"] == "Cd"
+        assert system["PowerState"] == "On"
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
+        assert response.status_code == 202, response.text
+        done = wait_for(api, node, ("available", "deploy failed", "error"),
+                        timeout=POWER_WAIT + 20)
+        assert done["provision_state"] == "available", done["last_error"]
+        assert _cd(bmc, SYSTEMS[5])["Inserted"] is False
+        assert not (ingot.workdir / "state" / "httpboot" / node / "deploy.iso").exists()
 
 
 def test_ipxe_deploy_sets_pxe_and_powers_on(

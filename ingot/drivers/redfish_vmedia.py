@@ -1,0 +1,144 @@
+"""The ``redfish-virtual-media`` boot interface: the agent's ISO as the server's virtual CD.
+
+The ISO (driver_info ``deploy_iso``: a Glance image, http(s)://, file:// or swift://,
+e.g. the one ``ingot ramdisk build --iso-append 'ipa-api-url=...'`` makes) is given to
+the BMC as a Swift temp URL when it is in Swift, else fetched into the image cache and
+served from this conductor's HTTP root ([deploy] external_http_url, else http_url). The
+BMC inserts it, the server boots from it once, and it is ejected once the agent is done.
+Like Ironic with a prebuilt deploy_iso, ingot passes no kernel parameters: the ISO must
+carry ipa-api-url itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import shutil
+from typing import Any
+
+import sushy
+
+from ingot.db.models import Node
+from ingot.drivers import image_delivery
+from ingot.drivers.interfaces import (
+    BootInterface,
+    DriverError,
+    InvalidParameter,
+    MissingParameter,
+    Task,
+)
+from ingot.drivers.ipxe import boot_mode
+from ingot.drivers.redfish_client import call
+from ingot.drivers.services import Services
+from ingot.drivers.settings import DriverSettings
+from ingot.images.cache import CacheError
+from ingot.images.checksum import ChecksumError
+from ingot.images.sources import dispatch
+from ingot.images.sources.errors import ImageSourceError, MissingImageInfo
+
+LOG = logging.getLogger(__name__)
+ISO_NAME = "deploy.iso"
+_CD_TYPES = (sushy.VIRTUAL_MEDIA_CD, sushy.VIRTUAL_MEDIA_DVD)
+_URL_LIFETIME = 3 * 3600  # a Swift temp URL outlives any boot of the ISO
+
+
+def _info(node: Node) -> dict[str, Any]:
+    checksum = node.driver_info.get("deploy_iso_checksum")
+    return {"image_checksum": checksum} if checksum else {}
+
+
+def _iso_path(settings: DriverSettings, node_uuid: str) -> pathlib.Path:
+    return settings.endpoints.http_root / node_uuid / ISO_NAME
+
+
+def _publish(node: Node, services: Services) -> str:
+    """The URL the BMC fetches the node's ISO from (blocking: may download it)."""
+    access = image_delivery.access(node, services)
+    source = dispatch.resolve(node.driver_info["deploy_iso"], _info(node), access)
+    if source.swift is not None and access.swift_temp_url:
+        return services.swift.object_url(source.swift, valid_for=_URL_LIFETIME).url
+    dest = _iso_path(services.settings, node.uuid)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    services.image_cache.fetch(source, dispatch.fetcher(source, access),
+                               dispatch.expected_digest(source, access), str(dest))
+    base = services.settings.endpoints.external_http_url \
+        or services.settings.endpoints.http_url
+    return f"{base}/{node.uuid}/{ISO_NAME}"
+
+
+def _cd_drives(system: Any) -> list[Any]:
+    """The BMC's virtual CD/DVD drives of this system (through its managers)."""
+    drives = []
+    for manager in system.managers:
+        for media in manager.virtual_media.get_members():
+            if any(kind in _CD_TYPES for kind in media.media_types):
+                drives.append(media)
+    return drives
+
+
+def _insert(system: Any, url: str) -> None:
+    drives = _cd_drives(system)
+    if not drives:
+        raise DriverError("The BMC offers no virtual CD or DVD drive for this system.")
+    drive = drives[0]
+    if drive.inserted:
+        drive.eject_media()
+    drive.insert_media(url, inserted=True, write_protected=True)
+
+
+def _eject(system: Any) -> None:
+    for drive in _cd_drives(system):
+        if drive.inserted:
+            drive.eject_media()
+
+
+class RedfishVirtualMediaBoot(BootInterface):
+    name = "redfish-virtual-media"
+    properties = {
+        "deploy_iso": "The agent's bootable ISO: a Glance image, or an http(s)://, file:// "
+                      "or swift:// reference. Required.",
+        "deploy_iso_checksum": "Digest (or checksum file URL) of a non-Glance deploy_iso. "
+                               "Required for those.",
+    }
+
+    def validate(self, node: Node, settings: DriverSettings) -> None:
+        reference = node.driver_info.get("deploy_iso")
+        if not reference:
+            raise MissingParameter("driver_info is missing deploy_iso.")
+        try:
+            dispatch.check_reference(reference, _info(node), allow_md5=settings.agent.allow_md5)
+        except MissingImageInfo:
+            raise MissingParameter("driver_info deploy_iso_checksum is required for a "
+                                   "deploy_iso that is not a Glance image.") from None
+        except ImageSourceError as exc:
+            message = str(exc).replace("instance_info image_checksum",
+                                       "driver_info deploy_iso_checksum")
+            raise InvalidParameter(
+                f"driver_info deploy_iso: {message.removeprefix('image_source ')}") from None
+        boot_mode(node)
+
+    async def prepare_ramdisk(self, task: Task, params: dict[str, Any]) -> None:
+        try:
+            url = await asyncio.to_thread(_publish, task.node, task.services)
+        except (ImageSourceError, ChecksumError, CacheError) as exc:
+            raise DriverError(f"Cannot fetch the deploy ISO: {exc}") from None
+        await call(task.node, task.services.settings, lambda system: _insert(system, url))
+        await task.driver.management.set_boot_device(task, "cdrom")
+
+    async def clean_up_ramdisk(self, task: Task) -> None:
+        await _eject_and_unpublish(task)
+
+    async def prepare_instance(self, task: Task) -> None:
+        await task.driver.management.set_boot_device(task, "disk", persistent=True)
+
+    async def clean_up_instance(self, task: Task) -> None:
+        # Also here: an undeploy of a node still waiting for its agent comes this way.
+        await _eject_and_unpublish(task)
+
+
+async def _eject_and_unpublish(task: Task) -> None:
+    await call(task.node, task.services.settings, _eject)
+    await asyncio.to_thread(shutil.rmtree,
+                            _iso_path(task.services.settings, task.node.uuid).parent, True)
