@@ -29,14 +29,16 @@ ALLOWED: dict[str, set[str]] = {
     # Drivers and conductors are handed their settings (drivers/settings.py, services.py):
     # neither may import ingot.conf, whose CONF is the process-wide options.
     "drivers": {"common", "db", "images", "swift", "boot", "configdrive"},
-    "conductor": {"common", "db", "drivers"},
-    "api": _BASE | {"db", "conductor", "drivers", "configdrive"},
+    # Inventory processing, rules and discovery; the root disk by the agent's own rule.
+    "inspection": {"common", "db", "agent"},
+    "conductor": {"common", "db", "drivers", "inspection"},
+    "api": _BASE | {"db", "conductor", "drivers", "configdrive", "inspection"},
     "proxy": _BASE | {"api"},
     "demo": _BASE,
     # Builds the agent's ramdisk; packs ingot's source, imports none of its layers.
     "ramdisk": set(),
     "cli": {"common", "conf", "db", "images", "configdrive", "swift", "boot", "agent",
-            "drivers", "conductor", "api", "proxy", "demo", "ramdisk"},
+            "drivers", "conductor", "api", "proxy", "demo", "ramdisk", "inspection"},
 }
 # The only modules of ingot/api/ the proxy may load: none of them reaches the database.
 PROXY_MAY_USE = {"ingot.api.auth", "ingot.api.body", "ingot.api.context",

@@ -13,7 +13,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ingot.api import drivers, history, node_states, nodes, openapi, ports, ramdisk, root
+from ingot.api import (
+    drivers,
+    history,
+    inspection,
+    inspection_rules,
+    node_states,
+    nodes,
+    openapi,
+    ports,
+    ramdisk,
+    root,
+)
 from ingot.api.auth import AuthMiddleware
 from ingot.api.conductor_directory import ConductorDirectory
 from ingot.api.context import ApiContext, ApiSettings
@@ -22,6 +33,7 @@ from ingot.api.middleware import ApiMiddleware
 from ingot.api.responses import http_exception_handler
 from ingot.db.engine import Database
 from ingot.drivers.settings import DriverSettings
+from ingot.inspection.settings import InspectionSettings
 
 _UNSUPPORTED = openapi.UNSUPPORTED
 
@@ -67,6 +79,15 @@ def _routes() -> list[BaseRoute]:
         Route("/v1/conductors/{hostname}", drivers.show_conductor, methods=["GET"]),
         Route("/v1/lookup", ramdisk.lookup, methods=["GET"]),
         Route("/v1/heartbeat/{node}", ramdisk.heartbeat, methods=["POST"]),
+        Route("/v1/continue_inspection", inspection.continue_inspection, methods=["POST"]),
+        Route(f"{node}/inventory", inspection.get_inventory, methods=["GET"]),
+        Route("/v1/inspection_rules", inspection_rules.list_rules, methods=["GET"]),
+        Route("/v1/inspection_rules", inspection_rules.create_rule, methods=["POST"]),
+        Route("/v1/inspection_rules", inspection_rules.delete_all, methods=["DELETE"]),
+        Route("/v1/inspection_rules/{rule}", inspection_rules.show_rule, methods=["GET"]),
+        Route("/v1/inspection_rules/{rule}", inspection_rules.patch_rule, methods=["PATCH"]),
+        Route("/v1/inspection_rules/{rule}", inspection_rules.delete_rule,
+              methods=["DELETE"]),
     ]
     for name in _UNSUPPORTED:
         routes.append(Route(f"/v1/{name}", _unsupported(name),
@@ -85,12 +106,13 @@ def _unsupported(name: str) -> Callable[[Request], Any]:
 def create_app(db: Database, settings: ApiSettings,
                authenticate: Callable[[dict[bytes, bytes]], Any],
                *, drivers: DriverSettings, notify: Callable[[], None] = lambda: None,
+               inspection: InspectionSettings | None = None,
                on_startup: Sequence[Callable[[], Any]] = (),
                on_shutdown: Sequence[Callable[[], Any]] = ()) -> Starlette:
     """Build the API app; on_startup/on_shutdown run in its lifespan (the conductor)."""
     ctx = ApiContext(db=db, settings=settings,
                      directory=ConductorDirectory(db, settings.conductor_heartbeat_timeout),
-                     drivers=drivers,
+                     drivers=drivers, inspection=inspection or InspectionSettings(),
                      notify=notify)
 
     @contextlib.asynccontextmanager

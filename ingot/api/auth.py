@@ -27,7 +27,7 @@ LOG = logging.getLogger(__name__)
 
 
 def is_public(path: str) -> bool:
-    return (path in ("/", "/v1", "/v1/") or path == "/v1/lookup"
+    return (path in ("/", "/v1", "/v1/", "/v1/lookup", "/v1/continue_inspection")
             or path.startswith("/v1/lookup/") or path.startswith("/v1/heartbeat/"))
 
 

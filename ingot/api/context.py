@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ingot.api.conductor_directory import ConductorDirectory
     from ingot.db.engine import Database
     from ingot.drivers.settings import DriverSettings
+    from ingot.inspection.settings import InspectionSettings
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class ApiSettings:
     max_limit: int = 1000
     public_endpoint: str | None = None
     restrict_lookup: bool = True
+    # Lookups also in the stable states a fast-track agent stays up in.
+    fast_track: bool = False
     heartbeat_timeout: int = 300
     max_body: int = 1048576
     max_provision_body: int = 67108864
@@ -39,6 +42,7 @@ class ApiSettings:
             max_limit=conf.api.max_limit,
             public_endpoint=conf.api.public_endpoint,
             restrict_lookup=conf.api.restrict_lookup,
+            fast_track=conf.deploy.fast_track,
             heartbeat_timeout=conf.api.ramdisk_heartbeat_timeout,
             max_body=conf.api.max_json_body_size,
             max_provision_body=conf.api.max_json_body_size_provision,
@@ -57,6 +61,7 @@ class ApiContext:
     directory: ConductorDirectory
     # What the drivers' validate needs of the configuration.
     drivers: DriverSettings
+    inspection: InspectionSettings
     # Called after work was recorded for conductors; wakes an in-process conductor.
     notify: Callable[[], None] = lambda: None
 

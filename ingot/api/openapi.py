@@ -19,7 +19,7 @@ from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 
 UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
-               "runbooks", "events", "shards", "inspection_rules")
+               "runbooks", "events", "shards")
 
 _JSON = "application/json"
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -133,6 +133,26 @@ def _schemas() -> dict[str, Any]:
                 "agent_verify_ca": _STRING,
                 "agent_status": {"type": "string", "enum": ["start", "end", "error"]},
                 "agent_status_message": _STRING, "agent_progress": _OBJECT}},
+        "Inspection": {
+            "type": "object", "required": ["inventory"],
+            "description": "An agent's inventory (ironic-python-agent's shape: interfaces, "
+                           "cpu, memory, disks, boot, system_vendor); every other key is "
+                           "plugin data.",
+            "properties": {"inventory": {
+                "type": "object", "required": ["interfaces", "cpu", "memory", "disks"],
+                "properties": {"interfaces": {"type": "array", "minItems": 1,
+                                              "items": _OBJECT},
+                               "cpu": _OBJECT, "memory": _OBJECT,
+                               "disks": {"type": "array", "items": _OBJECT}}},
+                "agent_token": _STRING}},
+        "InspectionRule": {
+            "type": "object", "required": ["actions"],
+            "properties": {
+                "uuid": {"type": "string", "format": "uuid"}, "description": _STRING,
+                "priority": {"type": "integer", "minimum": 0, "maximum": 9999},
+                "sensitive": _BOOL, "phase": {"type": "string", "enum": ["main"]},
+                "conditions": {"type": "array", "items": _OBJECT},
+                "actions": {"type": "array", "minItems": 1, "items": _OBJECT}}},
     }
 
 
@@ -242,6 +262,29 @@ def _paths() -> dict[str, dict[str, Any]]:
             "post": _operation("The agent's heartbeat (no login; agent token).", accepted,
                                body=_ref("Heartbeat"), public=True)},
     }
+    rule = _path("rule", "An inspection rule's UUID.")
+    paths.update({
+        "/v1/continue_inspection": {"post": _operation(
+            "The agent posts its inventory (no login); an unknown machine may enroll.",
+            {"202": _answer("The node's UUID.", _OBJECT)}, body=_ref("Inspection"),
+            params=[_query("node_uuid", {"type": "string", "format": "uuid"})],
+            public=True)},
+        f"{node}/inventory": {"parameters": [_NODE], "get": _operation(
+            "The inventory and plugin data of the node's last inspection (API 1.81).", one)},
+        "/v1/inspection_rules": {
+            "get": _operation("List inspection rules (API 1.96).", listed,
+                              params=[_query("detail", _BOOL)]),
+            "post": _operation("Create an inspection rule.",
+                               {"201": _answer("The rule.", _OBJECT)},
+                               body=_ref("InspectionRule")),
+            "delete": _operation("Delete every inspection rule.", no_content)},
+        "/v1/inspection_rules/{rule}": {
+            "parameters": [rule],
+            "get": _operation("Show an inspection rule.", one),
+            "patch": _operation("Update an inspection rule with a JSON patch.", one,
+                                body=_ref("JsonPatch")),
+            "delete": _operation("Delete an inspection rule.", no_content)},
+    })
     gone = {"404": _answer("ingot does not implement this resource.", _ref("Error"))}
     methods = ("get", "post", "put", "patch", "delete")
     for name in UNSUPPORTED:

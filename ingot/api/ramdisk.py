@@ -32,9 +32,12 @@ from ingot.common.redaction import MASK
 from ingot.db import nodes
 from ingot.db.models import Node, utcnow
 
-# States in which a heartbeat continues the node's operation.
-_CONTINUE_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.RESCUEWAIT,
-                    states.INSPECTWAIT)
+# States in which a heartbeat continues the node's operation. Not inspect wait: the
+# inventory posted to /v1/continue_inspection continues an inspection.
+_CONTINUE_STATES = (states.DEPLOYWAIT, states.CLEANWAIT, states.RESCUEWAIT)
+# With fast track, an agent stays up between operations and looks up in these too.
+_FAST_TRACK_LOOKUP_STATES = states.LOOKUP_ALLOWED_STATES | {
+    states.ENROLL, states.MANAGEABLE, states.AVAILABLE}
 _AGENT_STATUSES = ("start", "end", "error")
 # What a heartbeat may store: the agent's progress is a handful of counters, and the
 # node is read by every API client.
@@ -81,7 +84,9 @@ async def lookup(request: Request) -> Response:
     # reveals nothing about nodes not being provisioned.
     if node is None:
         raise not_found
-    if ctx.settings.restrict_lookup and node.provision_state not in states.LOOKUP_ALLOWED_STATES:
+    allowed = (_FAST_TRACK_LOOKUP_STATES if ctx.settings.fast_track
+               else states.LOOKUP_ALLOWED_STATES)
+    if ctx.settings.restrict_lookup and node.provision_state not in allowed:
         raise not_found
 
     token: str | None = None

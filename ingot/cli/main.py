@@ -63,11 +63,12 @@ def _operator_error(exc: Exception) -> str | None:
     from oslo_config import cfg  # noqa: PLC0415 - loaded by every configured command
 
     from ingot.common.listen import ListenError  # noqa: PLC0415
+    from ingot.inspection.settings import BadBuiltInRules  # noqa: PLC0415
     from ingot.swift.errors import SwiftConfigError  # noqa: PLC0415
 
     if isinstance(exc, ListenError):
         return str(exc)
-    if isinstance(exc, SwiftConfigError):
+    if isinstance(exc, (SwiftConfigError, BadBuiltInRules)):
         return f"configuration error: {exc}"
     if isinstance(exc, cfg.ConfigFilesNotFoundError):
         return f"configuration file(s) not found: {', '.join(exc.config_files)}"

@@ -25,6 +25,7 @@ from ingot.conductor.settings import ConductorSettings
 from ingot.db import migrate
 from ingot.db.engine import Database, default_url
 from ingot.drivers.settings import DriverSettings
+from ingot.inspection.settings import InspectionSettings
 
 LOG = logging.getLogger("ingot")
 
@@ -118,6 +119,7 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
     if api:
         app = create_app(
             db, ApiSettings.from_conf(conf), authenticator(conf), drivers=drivers,
+            inspection=InspectionSettings.from_conf(conf),
             notify=service.wake if service else lambda: None,
             on_startup=[service.start] if service else [],
             on_shutdown=[service.stop] if service else [])

@@ -9,14 +9,21 @@ service moves the node to the matching failure state with the message as last_er
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ingot.common import states
+from ingot.common.power import POWER_OFF
 from ingot.conductor.task import LostReservation, NodeTask
+from ingot.db import nodes
+from ingot.db.models import utcnow
+from ingot.drivers.fast_track import fast_track_able
+from ingot.drivers.hardware import default_interfaces
 from ingot.drivers.interfaces import DriverError, InvalidParameter, Outcome
 from ingot.drivers.power_actions import node_power_action
+from ingot.inspection.process import InspectionFailed, process
 
 LOG = logging.getLogger(__name__)
 
@@ -131,8 +138,47 @@ async def _after_clean(task: NodeTask, outcome: Outcome) -> None:
 
 async def inspect(task: NodeTask, args: dict[str, Any]) -> None:
     validate(task, ("power", "management", "inspect"))
+    task.save(inspection_started_at=utcnow(), inspection_finished_at=None, last_error=None)
     outcome = await task.driver.inspect.inspect(task)
-    task.advance("wait" if outcome is Outcome.WAIT else "done")
+    await _sync_power(task)
+    if outcome is Outcome.WAIT:
+        task.advance("wait")
+    else:
+        task.advance("done", inspection_finished_at=utcnow())
+
+
+async def continue_inspection(task: NodeTask, args: dict[str, Any]) -> None:
+    """The agent posted its inventory (stored by the API): apply it, then let the
+    agent go, or with fast track keep it up for the next operation."""
+    if task.node.provision_state != states.INSPECTWAIT:
+        return  # aborted meanwhile
+    try:
+        with task.db.write() as conn:
+            values = process(conn, task.node, task.settings.inspection,
+                             functools.partial(default_interfaces,
+                                               enabled_names=task.settings.hardware_types))
+            if not nodes.update(conn, task.node.id, values, reservation=task.host):
+                raise LostReservation(f"Node {task.node.uuid} is no longer reserved by "
+                                      f"{task.host}")
+    except InspectionFailed as exc:
+        await _end_inspection_boot(task, keep_agent=False)
+        raise DriverError(str(exc)) from None
+    for name, value in values.items():
+        setattr(task.node, name, value)
+    await _end_inspection_boot(task, keep_agent=fast_track_able(
+        task.node, task.services.settings.deploy))
+    task.advance("done", inspection_finished_at=utcnow())
+
+
+async def _end_inspection_boot(task: NodeTask, *, keep_agent: bool) -> None:
+    if keep_agent:
+        return
+    try:
+        await node_power_action(task, POWER_OFF)
+        await task.driver.boot.clean_up_ramdisk(task)
+    except Exception:
+        LOG.exception("Powering off node %s after inspection failed", task.node.uuid)
+    await _sync_power(task)
 
 
 async def adopt(task: NodeTask, args: dict[str, Any]) -> None:
@@ -169,6 +215,7 @@ ACTIONS: dict[str, Action] = {
     "undeploy": undeploy,
     "clean": clean,
     "inspect": inspect,
+    "continue_inspection": continue_inspection,
     "adopt": adopt,
     "rescue": rescue,
     "unrescue": unrescue,

@@ -6,6 +6,8 @@ import dataclasses
 
 from oslo_config import cfg
 
+from ingot.inspection.settings import InspectionSettings
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConductorSettings:
@@ -22,6 +24,7 @@ class ConductorSettings:
     automated_clean: bool = True
     sync_power_state_interval: float = 60.0
     power_state_sync_max_retries: int = 3
+    inspection: InspectionSettings = dataclasses.field(default_factory=InspectionSettings)
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts) -> ConductorSettings:
@@ -41,4 +44,5 @@ class ConductorSettings:
             automated_clean=conf.conductor.automated_clean,
             sync_power_state_interval=conf.conductor.sync_power_state_interval,
             power_state_sync_max_retries=conf.conductor.power_state_sync_max_retries,
+            inspection=InspectionSettings.from_conf(conf),
         )

@@ -28,6 +28,7 @@ MODULES = (
     "ingot.conf.configdrive_swift",
     "ingot.conf.pxe",
     "ingot.conf.image_sources", "ingot.conf.image_cache",
+    "ingot.conf.inspection",
 )
 
 

@@ -17,10 +17,11 @@ opts = [
                     "powers on from the network, and that powering off stops (with its "
                     "process group). Empty: ingot's own agent. Otherwise a command line, "
                     "split as a shell would (no shell runs it), in which {api_url}, "
-                    "{node_uuid}, {macs} (comma-separated), {disk} (the vm_disk file) and "
-                    "{heartbeat_interval} are replaced; it must name {node_uuid}. For "
-                    "instance a script that starts ironic-python-agent in a network "
-                    "namespace writing to a loop device over the disk file."),
+                    "{node_uuid}, {macs} (comma-separated), {disk} (the vm_disk file), "
+                    "{heartbeat_interval} and {inspection_callback_url} (where to post the "
+                    "inventory when inspecting, else empty) are replaced; it must name "
+                    "{node_uuid}. For instance a script that starts ironic-python-agent in "
+                    "a network namespace writing to a loop device over the disk file."),
 ]
 
 

@@ -331,3 +331,50 @@ class TempURLEntry:
 
 
 _check_field_order(TempURLEntry, temp_url_cache)
+
+# What inspection found on a node (migration 0005): the agent's inventory and the plugin
+# data beside it, one row per node, replaced by each inspection (GET .../inventory).
+node_inventory = sa.Table(
+    "node_inventory",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
+              nullable=False, unique=True),
+    sa.Column("inventory", sa.JSON, nullable=False),
+    sa.Column("plugin_data", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+# Operator inspection rules (migration 0005), as Ironic's /v1/inspection_rules.
+inspection_rules = sa.Table(
+    "inspection_rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("sensitive", sa.Boolean, nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("conditions", sa.JSON, nullable=False),
+    sa.Column("actions", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+
+@dataclasses.dataclass(slots=True)
+class InspectionRule:
+    id: int
+    uuid: str
+    description: str | None
+    priority: int
+    sensitive: bool
+    phase: str
+    conditions: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+_check_field_order(InspectionRule, inspection_rules)

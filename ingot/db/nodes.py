@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ingot.db.models import Node, node_history, nodes, ports, utcnow
+from ingot.db.models import Node, node_history, node_inventory, nodes, ports, utcnow
 
 # Columns a list may be sorted by: Ironic refuses the JSON ones too.
 SORTABLE = frozenset(
@@ -172,7 +172,7 @@ def delete(conn: sa.Connection, node_id: int, **expected: Any) -> bool:
     clauses = [nodes.c.id == node_id]
     clauses += [nodes.c[name].is_(None) if value is None else nodes.c[name] == value
                 for name, value in expected.items()]
-    for dependent in (ports, node_history):
+    for dependent in (ports, node_history, node_inventory):
         conn.execute(sa.delete(dependent).where(dependent.c.node_id == node_id))
     return conn.execute(sa.delete(nodes).where(*clauses)).rowcount == 1
 

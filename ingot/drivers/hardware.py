@@ -107,3 +107,11 @@ def driver_for(node: Node) -> DriverSet:
         hardware_type=hardware_type.name, power=power, management=management, boot=boot,
         deploy=deploy, inspect=inspect, rescue=rescue,
         others={kind: impl for kind, impl in chosen.items() if kind not in named})
+
+
+def default_interfaces(driver: str, enabled_names: Iterable[str]) -> dict[str, str | None]:
+    """The interface columns of a new node of an enabled hardware type (ValueError if
+    it is not enabled): what a node created or re-typed by inspection gets."""
+    if driver not in enabled_names or driver not in _KNOWN:
+        raise ValueError(f"hardware type {driver!r} is not enabled")
+    return {f"{kind}_interface": _KNOWN[driver].default(kind) for kind in INTERFACE_KINDS}

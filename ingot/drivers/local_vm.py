@@ -19,6 +19,7 @@ from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db import nodes
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes, ramdisk_exit
+from ingot.drivers.agent_inspect import CALLBACK_PARAM, AgentInspect
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.interfaces import (
     BootInterface,
@@ -34,6 +35,8 @@ from ingot.drivers.settings import DriverSettings
 LOCAL_VM_NAME = "local-vm"
 _POWER_KEY = "local_vm_power"
 _BOOT_KEY = "local_vm_boot_device"
+# Where the agent of the next boot posts its inventory (inspection), else absent.
+_INSPECTION_KEY = "local_vm_inspection_callback_url"
 
 
 def run_dir(settings: DriverSettings) -> pathlib.Path:
@@ -80,14 +83,15 @@ def ensure_disk(node: Node, settings: DriverSettings) -> pathlib.Path:
 
 
 def agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path,
-               settings: DriverSettings) -> list[str]:
+               settings: DriverSettings, inspection_url: str = "") -> list[str]:
     """The command that boots the node's "ramdisk": [local_vm] agent_command, else
-    ingot's own agent."""
+    ingot's own agent; inspection_url set when the agent is to post its inventory."""
     template = settings.local_vm.agent_command
     interval = str(settings.local_vm.agent_heartbeat_interval)
     if template:
         values = {"api_url": settings.endpoints.api_url, "node_uuid": node_uuid,
-                  "macs": ",".join(macs), "disk": str(disk), "heartbeat_interval": interval}
+                  "macs": ",".join(macs), "disk": str(disk), "heartbeat_interval": interval,
+                  "inspection_callback_url": inspection_url}
         try:
             return [part.format(**values) for part in shlex.split(template)]
         except (KeyError, IndexError, ValueError) as exc:
@@ -98,6 +102,8 @@ def agent_argv(node_uuid: str, macs: list[str], disk: pathlib.Path,
             "--heartbeat-interval", interval, "--work-dir", str(disk.parent)]
     for mac in macs:
         argv += ["--mac", mac]
+    if inspection_url:
+        argv += ["--inspection-callback-url", inspection_url]
     return argv
 
 
@@ -161,7 +167,9 @@ class LocalVmPower(PowerInterface):
                 ramdisk_exit.fail_waiting_node(db, node_id, token, message)
 
             await asyncio.to_thread(node_processes.start, run_dir(settings), node.uuid,
-                                    agent_argv(node.uuid, task.macs, disk, settings),
+                                    agent_argv(node.uuid, task.macs, disk, settings,
+                                               str(node.driver_internal_info.get(
+                                                   _INSPECTION_KEY) or "")),
                                     env={"INGOT_AGENT_TOKEN": token} if token else None,
                                     on_exit=agent_exited)
 
@@ -184,6 +192,7 @@ class LocalVmBoot(BootInterface):
     name = "local-vm"
 
     async def prepare_ramdisk(self, task: Task, params: dict[str, Any]) -> None:
+        task.set_internal(**{_INSPECTION_KEY: params.get(CALLBACK_PARAM)})
         await task.driver.management.set_boot_device(task, "pxe")
 
     async def prepare_instance(self, task: Task) -> None:
@@ -195,7 +204,7 @@ LOCAL_VM = hardware.HardwareType(LOCAL_VM_NAME, hardware.with_passive({
     "management": (LocalVmManagement,),
     "boot": (LocalVmBoot,),
     "deploy": (DirectDeploy, fake.FakeDeploy),
-    "inspect": (fake.NoInspect,),
+    "inspect": (AgentInspect, fake.NoInspect),
     "rescue": (fake.NoRescue,),
     "network": (fake.passive("network", "noop"),),
     "storage": (fake.passive("storage", "noop"),),

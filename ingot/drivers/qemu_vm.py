@@ -18,6 +18,7 @@ from typing import Any
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes
+from ingot.drivers.agent_inspect import AgentInspect
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.interfaces import (
     InvalidParameter,
@@ -153,7 +154,7 @@ QEMU_VM = hardware.HardwareType("qemu-vm", hardware.with_passive({
     "management": (QemuManagement,),
     "boot": (QemuIpxeBoot,),
     "deploy": (DirectDeploy, fake.FakeDeploy),
-    "inspect": (fake.NoInspect,),
+    "inspect": (AgentInspect, fake.NoInspect),
     "rescue": (fake.NoRescue,),
     "network": (fake.passive("network", "noop"),),
     "storage": (fake.passive("storage", "noop"),),

@@ -1,0 +1,140 @@
+"""/v1/inspection_rules (API 1.96): the operator's inspection rules, as Ironic's.
+
+Rules are checked whole (rules.check_rule: every condition and action, its arguments
+and the node fields it may change) before they are stored. A sensitive rule's
+conditions and actions are never shown again: they may hold credentials.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingot.api import patch, validation
+from ingot.api.body import read_json, read_object
+from ingot.api.context import base_url, context, version
+from ingot.api.errors import BadRequest, Conflict, NotFound
+from ingot.api.fields import MISSING, links, timestamp
+from ingot.api.microversion import MAX_MINOR
+from ingot.api.responses import json_response
+from ingot.db import inspection as stored
+from ingot.db.models import InspectionRule
+from ingot.inspection.rules import InvalidRule, check_rule
+
+# Came with 1.96. Until ingot serves 1.96, its newest version reaches them.
+RULES_MINOR = min(96, MAX_MINOR)
+_SUMMARY = ("uuid", "description", "priority", "sensitive", "phase")
+
+
+def _need_rules(request: Request) -> None:
+    if version(request).minor < RULES_MINOR:
+        raise NotFound(f"Inspection rules need API version 1.{RULES_MINOR} or later.")
+
+
+def _view(rule: InspectionRule, base: str, *, detail: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {name: getattr(rule, name) for name in _SUMMARY}
+    if detail:
+        out["conditions"] = None if rule.sensitive else rule.conditions
+        out["actions"] = None if rule.sensitive else rule.actions
+        out["created_at"] = timestamp(rule.created_at)
+        out["updated_at"] = timestamp(rule.updated_at)
+    out["links"] = links(base, "inspection_rules", rule.uuid)
+    return out
+
+
+def _find(conn: sa.Connection, ident: str) -> InspectionRule:
+    if not validation.looks_like_uuid(ident):
+        raise BadRequest(f"Expected a UUID for inspection rule, got {ident!r}.")
+    rule = stored.get_rule(conn, str(uuidlib.UUID(ident)))
+    if rule is None:
+        raise NotFound(f"Inspection rule {ident} could not be found.")
+    return rule
+
+
+def _row(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        rule = check_rule(raw)
+    except InvalidRule as exc:
+        raise BadRequest(str(exc)) from None
+    return {"description": rule.description, "priority": rule.priority,
+            "sensitive": rule.sensitive, "phase": raw.get("phase", "main"),
+            "conditions": rule.conditions, "actions": rule.actions}
+
+
+async def list_rules(request: Request) -> Response:
+    _need_rules(request)
+    ctx = context(request)
+    detail = validation.bool_value("detail", request.query_params.get("detail", "false"))
+    with ctx.db.read() as conn:
+        rules = stored.list_rules(conn)
+    base = base_url(request)
+    return json_response({"inspection_rules": [_view(rule, base, detail=detail)
+                                               for rule in rules]})
+
+
+async def show_rule(request: Request) -> Response:
+    _need_rules(request)
+    ctx = context(request)
+    with ctx.db.read() as conn:
+        rule = _find(conn, request.path_params["rule"])
+    return json_response(_view(rule, base_url(request)))
+
+
+async def create_rule(request: Request) -> Response:
+    _need_rules(request)
+    ctx = context(request)
+    body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+    row = _row(body)
+    rule_uuid = validation.uuid_value("uuid", body["uuid"]) if body.get("uuid") \
+        else str(uuidlib.uuid4())
+    with ctx.db.write() as conn:
+        if stored.get_rule(conn, rule_uuid) is not None:
+            raise Conflict(f"An inspection rule with UUID {rule_uuid} already exists.")
+        rule = stored.insert_rule(conn, {"uuid": rule_uuid, **row})
+    base = base_url(request)
+    return json_response(_view(rule, base), status=201,
+                         headers={"Location": f"{base}/v1/inspection_rules/{rule.uuid}"})
+
+
+async def patch_rule(request: Request) -> Response:
+    _need_rules(request)
+    ctx = context(request)
+    operations = patch.parse(await read_json(request, ctx.settings.max_body,
+                                             ctx.settings.max_body_depth))
+    with ctx.db.write() as conn:
+        rule = _find(conn, request.path_params["rule"])
+        current = {name: getattr(rule, name) for name in
+                   ("description", "priority", "sensitive", "phase", "conditions",
+                    "actions")}
+
+        def check(field: str, raw: Any) -> Any:
+            if field not in current:
+                raise BadRequest(f"Cannot patch field {field!r} of an inspection rule.")
+            return None if raw is MISSING else raw
+
+        changes = patch.apply(current, operations, check)
+        if rule.sensitive and changes.get("sensitive") is False:
+            raise BadRequest("A sensitive rule cannot be made non-sensitive.")
+        row = _row({**current, **changes})
+        stored.update_rule(conn, rule.id, row)
+        rule = _find(conn, rule.uuid)
+    return json_response(_view(rule, base_url(request)))
+
+
+async def delete_rule(request: Request) -> Response:
+    _need_rules(request)
+    ctx = context(request)
+    with ctx.db.write() as conn:
+        stored.delete_rule(conn, _find(conn, request.path_params["rule"]).id)
+    return Response(status_code=204)
+
+
+async def delete_all(request: Request) -> Response:
+    _need_rules(request)
+    with context(request).db.write() as conn:
+        stored.delete_all_rules(conn)
+    return Response(status_code=204)
