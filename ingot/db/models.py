@@ -23,6 +23,16 @@ INTERFACE_COLUMNS = tuple(
     )
 )
 
+# Columns a node list sorts or filters by: each has an index on (column, id), which
+# serves an equality filter in id order as well as a sort by the column (migration 0004;
+# ingot/db/nodes.py SORTABLE and NodeFilters).
+LISTED_COLUMNS = (
+    "uuid", "name", "created_at", "updated_at", "provision_updated_at", "driver",
+    "provision_state", "power_state", "target_provision_state", "maintenance",
+    "resource_class", "conductor_group", "owner", "lessee", "instance_uuid", "fault",
+    "retired", "protected", "conductor_affinity",
+)
+
 nodes = sa.Table(
     "nodes",
     metadata,
@@ -89,11 +99,15 @@ nodes = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
-    sa.Index("nodes_provision_state_idx", "provision_state"),
-    sa.Index("nodes_conductor_group_idx", "conductor_group"),
     sa.Index("nodes_pending_action_idx", "pending_action"),
     sa.Index("nodes_reservation_idx", "reservation"),
+    *(sa.Index(f"nodes_{column}_id_idx", column, "id") for column in LISTED_COLUMNS),
 )
+# The associated filter in id order: partial indexes, since "IS [NOT] NULL" does not
+# fix an index's first column for ordering the way an equality does.
+for _name, _where in (("nodes_associated_id_idx", nodes.c.instance_uuid.is_not(None)),
+                      ("nodes_unassociated_id_idx", nodes.c.instance_uuid.is_(None))):
+    sa.Index(_name, nodes.c.id, sqlite_where=_where, postgresql_where=_where)
 
 ports = sa.Table(
     "ports",

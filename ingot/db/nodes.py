@@ -10,10 +10,16 @@ import sqlalchemy as sa
 
 from ingot.db.models import Node, node_history, node_inventory, nodes, ports, utcnow
 
-# Columns a list may be sorted by: Ironic refuses the JSON ones too.
-SORTABLE = frozenset(
-    column.name for column in nodes.columns if not isinstance(column.type, sa.JSON)
-) - {"pending_action", "reservation", "agent_token", "conductor_affinity"}
+# The sort keys lists accept (docs/api.md). Each has an index on (key, id) (migration
+# 0004) so that a page is an index walk of `limit` rows whatever the fleet size;
+# tests/db/test_list_plans.py fails if one would scan or sort.
+SORTABLE = ("id", "uuid", "name", "created_at", "updated_at", "provision_updated_at",
+            "driver", "provision_state", "power_state", "target_provision_state",
+            "maintenance", "resource_class", "conductor_group", "owner", "lessee",
+            "instance_uuid", "fault", "retired", "protected", "description")
+# Sortable for Ironic's clients, but with no index: a description may be longer than a
+# PostgreSQL B-tree entry can hold, so sorting by it reads every node.
+UNINDEXED_SORT_KEYS = frozenset({"description"})
 
 
 class StaleMarker(LookupError):
@@ -39,7 +45,17 @@ class NodeFilters:
     description_contains: str | None = None
     conductor: str | None = None
 
+    def branches(self) -> list[list[sa.ColumnElement[bool]]]:
+        """The filters as a disjunction of conjunctions, each one index-served: ``project``
+        (owner or lessee) is two branches, since one OR cannot walk one index in order."""
+        common = self.clauses()
+        if self.project is None:
+            return [common]
+        return [[*common, nodes.c.owner == self.project],
+                [*common, nodes.c.lessee == self.project]]
+
     def clauses(self) -> list[sa.ColumnElement[bool]]:
+        """The conditions of every filter but ``project``."""
         c = nodes.c
         clauses: list[sa.ColumnElement[bool]] = []
         for field in ("driver", "provision_state", "conductor_group", "resource_class",
@@ -50,8 +66,6 @@ class NodeFilters:
         if self.associated is not None:
             clauses.append(c.instance_uuid.is_not(None) if self.associated
                            else c.instance_uuid.is_(None))
-        if self.project is not None:
-            clauses.append(sa.or_(c.owner == self.project, c.lessee == self.project))
         if self.description_contains is not None:
             clauses.append(c.description.contains(self.description_contains, autoescape=True))
         if self.conductor is not None:
@@ -104,42 +118,69 @@ def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id
                marker: str | None = None) -> list[Node]:
     """Nodes in (sort_key, id) order, NULLs first ascending, resuming after marker."""
     column = nodes.c[sort_key]
-    clauses = filters.clauses()
+    ascending = sort_dir == "asc"
+    anchor: tuple[Any, int] | None = None
     if marker is not None:
-        anchor = conn.execute(sa.select(column, nodes.c.id)
-                              .where(nodes.c.uuid == marker.lower())).first()
-        if anchor is None:
+        row = conn.execute(sa.select(column, nodes.c.id)
+                           .where(nodes.c.uuid == marker.lower())).first()
+        if row is None:
             raise StaleMarker(marker)
-        clauses.append(after(column, anchor[0], nodes.c.id, anchor[1], sort_dir == "asc"))
-    query = sa.select(nodes).where(*clauses)
-    if sort_dir == "asc":
-        query = query.order_by(column.is_not(None), column, nodes.c.id)
-    else:
-        query = query.order_by(column.is_not(None).desc(), column.desc(), nodes.c.id.desc())
-    if limit is not None:
-        query = query.limit(limit)
-    return [_record(row) for row in conn.execute(query)]
+        anchor = (row[0], row[1])
+    branches = filters.branches()
+    found: dict[int, Node] = {}
+    for clauses in branches:
+        for node in _walk(conn, clauses, column, ascending, limit, anchor):
+            found[node.id] = node
+    if len(branches) == 1:
+        return list(found.values())
+    # Each branch came sorted; their union needs the same order (and dedup by id).
+    merged = sorted(found.values(), key=lambda n: _sort_tuple(getattr(n, sort_key), n.id),
+                    reverse=not ascending)
+    return merged[:limit] if limit is not None else merged
 
 
-def after(column: sa.ColumnElement[Any], value: Any, id_column: sa.ColumnElement[int],
-          row_id: int, ascending: bool) -> sa.ColumnElement[bool]:
-    """Keyset condition for rows strictly after (value, row_id) in list order: NULLs
-    first ascending, last descending, ties broken by id."""
-    if isinstance(column.type, sa.Boolean):
-        # Booleans are not ordered in SQL (PostgreSQL refuses "maintenance > true").
-        column = sa.cast(column, sa.Integer)
-        value = None if value is None else int(value)
-    if ascending:
-        if value is None:
-            return sa.or_(sa.and_(column.is_(None), id_column > row_id), column.is_not(None))
-        return sa.and_(column.is_not(None),
-                       sa.or_(column > value, sa.and_(column == value, id_column > row_id)))
-    if value is None:
-        return sa.and_(column.is_(None), id_column < row_id)
-    return sa.or_(column.is_(None),
-                  sa.and_(column.is_not(None),
-                          sa.or_(column < value, sa.and_(column == value,
-                                                         id_column < row_id))))
+def _sort_tuple(value: Any, row_id: int) -> tuple[Any, ...]:
+    return (False, 0, row_id) if value is None else (True, value, row_id)
+
+
+def _walk(conn: sa.Connection, clauses: list[sa.ColumnElement[bool]],
+          column: sa.Column[Any], ascending: bool, limit: int | None,
+          anchor: tuple[Any, int] | None) -> list[Node]:
+    """One branch in list order: the NULL and non-NULL runs of the sort column as
+    separate queries, because "NULLs first" is not an order either database's index
+    walks on its own (and a keyset condition with an OR across both runs scans)."""
+    found: list[Node] = []
+    for segment in _segments(column, ascending, anchor):
+        if limit is not None and len(found) >= limit:
+            break
+        query = sa.select(nodes).where(*clauses, *segment)
+        order = (column, nodes.c.id) if column is not nodes.c.id else (nodes.c.id,)
+        query = query.order_by(*(o if ascending else o.desc() for o in order))
+        if limit is not None:
+            query = query.limit(limit - len(found))
+        found.extend(_record(row) for row in conn.execute(query))
+    return found
+
+
+def _segments(column: sa.Column[Any], ascending: bool, anchor: tuple[Any, int] | None
+              ) -> list[list[sa.ColumnElement[bool]]]:
+    """The conditions of the runs still to read, in list order: each an index range on
+    (column, id), a row-value comparison so that both columns bound the range."""
+    past: list[sa.ColumnElement[bool]] = []
+    if anchor is not None:
+        key: Any = nodes.c.id if column is nodes.c.id else sa.tuple_(column, nodes.c.id)
+        start: Any = anchor[1] if column is nodes.c.id else anchor
+        past.append(key > start if ascending else key < start)
+    if not column.nullable:
+        return [past]
+    nulls: list[sa.ColumnElement[bool]] = [column.is_(None)]
+    values: list[sa.ColumnElement[bool]] = [column.is_not(None)]
+    if anchor is None:
+        return [nulls, values] if ascending else [values, nulls]
+    if anchor[0] is None:
+        nulls.append(nodes.c.id > anchor[1] if ascending else nodes.c.id < anchor[1])
+        return [nulls, values] if ascending else [nulls]
+    return [[*values, *past]] if ascending else [[*values, *past], nulls]
 
 
 def insert(conn: sa.Connection, values: Mapping[str, Any]) -> Node:
