@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ingot.db.keyset import after
 from ingot.db.models import HistoryEvent, Node, node_history, utcnow
-from ingot.db.nodes import after
 
 SORTABLE = frozenset({"created_at", "id", "uuid", "severity", "event_type", "conductor"})
 INFO = "INFO"

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ingot.db.keyset import after
 from ingot.db.models import Port, nodes, ports, utcnow
 
 SORTABLE = frozenset(
@@ -70,27 +71,6 @@ def list_ports(conn: sa.Connection, filters: PortFilters, *, sort_key: str = "id
     if limit is not None:
         query = query.limit(limit)
     return [_record(row) for row in conn.execute(query)]
-
-
-def after(column: sa.ColumnElement[Any], value: Any, id_column: sa.ColumnElement[int],
-          row_id: int, ascending: bool) -> sa.ColumnElement[bool]:
-    """Keyset condition for rows strictly after (value, row_id) in list order: NULLs
-    first ascending, last descending, ties broken by id."""
-    if isinstance(column.type, sa.Boolean):
-        # Booleans are not ordered in SQL (PostgreSQL refuses "maintenance > true").
-        column = sa.cast(column, sa.Integer)
-        value = None if value is None else int(value)
-    if ascending:
-        if value is None:
-            return sa.or_(sa.and_(column.is_(None), id_column > row_id), column.is_not(None))
-        return sa.and_(column.is_not(None),
-                       sa.or_(column > value, sa.and_(column == value, id_column > row_id)))
-    if value is None:
-        return sa.and_(column.is_(None), id_column < row_id)
-    return sa.or_(column.is_(None),
-                  sa.and_(column.is_not(None),
-                          sa.or_(column < value, sa.and_(column == value,
-                                                         id_column < row_id))))
 
 
 def pxe_macs(conn: sa.Connection, node_id: int) -> list[str]:

@@ -2,15 +2,15 @@
 filter column, partial indexes for the associated filter. The single-column indexes on
 provision_state and conductor_group are prefixes of the new ones.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 
 _LISTED = (
     "uuid", "name", "created_at", "updated_at", "provision_updated_at", "driver",
