@@ -24,7 +24,7 @@ INTERFACE_COLUMNS = tuple(
 )
 
 # Columns a node list sorts or filters by: each has an index on (column, id), which
-# serves an equality filter in id order as well as a sort by the column (migration 0005;
+# serves an equality filter in id order as well as a sort by the column (migration 0006;
 # ingot/db/nodes.py SORTABLE and NodeFilters).
 LISTED_COLUMNS = (
     "uuid", "name", "created_at", "updated_at", "provision_updated_at", "driver",

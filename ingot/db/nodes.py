@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ingot.db.models import Node, node_history, node_inventory, nodes, ports, utcnow
 
 # The sort keys lists accept (docs/api.md). Each has an index on (key, id) (migration
-# 0005) so that a page is an index walk of `limit` rows whatever the fleet size;
+# 0006) so that a page is an index walk of `limit` rows whatever the fleet size;
 # tests/db/test_list_plans.py fails if one would scan or sort.
 SORTABLE = ("id", "uuid", "name", "created_at", "updated_at", "provision_updated_at",
             "driver", "provision_state", "power_state", "target_provision_state",

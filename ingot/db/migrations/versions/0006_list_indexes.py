@@ -2,15 +2,15 @@
 filter column, partial indexes for the associated filter. The single-column indexes on
 provision_state and conductor_group are prefixes of the new ones.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 
 _LISTED = (
     "uuid", "name", "created_at", "updated_at", "provision_updated_at", "driver",
