@@ -20,10 +20,11 @@ from ingot.ramdisk import cache, debian, iso, kmod, pack, python
 
 # Bump when the build's logic changes what it makes from the same inputs.
 FORMAT = 1
-# Cached entries kept besides those of this build: each change of ingot's code makes a
-# new ramdisk entry, each new Debian or Python version a new base.
-KEEP_RAMDISKS = 3
-KEEP_BASES = 2
+# Cached entries kept, this build's included: each change of ingot's code makes a new
+# ramdisk entry (a few seconds to make), each new Debian or Python version or package list
+# a new base (minutes), and several checkouts on different branches share the cache.
+KEEP_RAMDISKS = 8
+KEEP_BASES = 4
 MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi", "sd_mod", "sr_mod",
            "e1000", "e1000e", "ahci", "ata_piix", "nvme", "isofs", "vfat", "nls_cp437",
            "nls_iso8859_1", "loop", "ext4", "efivarfs")
@@ -89,19 +90,18 @@ def build(output: pathlib.Path | None = None, *, progress: Progress = print,
     kernel_package = debian.kernel_package()
     inputs = _base_inputs(kernel_package)
     base_key = cache.key(inputs)
-    with cache.locked(root):
-        with cache.entry(root, f"base-{base_key}") as (base, ready):
-            if ready:
-                progress(f"reusing the cached base layer {base.name}")
-            else:
-                progress(f"building the base layer {base.name} (the first build takes "
-                         f"a few minutes)")
-                _build_base(base, kernel_package, progress)
-        base = root / f"base-{base_key}"
-        layer = pack.ingot_layer(python.ingot_files())
-        layer_key = hashlib.sha256(layer).hexdigest()[:12]
-        name = f"ramdisk-{base_key}-{layer_key}"
-        with cache.entry(root, name) as (scratch, ready):
+    base = root / f"base-{base_key}"
+    with cache.locked(root, base.name), cache.entry(root, base.name) as (scratch, ready):
+        if ready:
+            progress(f"reusing the cached base layer {base.name}")
+        else:
+            progress(f"building the base layer {base.name} (the first build takes "
+                     f"a few minutes)")
+            _build_base(scratch, kernel_package, progress)
+    layer = pack.ingot_layer(python.ingot_files())
+    final = root / f"ramdisk-{base_key}-{hashlib.sha256(layer).hexdigest()[:12]}"
+    with cache.locked(root, final.name):
+        with cache.entry(root, final.name) as (scratch, ready):
             if not ready:
                 progress("adding ingot's own package")
                 shutil.copyfile(base / "vmlinuz", scratch / "vmlinuz")
@@ -109,11 +109,11 @@ def build(output: pathlib.Path | None = None, *, progress: Progress = print,
                     with open(base / "base.cpio.zst", "rb") as source:
                         shutil.copyfileobj(source, out)
                     out.write(layer)
-        final = root / name
-        os.utime(final)
-        os.utime(base)  # most recently used: pruned last
-        cache.prune(root, "ramdisk-", KEEP_RAMDISKS)
-        cache.prune(root, "base-", KEEP_BASES)
+        with cache.locked(root):
+            os.utime(final)
+            os.utime(base)  # most recently used: pruned last
+            cache.prune(root, "ramdisk-", KEEP_RAMDISKS)
+            cache.prune(root, "base-", KEEP_BASES)
         # One ISO per kernel command line it was made for.
         image = final / f"iso-{cache.key(iso_append)}" / "ingot-ramdisk.iso"
         if iso_append is not None and not image.exists():

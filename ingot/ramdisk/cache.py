@@ -1,5 +1,9 @@
 """Where built pieces are kept: one directory per input key under ~/.cache/ingot/ramdisk
-(INGOT_RAMDISK_CACHE moves it), filled under a lock and published by rename."""
+(INGOT_RAMDISK_CACHE moves it), each filled under its own lock and published by rename.
+
+Keys are digests of what goes in (package versions, file contents), never of paths, so
+every checkout and virtualenv of the same ingot shares one cache; one lock per entry lets a
+build reuse its cached entry while another checkout builds a different one."""
 
 from __future__ import annotations
 
@@ -29,10 +33,11 @@ def key(inputs: Any) -> str:
 
 
 @contextlib.contextmanager
-def locked(root: pathlib.Path) -> Iterator[None]:
-    """One builder at a time per cache; the others wait, then find the result."""
+def locked(root: pathlib.Path, name: str = "") -> Iterator[None]:
+    """One builder at a time per entry ``name`` (the whole cache without a name, for
+    pruning); the others wait, then find the result."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
+    with open(root / (f".{name}.lock" if name else ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

@@ -56,12 +56,14 @@ def install(pins: list[str], target: pathlib.Path) -> None:
                          f"{done.stderr.strip()[-1500:]}")
 
 
-def ingot_files() -> list[tuple[str, bytes]]:
-    """(path under site-packages, bytes) of the ingot package and a minimal dist-info,
-    so that the agent reports ingot's version."""
-    import ingot  # noqa: PLC0415 - the package being packed
+def ingot_files(package: pathlib.Path | None = None) -> list[tuple[str, bytes]]:
+    """(path under site-packages, bytes) of the ingot package (this one unless
+    ``package`` names another copy) and a minimal dist-info, so that the agent reports
+    ingot's version. Only the contents count, never where the package lives."""
+    if package is None:
+        import ingot  # noqa: PLC0415 - the package being packed
 
-    package = pathlib.Path(ingot.__file__).parent
+        package = pathlib.Path(ingot.__file__).parent
     files = [(f"ingot/{path.relative_to(package).as_posix()}", path.read_bytes())
              for path in sorted(package.rglob("*"))
              if path.is_file() and "__pycache__" not in path.parts
