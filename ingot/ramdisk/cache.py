@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,20 +46,25 @@ def locked(root: pathlib.Path, name: str = "") -> Iterator[None]:
 @contextlib.contextmanager
 def entry(root: pathlib.Path, name: str) -> Iterator[tuple[pathlib.Path, bool]]:
     """``(directory, ready)``: a ready directory is used as is; otherwise fill the given
-    scratch directory, which becomes the entry only if the block ends without error."""
+    scratch directory, which becomes the entry only if the block ends without error.
+
+    Each builder has a scratch directory of its own, so builders that do not share a
+    lock (an older ingot's) never write into each other's; the first to finish wins."""
     final = root / name
     if final.is_dir():
         yield final, True
         return
-    scratch = root / f".{name}.partial"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=root))
     try:
         yield scratch, False
-    except BaseException:
+        scratch.chmod(0o755)
+        os.rename(scratch, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+    finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    os.replace(scratch, final)
 
 
 def prune(root: pathlib.Path, prefix: str, keep: int) -> list[pathlib.Path]:

@@ -56,3 +56,17 @@ def test_entries_lock_separately(tmp_path: pathlib.Path) -> None:
             assert not other_done.wait(0.5), "two builders filled the same entry at once"
         assert other_done.wait(10)
         same.join(10)
+
+
+def test_builders_without_a_shared_lock_never_mix(tmp_path: pathlib.Path) -> None:
+    with cache.entry(tmp_path, "base-x") as (first, ready):
+        assert not ready
+        (first / "data").write_text("first")
+        with cache.entry(tmp_path, "base-x") as (second, ready):
+            assert not ready and second != first
+            (second / "data").write_text("second")
+        # The second finished first: its entry stands, the first's scratch is dropped.
+    assert (tmp_path / "base-x" / "data").read_text() == "second"
+    assert [path.name for path in tmp_path.iterdir()] == ["base-x"]
+    with cache.entry(tmp_path, "base-x") as (entry, ready):
+        assert ready and entry == tmp_path / "base-x"
