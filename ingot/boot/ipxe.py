@@ -24,7 +24,7 @@ from typing import Any
 from ingot.boot.errors import BootConfigError
 from ingot.boot.files import PlacedFile
 from ingot.boot.http_root import HttpRoot, WrittenConfig
-from ingot.boot.kernel_params import node_kernel_params
+from ingot.boot.kernel_params import choose_append_params, node_kernel_params, split_params
 from ingot.boot.render import (
     BootMode,
     RenderedConfig,
@@ -36,6 +36,7 @@ from ingot.boot.settings import PxeSettings
 from ingot.boot.sources import BootSource, BootUrl, CachedFile, as_boot_url
 
 DEPLOY_FILES = ("deploy_kernel", "deploy_ramdisk")
+INSTANCE_FILES = ("kernel", "ramdisk")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -139,6 +140,42 @@ class IpxeBoot:
                             removed=tuple(removed), boot_script_written=boot_script,
                             kernel_url=urls["deploy_kernel"],
                             ramdisk_url=urls["deploy_ramdisk"])
+
+    def prepare_ramdisk_instance(self, node: NodeBoot, *, kernel: BootSource,
+                                 ramdisk: BootSource, valid_for: float | None,
+                                 now: float | None = None) -> PreparedBoot:
+        """Render and write the config of an instance that boots its kernel and ramdisk
+        (instance_info ``kernel``/``ramdisk``) over the network each time; its kernel
+        parameters are the node's kernel_append_params, with no agent's. Temporary URLs
+        must stay valid ``valid_for`` seconds: re-render before they expire."""
+        field, append = choose_append_params(node.instance_info, node.driver_info,
+                                             self.settings.kernel_append_params)
+        words = split_params(field, append)
+        cmdline = " ".join([*words, "initrd=ramdisk"])
+        sources = dict(zip(INSTANCE_FILES, (kernel, ramdisk), strict=True))
+        for mac in node.pxe_macs:
+            self.http_root.mac_link(mac)
+        for label, source in sources.items():
+            if isinstance(source, CachedFile) and not source.path.is_file():
+                raise BootConfigError(label, f"cached file {source.path} does not exist")
+        urls = {label: self._url_for(node.uuid, label, source)
+                for label, source in sources.items()}
+        config = render_deploy_config(
+            urls["kernel"], urls["ramdisk"], cmdline, node_uuid=node.uuid,
+            boot_mode=node.boot_mode, attempts=self.settings.download_attempts,
+            timeout=self.settings.ipxe_timeout, kernel_name="kernel", initrd_name="ramdisk",
+            valid_for=valid_for, now=time.time() if now is None else now,
+            template=self.settings.deploy_template)
+        boot_script = self.write_boot_script()
+        placed = tuple(self.http_root.place_file(node.uuid, label, source.path)
+                       for label, source in sources.items() if isinstance(source, CachedFile))
+        removed = self.http_root.remove_files(
+            node.uuid, [*DEPLOY_FILES, *(label for label, source in sources.items()
+                                         if not isinstance(source, CachedFile))])
+        written = self.http_root.write_config(node.uuid, config.text, node.pxe_macs)
+        return PreparedBoot(config=config, written=written, placed=placed,
+                            removed=tuple(removed), boot_script_written=boot_script,
+                            kernel_url=urls["kernel"], ramdisk_url=urls["ramdisk"])
 
     def prepare_local_boot(self, node: NodeBoot) -> PreparedBoot:
         """Re-render the node's config to boot its disk; drop the deploy boot files."""

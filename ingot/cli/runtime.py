@@ -108,7 +108,8 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
 
         chores: list[Callable[[], object]] = [
             functools.partial(image_delivery.clean_up_cache, services),
-            functools.partial(ipxe.remove_orphans, services)]
+            functools.partial(ipxe.remove_orphans, services),
+            functools.partial(ipxe.renew_ramdisk_instances, services)]
         if "local-vm" in conf.enabled_hardware_types:
             from ingot.drivers import local_vm  # noqa: PLC0415 - loaded by the catalog
 

@@ -277,6 +277,12 @@ def in_states_since(conn: sa.Connection, states: Sequence[str], before: Any,
     return [_record(row) for row in conn.execute(query)]
 
 
+def active_with_deploy_interface(conn: sa.Connection, interface: str) -> list[Node]:
+    rows = conn.execute(sa.select(nodes).where(nodes.c.provision_state == "active",
+                                               nodes.c.deploy_interface == interface))
+    return [_record(row) for row in rows]
+
+
 def count(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(nodes)).scalar_one())
 

@@ -11,9 +11,11 @@ kernel is code the machine runs, so ingot checks it like any image.
 from __future__ import annotations
 
 import asyncio
+import logging
 import pathlib
 import re
 import shutil
+import time
 from typing import Any
 
 from ingot.boot import (
@@ -26,7 +28,7 @@ from ingot.boot import (
     UrlExpiresTooSoon,
 )
 from ingot.boot.sources import BootSource
-from ingot.db import nodes
+from ingot.db import nodes, ports
 from ingot.db.models import Node
 from ingot.drivers import image_delivery
 from ingot.drivers.interfaces import (
@@ -43,7 +45,12 @@ from ingot.images.checksum import ChecksumError
 from ingot.images.sources import dispatch
 from ingot.images.sources.errors import ImageSourceError, MissingImageInfo
 
+LOG = logging.getLogger(__name__)
 BOOT_FILES = ("deploy_kernel", "deploy_ramdisk")
+INSTANCE_BOOT_FILES = ("kernel", "ramdisk")
+RAMDISK_DEPLOY = "ramdisk"
+# {"rendered": t, "expires": t} of a ramdisk instance's config with temporary URLs.
+INSTANCE_EXPIRY = "instance_boot_urls"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -63,8 +70,10 @@ def boot_mode(node: Node) -> str:
 
 
 def _boot_files_info(node: Node, field: str) -> dict[str, Any]:
-    """What dispatch needs about a boot file, from driver_info."""
-    checksum = node.driver_info.get(f"{field}_checksum")
+    """What dispatch needs about a boot file, from driver_info (an instance's kernel
+    and ramdisk: instance_info)."""
+    info = node.instance_info if field in INSTANCE_BOOT_FILES else node.driver_info
+    checksum = info.get(f"{field}_checksum")
     return {"image_checksum": checksum} if checksum else {}
 
 
@@ -122,7 +131,8 @@ class IpxeBootInterface(BootInterface):
                              node.driver_info, boot_mode(node))  # type: ignore[arg-type]
         try:
             kernel, ramdisk = await asyncio.to_thread(
-                lambda: [_boot_source(node, task.services, field, settings)
+                lambda: [_boot_source(node, task.services, field, settings,
+                                      settings.url_lifetime_needed)
                          for field in BOOT_FILES])
             prepared = await asyncio.to_thread(boot.prepare_deploy, node_boot, kernel=kernel,
                                                ramdisk=ramdisk, ramdisk_params=params)
@@ -140,12 +150,19 @@ class IpxeBootInterface(BootInterface):
         node = task.node
         node_boot = NodeBoot(node.uuid, tuple(task.pxe_macs), node.instance_info,
                              node.driver_info, boot_mode(node))  # type: ignore[arg-type]
+        if node.deploy_interface == RAMDISK_DEPLOY:
+            expires_at = await asyncio.to_thread(prepare_ramdisk_instance, node, node_boot,
+                                                 task.services)
+            task.set_internal(**{INSTANCE_EXPIRY: expires_at})
+            await task.driver.management.set_boot_device(task, "pxe", persistent=True)
+            return
         await asyncio.to_thread(IpxeBoot(_settings(task.services)).prepare_local_boot,
                                 node_boot)
         await asyncio.to_thread(_drop_staging, task.services, node.uuid)
         await task.driver.management.set_boot_device(task, "disk", persistent=True)
 
     async def clean_up_instance(self, task: Task) -> None:
+        task.set_internal(**{INSTANCE_EXPIRY: None})
         await asyncio.to_thread(IpxeBoot(_settings(task.services)).clean_up, task.node.uuid,
                                 tuple(task.pxe_macs))
         await asyncio.to_thread(_drop_staging, task.services, task.node.uuid)
@@ -174,13 +191,63 @@ def _drop_staging(services: Services, node_uuid: str) -> None:
     shutil.rmtree(_staging(services, node_uuid, "x").parent, ignore_errors=True)
 
 
-def _boot_source(node: Node, services: Services, field: str, settings: PxeSettings
-                 ) -> BootSource:
-    """A temp URL for a boot file in Swift (with ipxe_use_swift), else a cached file."""
+def prepare_ramdisk_instance(node: Node, node_boot: NodeBoot, services: Services
+                             ) -> dict[str, float] | None:
+    """Render a ramdisk instance's config; when of temporary URLs, when it was
+    rendered and when its first URL expires (renew_ramdisk_instances re-renders)."""
+    settings = _settings(services)
+    try:
+        kernel, ramdisk = (_boot_source(node, services, field, settings, valid_for=None)
+                           for field in INSTANCE_BOOT_FILES)
+        prepared = IpxeBoot(settings).prepare_ramdisk_instance(
+            node_boot, kernel=kernel, ramdisk=ramdisk, valid_for=None)
+    except (BootConfigError, UrlExpiresTooSoon) as exc:
+        raise DriverError(f"Cannot prepare the instance's iPXE boot: {exc}") from None
+    except (ImageSourceError, ChecksumError, CacheError) as exc:
+        raise DriverError(f"Cannot fetch the instance's kernel or ramdisk: {exc}") from None
+    if prepared.expires_at is None:
+        return None
+    return {"rendered": time.time(), "expires": prepared.expires_at}
+
+
+def renew_ramdisk_instances(services: Services) -> list[str]:
+    """Housekeeping: re-render the config of active ramdisk instances whose temporary
+    URLs are past half their lifetime, so a reboot at any time finds valid URLs."""
+    renewed = []
+    now = time.time()
+    with services.db.read() as conn:
+        found = nodes.active_with_deploy_interface(conn, RAMDISK_DEPLOY)
+    for node in found:
+        urls = node.driver_internal_info.get(INSTANCE_EXPIRY)
+        if not isinstance(urls, dict) or now < (urls["rendered"] + urls["expires"]) / 2:
+            continue
+        with services.db.read() as conn:
+            macs = tuple(ports.pxe_macs(conn, node.id))
+        node_boot = NodeBoot(node.uuid, macs, node.instance_info, node.driver_info,
+                             boot_mode(node))  # type: ignore[arg-type]
+        try:
+            fresh = prepare_ramdisk_instance(node, node_boot, services)
+        except (DriverError, InvalidParameter) as exc:
+            LOG.warning("Renewing the boot URLs of node %s failed: %s", node.uuid, exc)
+            continue
+        with services.db.write() as conn:
+            internal = {**node.driver_internal_info, INSTANCE_EXPIRY: fresh}
+            nodes.update(conn, node.id, {"driver_internal_info": internal},
+                         provision_state="active", reservation=None)
+        LOG.info("Renewed the temporary boot URLs of ramdisk instance %s", node.uuid)
+        renewed.append(node.uuid)
+    return renewed
+
+
+def _boot_source(node: Node, services: Services, field: str, settings: PxeSettings,
+                 valid_for: int | None) -> BootSource:
+    """A temp URL for a boot file in Swift (with ipxe_use_swift), else a cached file.
+    ``valid_for``: seconds the URL must stay usable (None: the configured lifetime)."""
     access = image_delivery.access(node, services)
-    source = dispatch.resolve(node.driver_info[field], _boot_files_info(node, field), access)
+    info = node.instance_info if field in INSTANCE_BOOT_FILES else node.driver_info
+    source = dispatch.resolve(info[field], _boot_files_info(node, field), access)
     if settings.use_swift and source.swift is not None and access.swift_temp_url:
-        url = services.swift.object_url(source.swift, valid_for=settings.url_lifetime_needed)
+        url = services.swift.object_url(source.swift, valid_for=valid_for)
         return BootUrl(url.url, url.expires_at)
     dest = _staging(services, node.uuid, field)
     dest.parent.mkdir(parents=True, exist_ok=True)

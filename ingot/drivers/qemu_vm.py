@@ -28,6 +28,7 @@ from ingot.drivers.interfaces import (
 )
 from ingot.drivers.ipxe import IpxeBootInterface, boot_mode
 from ingot.drivers.local_vm import disk_path, disk_size_mib, ensure_disk, run_dir
+from ingot.drivers.ramdisk_deploy import RamdiskDeploy
 from ingot.drivers.settings import DriverSettings
 
 QEMU = "qemu-system-x86_64"
@@ -153,7 +154,7 @@ QEMU_VM = hardware.HardwareType("qemu-vm", hardware.with_passive({
     "power": (QemuPower,),
     "management": (QemuManagement,),
     "boot": (QemuIpxeBoot,),
-    "deploy": (DirectDeploy, fake.FakeDeploy),
+    "deploy": (DirectDeploy, RamdiskDeploy, fake.FakeDeploy),
     "inspect": (AgentInspect, fake.NoInspect),
     "rescue": (fake.NoRescue,),
     "network": (fake.passive("network", "noop"),),

@@ -185,3 +185,29 @@ def test_clean_up_after_undeploy(tmp_path: pathlib.Path,
     assert root / NODE in removed and root / "pxelinux.cfg" / "52-54-00-12-34-56" in removed
     assert sorted(os.listdir(root)) == ["boot.ipxe", "pxelinux.cfg"]
     assert os.listdir(root / "pxelinux.cfg") == []
+
+
+def test_ramdisk_instance_boots_its_kernel_with_its_own_params(
+        tmp_path: pathlib.Path, cache: dict[str, CachedFile]) -> None:
+    """A ramdisk instance's config: its kernel and ramdisk (temp URLs or the HTTP root),
+    its kernel_append_params, no agent parameter; the deploy files of the agent go."""
+    boot = IpxeBoot(settings(tmp_path))
+    boot.prepare_deploy(node(), kernel=cache["deploy_kernel"],
+                        ramdisk=cache["deploy_ramdisk"],
+                        ramdisk_params={"ipa-api-url": API_URL}, now=NOW)
+    instance = tmp_path / "instance-kernel"
+    instance.write_bytes(b"instance kernel")
+    prepared = boot.prepare_ramdisk_instance(
+        node(instance_info={"kernel_append_params": "console=ttyS0 quiet"}),
+        kernel=CachedFile(instance), ramdisk=BootUrl(TEMP_RAMDISK, NOW + 60),
+        valid_for=30, now=NOW)
+    node_dir = tmp_path / "httpboot" / NODE
+    assert sorted(p.name for p in node_dir.iterdir()) == ["config", "kernel", "mac_links"]
+    text = prepared.config.text
+    assert f" {HTTP_URL}/{NODE}/kernel console=ttyS0 quiet initrd=ramdisk " in text
+    assert TEMP_RAMDISK in text and "ipa-api-url" not in text
+    assert prepared.expires_at == NOW + 60
+    with pytest.raises(UrlExpiresTooSoon):
+        boot.prepare_ramdisk_instance(node(), kernel=CachedFile(instance),
+                                      ramdisk=BootUrl(TEMP_RAMDISK, NOW + 60),
+                                      valid_for=120, now=NOW)
