@@ -149,3 +149,10 @@ def test_proxy_process_does_not_import_sqlalchemy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_inspection_uses_only_the_agents_root_device_rule() -> None:
+    """Inspection chooses the root disk with the agent's own rule, and nothing else of it."""
+    used = {target for module, targets in GRAPH.items() if _package(module) == "inspection"
+            for target in targets if _package(target) == "agent"}
+    assert used <= {"ingot.agent.disks", "ingot.agent.root_device"}

@@ -22,6 +22,7 @@ class CmdlineSettings:
     advertise_port: int | None = None
     listen_port: int = 9999
     lookup_timeout: float | None = None  # None: the agent's own default
+    inspection_callback_url: str | None = None
     debug: bool = False
 
 
@@ -73,4 +74,5 @@ def settings(text: str) -> CmdlineSettings:
         advertise_port=_port(params, "ipa-advertise-port"),
         listen_port=_port(params, "ipa-listen-port") or 9999,
         lookup_timeout=lookup_timeout,
+        inspection_callback_url=params.get("ipa-inspection-callback-url") or None,
         debug=params.get("ipa-debug", "0") in (None, "1", "true", "True"))

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
-from ingot.agent import disks, root_device, tls
+from ingot.agent import disks, inventory, root_device, tls
 from ingot.agent.bootloader import Image
 from ingot.agent.clean import Clean
 from ingot.agent.commands import CommandRunner
@@ -48,6 +48,9 @@ class AgentSettings:
     # can take its CA (1.68).
     auto_tls: bool = True
     preset_token: str | None = dataclasses.field(default=None, repr=False)
+    # IPA's inspection_callback_url: post the inventory there before the lookup.
+    inspection_callback_url: str | None = None
+    bootif: str | None = None  # the MAC the machine booted from, if known
     download: DownloadSettings = dataclasses.field(default_factory=DownloadSettings)
 
 
@@ -80,6 +83,12 @@ def _callback_url(settings: AgentSettings, sock: socket.socket, scheme: str) -> 
 
 def run(settings: AgentSettings) -> int:
     """Run the agent until it is told to stop; returns the process exit code."""
+    if settings.inspection_callback_url:
+        try:
+            settings = dataclasses.replace(settings, node_uuid=_inspect(settings))
+        except (inventory.InspectionPostFailed, OSError) as exc:
+            LOG.error("Inspection failed: %s", exc)
+            return 2
     client = IronicClient(settings.api_url)
     try:
         try:
@@ -99,6 +108,22 @@ def run(settings: AgentSettings) -> int:
         return _serve(settings, client, found)
     finally:
         client.close()
+
+
+def _inspect(settings: AgentSettings) -> str:
+    """Collect and post the inventory, as IPA does before its lookup; the node's UUID
+    (ingot enrolls a machine it does not know when discovery is on)."""
+    url = settings.inspection_callback_url
+    assert url is not None
+    # A local-vm "machine" is its target file and the MACs it was given.
+    local = settings.target is not None
+    found = inventory.collect(target=settings.target if local else None,
+                              macs=settings.macs if local else (), bootif=settings.bootif)
+    LOG.info("Posting the inventory (%d CPUs, %d disks, %d NICs) to %s",
+             found["cpu"]["count"], len(found["disks"]), len(found["interfaces"]), url)
+    node_uuid = inventory.post(url, found, agent_token=settings.preset_token)
+    LOG.info("Inspection data accepted for node %s", node_uuid)
+    return node_uuid
 
 
 def _root_disk(found: LookupResult) -> str:

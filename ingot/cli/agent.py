@@ -82,7 +82,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="serve the command API over plain http (default: https with "
                              "a self-signed certificate whose CA goes in heartbeats, as "
                              "ironic-python-agent's auto TLS)")
+    parser.add_argument("--inspection-callback-url",
+                        help="post the machine's inventory here before the lookup "
+                             "(ironic-python-agent's inspection_callback_url)")
     parser.add_argument("--debug", action="store_true")
+    parser.set_defaults(bootif=None)  # from the kernel command line's BOOTIF
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +107,9 @@ def _from_kernel_cmdline(args: argparse.Namespace) -> str | None:
     except (OSError, kernel_cmdline.KernelCmdlineError) as exc:
         return str(exc)
     args.api_url = args.api_url or found.api_url
+    args.inspection_callback_url = args.inspection_callback_url or \
+        found.inspection_callback_url
+    args.bootif = found.bootif
     args.debug = args.debug or found.debug
     if found.lookup_timeout is not None:
         args.lookup_timeout = found.lookup_timeout
@@ -155,6 +162,8 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
         advertise_url=args.advertise_url, heartbeat_interval=args.heartbeat_interval,
         lookup_timeout=args.lookup_timeout, auto_tls=args.auto_tls,
         preset_token=os.environ.get(TOKEN_VARIABLE) or None,
+        inspection_callback_url=args.inspection_callback_url,
+        bootif=args.bootif,
         download=standby.DownloadSettings(
             retry=download.RetryPolicy(attempts=args.download_attempts,
                                        initial_delay=args.retry_interval),

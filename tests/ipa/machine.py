@@ -121,6 +121,8 @@ def ipa_command(ipa_python: pathlib.Path, box: Machine, run_dir: pathlib.Path,
             "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
             str(ipa_python), str(LAUNCHER), "--machine", "{node_uuid}",
             "--api_url", "{api_url}", "--listen_port", "9999",
+            # Empty (no inspection) unless the node boots to be inspected.
+            "--inspection_callback_url", "{inspection_callback_url}",
             "--enable_auto_tls" if auto_tls else "--noenable_auto_tls", "--debug",
             "--lookup_timeout", "60"]
     return shlex.join(argv)

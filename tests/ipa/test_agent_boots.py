@@ -57,7 +57,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, bytes
 
 
 def ingot_site(workdir: pathlib.Path, image_dir: pathlib.Path, *, host_ip: str = "127.0.0.1",
-               agent_command: str = "", fast_track: bool = False) -> IngotServer:
+               agent_command: str = "", fast_track: bool = False,
+               options: dict[str, dict[str, Any]] | None = None) -> IngotServer:
     (workdir / "vms").mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = IngotServer(workdir / "ingot", options={
@@ -72,6 +73,7 @@ def ingot_site(workdir: pathlib.Path, image_dir: pathlib.Path, *, host_ip: str =
                      "agent_command": agent_command},
         "conductor": {"check_provision_state_interval": 1, "deploy_callback_timeout": 120,
                       "file_url_allowed_paths": image_dir},
+        **(options or {}),
     })
     server.url = f"http://{host_ip}:{port}"
     return server.start()

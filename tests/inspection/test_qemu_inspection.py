@@ -1,0 +1,98 @@
+"""Inspection of a qemu-vm machine (TCG, real iPXE) with ingot's own ramdisk: the
+agent reads ipa-inspection-callback-url from its kernel command line, collects the
+virtual hardware as /proc and /sys show it, posts it and the machine powers off."""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+from ingot.ramdisk import build
+from tests import factories
+from tests.deploy.nodes import wait_for
+from tests.deploy.test_qemu_ramdisk import ramdisk  # noqa: F401 - fixture
+from tests.servers.httproot import HttpRootServer
+from tests.servers.ingot import IngotServer
+from tests.servers.process import free_port
+
+pytestmark = pytest.mark.slow
+INSPECT_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, ramdisk: build.Ramdisk,  # noqa: F811
+         ) -> Iterator[tuple[IngotServer, HttpRootServer]]:
+    root = tmp_path_factory.mktemp("inspect-origin")
+    (root / "vmlinuz").write_bytes(ramdisk.kernel.read_bytes())
+    (root / "initramfs").write_bytes(ramdisk.initramfs.read_bytes())
+    workdir = tmp_path_factory.mktemp("qemu-inspection")
+    (workdir / "vms").mkdir()
+    api_port = free_port()
+    with HttpRootServer(root) as origin:
+        server = IngotServer(workdir / "ingot", options={
+            "DEFAULT": {"enabled_hardware_types": "fake-hardware,qemu-vm"},
+            "api": {"port": api_port},
+            "deploy": {"http_port": free_port()},
+            "local_vm": {"disk_paths": workdir / "vms"},
+            "conductor": {"api_url": f"http://10.0.2.2:{api_port}",
+                          "check_provision_state_interval": 2},
+            "inspector": {"add_ports": "all"},
+        }).start()
+        try:
+            yield server, origin
+        finally:
+            server.stop()
+
+
+def _sha256(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_qemu_machine_inspected_by_ingots_agent(
+        site: tuple[IngotServer, HttpRootServer], ramdisk: build.Ramdisk) -> None:  # noqa: F811
+    server, origin = site
+    disk = server.workdir.parent / "vms" / f"{factories.name('inspect')}.img"
+    mac = factories.mac()
+    with server.client() as api:
+        created = api.post("/v1/nodes", json={
+            "driver": "qemu-vm",
+            "driver_info": {
+                "vm_disk": str(disk), "vm_disk_size": 6 * 1024, "vm_memory": 1024,
+                "deploy_kernel": f"{origin.url}/vmlinuz",
+                "deploy_kernel_checksum": _sha256(ramdisk.kernel),
+                "deploy_ramdisk": f"{origin.url}/initramfs",
+                "deploy_ramdisk_checksum": _sha256(ramdisk.initramfs),
+                "kernel_append_params": "console=ttyS0"}})
+        assert created.status_code == 201, created.text
+        node = created.json()["uuid"]
+        assert created.json()["inspect_interface"] == "agent"
+        assert api.post("/v1/ports", json={"node_uuid": node, "address": mac}
+                        ).status_code == 201
+        for target, state in (("manage", ("manageable",)),
+                              ("inspect", ("manageable", "inspect failed"))):
+            assert api.put(f"/v1/nodes/{node}/states/provision",
+                           json={"target": target}).status_code == 202
+            shown = wait_for(api, node, state, timeout=INSPECT_TIMEOUT)
+        serial = server.workdir / "state" / "local-vm" / f"{node}.serial"
+        log = serial.read_text(errors="replace") if serial.exists() else ""
+        assert shown["provision_state"] == "manageable", \
+            f"{shown['last_error']}\n{log[-4000:]}"
+        properties = shown["properties"]
+        assert properties["cpu_arch"] == "x86_64" and properties["cpus"] >= 1
+        assert 900 <= properties["memory_mb"] <= 1024
+        assert properties["local_gb"] == 5  # the 6 GiB virtio disk, less 1
+        assert properties["capabilities"] == "boot_mode:bios"
+        assert shown["power_state"] == "power off"
+        stored = api.get(f"/v1/nodes/{node}/inventory").json()
+        assert [d["name"] for d in stored["inventory"]["disks"]] == ["/dev/vda"]
+        assert stored["plugin_data"]["root_disk"]["name"] == "/dev/vda"
+        macs = [i["mac_address"] for i in stored["inventory"]["interfaces"]]
+        assert macs == [mac]
+        # iPXE's BOOTIF names the NIC it booted from: its port is the PXE one.
+        assert stored["inventory"]["boot"]["pxe_interface"] == mac
+        ports = api.get("/v1/ports/detail", params={"node": node}).json()["ports"]
+        assert [(p["address"], p["pxe_enabled"]) for p in ports] == [(mac, True)]
+        assert "Posting the inventory" in log
