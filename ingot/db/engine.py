@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 _WRITE = "ingot_write"
+_READ = "ingot_read"
 
 
 def _json_dumps(value: Any) -> str:
@@ -45,6 +46,10 @@ class Database:
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite(sqlite_busy_timeout)
+            # The driver autocommits (isolation_level None); _on_begin skips the BEGIN.
+            self._reader = self.engine.execution_options(**{_READ: True})
+        else:
+            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def _configure_sqlite(self, busy_timeout: int) -> None:
         @event.listens_for(self.engine, "connect")
@@ -60,12 +65,17 @@ class Database:
 
         @event.listens_for(self.engine, "begin")
         def _on_begin(connection: sa.Connection) -> None:
-            write = connection.get_execution_options().get(_WRITE, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            options = connection.get_execution_options()
+            if options.get(_READ, False):
+                return
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False)
+                                       else "BEGIN")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as connection, connection.begin():
+        """Reads outside any transaction: each statement sees the latest commit. A page or
+        a node is one statement, and BEGIN/COMMIT cost a fifth of a node GET."""
+        with self._reader.connect() as connection:
             yield connection
 
     @contextlib.contextmanager
