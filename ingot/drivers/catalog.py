@@ -11,6 +11,7 @@ from ingot.drivers.interfaces import InvalidParameter
 # hardware type -> module that registers it on import
 _MODULES: dict[str, str] = {
     "fake-hardware": "ingot.drivers.hardware",
+    "ipmi": "ingot.drivers.ipmi",
     "local-vm": "ingot.drivers.local_vm",
     "qemu-vm": "ingot.drivers.qemu_vm",
     "redfish": "ingot.drivers.redfish",

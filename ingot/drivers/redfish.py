@@ -66,7 +66,7 @@ class RedfishPower(PowerInterface):
         return await call(task.node, task.services.settings, _power_state)
 
     async def set_power_state(self, task: Task, state: str) -> None:
-        timeout = task.services.settings.redfish.power_state_change_timeout
+        timeout = task.services.settings.bmc.power_state_change_timeout
         resets = {POWER_ON: (sushy.RESET_ON, POWER_ON),
                   POWER_OFF: (sushy.RESET_FORCE_OFF, POWER_OFF)}
         if state not in resets:
@@ -79,7 +79,7 @@ class RedfishPower(PowerInterface):
         await call(task.node, task.services.settings, change)
 
     async def reboot(self, task: Task) -> None:
-        timeout = task.services.settings.redfish.power_state_change_timeout
+        timeout = task.services.settings.bmc.power_state_change_timeout
 
         def restart(system: Any) -> None:
             if _power_state(system) == POWER_ON:

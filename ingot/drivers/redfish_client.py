@@ -56,17 +56,17 @@ def _reason(text: str) -> str:
 
 def _connect(info: redfish_info.RedfishInfo, settings: DriverSettings) -> Any:
     return sushy.Sushy(info.address, verify=info.verify, auth=_auth(info),
-                       server_side_retries=settings.redfish.connection_attempts - 1,
-                       server_side_retries_delay=int(settings.redfish.connection_retry_interval),
-                       connect_timeout=settings.redfish.connect_timeout,
-                       read_timeout=settings.redfish.read_timeout)
+                       server_side_retries=settings.bmc.connection_attempts - 1,
+                       server_side_retries_delay=int(settings.bmc.connection_retry_interval),
+                       connect_timeout=settings.bmc.connect_timeout,
+                       read_timeout=settings.bmc.read_timeout)
 
 
 def call_blocking(node: Node, settings: DriverSettings, operation: Callable[[Any], T]) -> T:
     """Run ``operation(system)`` against the node's system, retrying a BMC that cannot
     be reached; any failure is a DriverError with a clear message."""
     info = redfish_info.parse(node, settings)
-    attempts = settings.redfish.connection_attempts
+    attempts = settings.bmc.connection_attempts
     for attempt in range(1, attempts + 1):
         try:
             system = _connect(info, settings).get_system(info.system_id)
@@ -77,7 +77,7 @@ def call_blocking(node: Node, settings: DriverSettings, operation: Callable[[Any
                 raise DriverError(message) from None
             LOG.warning("Node %s: %s (attempt %d of %d)", node.uuid, message, attempt,
                         attempts)
-            time.sleep(settings.redfish.connection_retry_interval)
+            time.sleep(settings.bmc.connection_retry_interval)
         except sushy_exc.SushyError as exc:
             raise DriverError(_describe(exc, info)) from None
     raise AssertionError("unreachable")  # the loop returns or raises

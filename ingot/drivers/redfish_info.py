@@ -66,7 +66,7 @@ def parse(node: Node, settings: DriverSettings) -> RedfishInfo:
     for field in ("redfish_username", "redfish_password"):
         if info.get(field) is not None and not isinstance(info[field], str):
             raise InvalidParameter(f"driver_info {field} must be a string.")
-    auth_type = info.get("redfish_auth_type") or settings.redfish.auth_type
+    auth_type = info.get("redfish_auth_type") or settings.bmc.auth_type
     if auth_type not in AUTH_TYPES:
         raise InvalidParameter(f"driver_info redfish_auth_type must be one of "
                                f"{', '.join(AUTH_TYPES)}, not {auth_type!r}.")

@@ -87,7 +87,7 @@ class DriverSettings:
     endpoints: Endpoints = Endpoints()
     state_path: pathlib.Path = pathlib.Path("/var/lib/ingot")
     local_vm: LocalVmSettings = LocalVmSettings()
-    redfish: BmcSettings = BmcSettings()
+    bmc: BmcSettings = BmcSettings()
     # The conductor's own http(s) proxies (its environment's http_proxy, https_proxy,
     # no_proxy); a node's image_http_proxy... are its agent's.
     conductor_proxies: ProxyPolicy = dataclasses.field(default_factory=ProxyPolicy)
@@ -117,7 +117,7 @@ class DriverSettings:
                 default_disk_size=conf.local_vm.default_disk_size,
                 agent_heartbeat_interval=conf.local_vm.agent_heartbeat_interval,
                 agent_command=conf.local_vm.agent_command),
-            redfish=BmcSettings(
+            bmc=BmcSettings(
                 auth_type=conf.redfish.auth_type,
                 connection_attempts=conf.redfish.connection_attempts,
                 connection_retry_interval=conf.redfish.connection_retry_interval,

@@ -13,9 +13,13 @@ import os
 import pathlib
 import shutil
 import socket
-import tempfile
+import uuid
 from collections.abc import Iterator
+from typing import Any
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
+
+import libvirt
 
 from tests.servers.process import Process, unavailable, wait_until
 
@@ -52,23 +56,21 @@ def libvirt_daemon(workdir: pathlib.Path) -> Iterator[str]:
             process.stop()
 
 
-def vm_directory() -> pathlib.Path:
-    """A directory QEMU (run by libvirt as libvirt-qemu) can reach: pytest's are 0700."""
-    path = pathlib.Path(tempfile.mkdtemp(prefix="ingot-vm-", dir="/var/tmp"))
-    path.chmod(0o755)
-    return path
-
-
 def domain_xml(name: str, disk: pathlib.Path, serial: pathlib.Path, mac: str,
                agent_port: int, memory_mib: int = 1024) -> str:
-    """A BIOS machine booting from its disk, with an empty CD drive for virtual media."""
+    """A BIOS machine booting from its disk, with an empty CD drive for virtual media.
+    QEMU runs as root (a per-domain DAC label): the emulator's downloaded ISO and the
+    test's files sit in directories only root may enter."""
     netdev = f"user,id=n0,hostfwd=tcp:127.0.0.1:{agent_port}-:{AGENT_PORT}"
+    # A slot of its own: libvirt places its devices without knowing of this one.
+    device = f"virtio-net-pci,netdev=n0,mac={mac},bus=pci.0,addr=0x10"
     return f"""<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
   <on_reboot>restart</on_reboot>
+  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
   <devices>
     <emulator>{shutil.which('qemu-system-x86_64')}</emulator>
     <disk type='file' device='disk'>
@@ -83,6 +85,72 @@ def domain_xml(name: str, disk: pathlib.Path, serial: pathlib.Path, mac: str,
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/><qemu:arg value='{netdev}'/>
-    <qemu:arg value='-device'/><qemu:arg value='virtio-net-pci,netdev=n0,mac={mac}'/>
+    <qemu:arg value='-device'/><qemu:arg value='{device}'/>
   </qemu:commandline>
 </domain>"""
+
+
+@contextlib.contextmanager
+def default_pool(uri: str, directory: pathlib.Path) -> Iterator[None]:
+    """The storage pool named default, where sushy-tools' libvirt driver uploads virtual
+    media: a transient one in directory if libvirt has none."""
+    connection = libvirt.open(uri)
+    created = None
+    try:
+        try:
+            connection.storagePoolLookupByName("default")
+        except libvirt.libvirtError:
+            directory.mkdir(parents=True, exist_ok=True)
+            created = connection.storagePoolCreateXML(
+                f"<pool type='dir'><name>default</name><target><path>{escape(str(directory))}"
+                f"</path></target></pool>", 0)
+        yield
+    finally:
+        if created is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                created.destroy()
+        connection.close()
+
+
+class Domain:
+    """A persistent libvirt domain (powered off) with a sparse disk, removed on exit."""
+
+    def __init__(self, uri: str, workdir: pathlib.Path, mac: str, agent_port: int,
+                 disk_mib: int = 5 * 1024):
+        self.uri = uri
+        self.mac = mac
+        self.name = f"ingot-test-{uuid.uuid4().hex[:12]}"
+        self.disk = workdir / f"{self.name}.img"
+        self.serial_path = workdir / f"{self.name}.serial"
+        with open(self.disk, "wb") as disk:
+            disk.truncate(disk_mib << 20)
+        self.xml = domain_xml(self.name, self.disk, self.serial_path, mac, agent_port)
+        self.uuid = ""
+        self._domain: Any = None
+
+    def __enter__(self) -> Domain:
+        self._connection = libvirt.open(self.uri)
+        self._domain = self._connection.defineXML(self.xml)
+        self.uuid = str(self._domain.UUIDString())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            if self._domain.isActive():
+                self._domain.destroy()
+        with contextlib.suppress(Exception):
+            self._domain.undefine()
+        self._connection.close()
+
+    def active(self) -> bool:
+        return bool(self._domain.isActive())
+
+    def boot_devices(self) -> list[str]:
+        """The os/boot devices of the domain's persistent definition, in order."""
+        tree = ElementTree.fromstring(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        return [boot.get("dev", "") for boot in tree.findall("./os/boot")]
+
+    def serial(self) -> str:
+        return self.serial_path.read_text(errors="replace") if self.serial_path.exists() \
+            else ""
+

@@ -51,7 +51,8 @@ def self_signed(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
 
 class RedfishEmulator:
     def __init__(self, workdir: pathlib.Path, *, fake_systems: list[dict[str, Any]] | None = None,
-                 libvirt_uri: str | None = None, tls: bool = False):
+                 libvirt_uri: str | None = None, allowed: list[str] | None = None,
+                 tls: bool = False):
         if not os.path.exists(EMULATOR):
             unavailable("sushy-emulator is not installed (PyPI sushy-tools)")
         self.workdir = workdir
@@ -72,6 +73,9 @@ class RedfishEmulator:
             config["SUSHY_EMULATOR_FAKE_SYSTEMS"] = fake_systems
         if libvirt_uri is not None:
             config["SUSHY_EMULATOR_LIBVIRT_URI"] = libvirt_uri
+        if allowed is not None:
+            # Only these domains: other tests' machines may share the libvirtd.
+            config["SUSHY_EMULATOR_ALLOWED_INSTANCES"] = allowed
         self.ca: pathlib.Path | None = None
         if tls:
             self.ca, key = self_signed(workdir)
