@@ -18,12 +18,16 @@ from ingot.api import (
     history,
     inspection,
     inspection_rules,
+    management,
+    node_children,
     node_states,
     nodes,
     openapi,
     ports,
     ramdisk,
     root,
+    shards,
+    vendor,
 )
 from ingot.api.auth import AuthMiddleware
 from ingot.api.conductor_directory import ConductorDirectory
@@ -36,6 +40,7 @@ from ingot.drivers.settings import DriverSettings
 from ingot.inspection.settings import InspectionSettings
 
 _UNSUPPORTED = openapi.UNSUPPORTED
+_ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _routes() -> list[BaseRoute]:
@@ -64,6 +69,26 @@ def _routes() -> list[BaseRoute]:
         Route(f"{node}/validate", node_states.validate_node, methods=["GET"]),
         Route(f"{node}/history", history.list_history, methods=["GET"]),
         Route(f"{node}/history/{{event}}", history.show_event, methods=["GET"]),
+        Route(f"{node}/children", node_children.list_children, methods=["GET"]),
+        Route(f"{node}/management/boot_device", management.get_boot_device, methods=["GET"]),
+        Route(f"{node}/management/boot_device", management.set_boot_device, methods=["PUT"]),
+        Route(f"{node}/management/boot_device/supported", management.supported_boot_devices,
+              methods=["GET"]),
+        Route(f"{node}/management/inject_nmi", management.inject_nmi, methods=["PUT"]),
+        Route(f"{node}/states/boot_mode", management.set_boot_mode, methods=["PUT"]),
+        Route(f"{node}/states/secure_boot", management.set_secure_boot, methods=["PUT"]),
+        Route(f"{node}/states/console", management.get_console, methods=["GET"]),
+        Route(f"{node}/states/console", management.set_console, methods=["PUT"]),
+        Route(f"{node}/states/raid", management.set_target_raid_config, methods=["PUT"]),
+        Route(f"{node}/vendor_passthru", vendor.node_passthru, methods=_ANY),
+        Route(f"{node}/vendor_passthru/methods", vendor.node_passthru_methods,
+              methods=["GET"]),
+        Route("/v1/drivers/{driver}/vendor_passthru", vendor.driver_passthru, methods=_ANY),
+        Route("/v1/drivers/{driver}/vendor_passthru/methods", vendor.driver_passthru_methods,
+              methods=["GET"]),
+        Route("/v1/drivers/{driver}/raid/logical_disk_properties",
+              vendor.logical_disk_properties, methods=["GET"]),
+        Route("/v1/shards", shards.list_shards, methods=["GET"]),
         Route(f"{node}/ports", ports.list_ports, methods=["GET"]),
         Route(f"{node}/ports/detail", ports.list_ports, methods=["GET"]),
         Route("/v1/ports", ports.list_ports, methods=["GET"]),

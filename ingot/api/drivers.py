@@ -9,17 +9,23 @@ from starlette.responses import Response
 
 from ingot.api import validation
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, NotFound
+from ingot.api.errors import BadRequest, NotAcceptable, NotFound
 from ingot.api.fields import links, timestamp
 from ingot.api.responses import json_response
 from ingot.db import conductors
 from ingot.db.models import Conductor
 from ingot.drivers import hardware
 from ingot.drivers.interfaces import INTERFACE_KINDS
+from ingot.drivers.settings import InterfaceSettings
+
+# Interface kinds a driver's detail shows only from a version on (Ironic's
+# hide_fields_in_newer_versions).
+_KIND_VERSIONS = {"storage": 33, "rescue": 38, "bios": 40, "firmware": 86}
 
 
-def _driver_view(name: str, hosts: list[str], minor: int, base: str,
-                 detail: bool) -> dict[str, Any]:
+def _driver_view(name: str, hosts: list[str], minor: int, base: str, detail: bool,
+                 interfaces: InterfaceSettings,
+                 fields: tuple[str, ...] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "hosts": sorted(hosts),
                            "links": links(base, "drivers", name)}
     if minor >= 14:
@@ -29,13 +35,27 @@ def _driver_view(name: str, hosts: list[str], minor: int, base: str,
         if detail:
             hardware_type = hardware.known()[name]
             for kind in INTERFACE_KINDS:
-                if (kind == "storage" and minor < 33) or (kind == "rescue" and minor < 38) \
-                        or (kind == "bios" and minor < 40):
+                if _KIND_VERSIONS.get(kind, 1) > minor:
                     continue
-                out[f"default_{kind}_interface"] = hardware_type.default(kind)
-                out[f"enabled_{kind}_interfaces"] = [
-                    c.name for c in hardware_type.supported[kind]]
+                out[f"default_{kind}_interface"] = hardware_type.default(kind, interfaces)
+                out[f"enabled_{kind}_interfaces"] = list(hardware_type.enabled(kind,
+                                                                               interfaces))
+    if fields is not None:
+        invalid = sorted(set(fields) - set(out))
+        if invalid:
+            raise BadRequest(f"Field(s) \"{', '.join(invalid)}\" are not valid")
+        out = {key: value for key, value in out.items() if key in fields or key == "links"}
     return out
+
+
+def _fields(request: Request) -> tuple[str, ...] | None:
+    raw = request.query_params.get("fields")
+    if raw is None:
+        return None
+    if version(request).minor < 77:
+        raise NotAcceptable("The fields parameter of drivers needs API version 1.77 or "
+                            "later.")
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
 def _available(request: Request) -> dict[str, list[str]]:
@@ -51,19 +71,25 @@ async def list_drivers(request: Request) -> Response:
     if driver_type not in (None, "classic", "dynamic"):
         raise BadRequest(f"Invalid driver type {driver_type!r}; use classic or dynamic.")
     detail = validation.bool_value("detail", params["detail"]) if "detail" in params else False
+    fields = _fields(request)
+    if fields is not None and detail:
+        raise BadRequest("Can not specify ?detail=True and fields in the same request.")
+    interfaces = context(request).drivers.interfaces
     drivers = [] if driver_type == "classic" else [
-        _driver_view(name, hosts, minor, base_url(request), detail)
+        _driver_view(name, hosts, minor, base_url(request), detail, interfaces, fields)
         for name, hosts in sorted(_available(request).items())]
     return json_response({"drivers": drivers})
 
 
 async def show_driver(request: Request) -> Response:
     name = request.path_params["driver"]
+    fields = _fields(request)
     hosts = _available(request).get(name)
     if hosts is None:
         raise NotFound(f"Driver {name} could not be found.")
     return json_response(_driver_view(name, hosts, version(request).minor,
-                                      base_url(request), True))
+                                      base_url(request), True,
+                                      context(request).drivers.interfaces, fields))
 
 
 async def driver_properties(request: Request) -> Response:

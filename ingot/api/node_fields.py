@@ -36,6 +36,17 @@ def _chassis(field: str, value: Any) -> None:
     return None
 
 
+def _instance_name(field: str, value: Any) -> str | None:
+    text = v.string_value(field, value, max_length=255)
+    if text == "":
+        raise BadRequest(f"{field} must not be empty: use null to unset it.")
+    return text
+
+
+def _disable_power_off(field: str, value: Any) -> bool:
+    return False if value is None else v.bool_value(field, value)
+
+
 def internal_info_view(node: Node) -> dict[str, Any]:
     info: dict[str, Any] = redact(node.driver_internal_info) if node.driver_internal_info \
         else {}
@@ -63,6 +74,8 @@ NODE = Resource("node", (
     Field("automated_clean", 47, v.optional_bool, schema={"type": "boolean",
                                                           "nullable": True}),
     _interface("bios", 40), _interface("boot", 31),
+    # Set by the driver once the node exists; a create may say what the machine has.
+    Field("boot_mode", 75, _string(16), patch=False, schema={**_TEXT, "maxLength": 16}),
     Field("clean_step", 7),
     Field("conductor_group", 46, _group, default="",
           schema={"type": "string", "maxLength": 255}),
@@ -70,15 +83,21 @@ NODE = Resource("node", (
     _interface("console", 31), _interface("deploy", 31),
     Field("deploy_step", 44),
     Field("description", 51, _string(4096), schema={**_TEXT, "maxLength": 4096}),
+    Field("disable_power_off", 95, _disable_power_off, default=False,
+          schema={"type": "boolean", "nullable": True}),
     Field("driver", 1, lambda f, x: v.string_value(f, x, max_length=255, nullable=False),
           required=True, schema={"type": "string", "maxLength": 255}),
     Field("driver_info", 1, v.dict_value, default={}, secret=True, schema=_OBJECT),
     Field("driver_internal_info", 3, show=internal_info_view),
     Field("extra", 1, v.dict_value, default={}, schema=_OBJECT),
     Field("fault", 42),
+    _interface("firmware", 86),
+    Field("health", 109),
     Field("inspection_finished_at", 6), Field("inspection_started_at", 6),
     _interface("inspect", 31),
     Field("instance_info", 1, v.dict_value, default={}, secret=True, schema=_OBJECT),
+    Field("instance_name", 104, _instance_name,
+          schema={**_TEXT, "minLength": 1, "maxLength": 255}),
     Field("instance_uuid", 1, lambda f, x: None if x is None else v.uuid_value(f, x),
           schema={"type": "string", "format": "uuid", "nullable": True}),
     Field("last_error", secret=True),
@@ -90,6 +109,8 @@ NODE = Resource("node", (
     Field("network_data", 66, v.dict_value, default={}, schema=_OBJECT),
     _interface("network", 20),
     Field("owner", 50, _string(255), schema={**_TEXT, "maxLength": 255}),
+    # A UUID or a name; nodes.py stores the parent's UUID.
+    Field("parent_node", 83, _string(36), schema={**_TEXT, "maxLength": 36}),
     _interface("power", 31),
     Field("power_state"),
     Field("properties", 1, v.dict_value, default={}, schema=_OBJECT),
@@ -101,6 +122,10 @@ NODE = Resource("node", (
     Field("resource_class", 21, _string(80), schema={**_TEXT, "maxLength": 80}),
     Field("retired", 61, v.bool_value, default=False, schema=_BOOL),
     Field("retired_reason", 61, _string(), schema=_TEXT),
+    Field("secure_boot", 75, v.optional_bool, patch=False,
+          schema={"type": "boolean", "nullable": True}),
+    Field("service_step", 87, show=lambda node: node.service_step or {}),
+    Field("shard", 82, _string(255), schema={**_TEXT, "maxLength": 255}),
     _interface("storage", 33),
     Field("target_power_state"), Field("target_provision_state"),
     Field("target_raid_config", 12),

@@ -91,6 +91,10 @@ async def set_power_state(request: Request) -> Response:
         except InvalidParameter as exc:
             raise BadRequest(f"Cannot change the power state of node {node.uuid}: "
                              f"{exc}") from None
+        if node.disable_power_off and target in (power.POWER_OFF, power.SOFT_POWER_OFF):
+            # Ironic 1.95: such a node may reboot but is never left off.
+            raise Conflict(f"Failed to set node power state to {target}: node {node.uuid} "
+                           f"has disable_power_off set.")
         recorded = nodes.update(
             conn, node.id,
             {"target_power_state": power.POWER_ON if target == power.REBOOT else target,
@@ -108,7 +112,7 @@ async def set_provision_state(request: Request) -> Response:
     body = await read_object(request, ctx.settings.max_provision_body,
                              ctx.settings.max_body_depth)
     unknown = set(body) - {"target", "configdrive", "clean_steps", "deploy_steps",
-                           "rescue_password", "disable_ramdisk"}
+                           "service_steps", "rescue_password", "disable_ramdisk"}
     if unknown:
         raise BadRequest(f"Unknown field(s) in provision request: "
                          f"{', '.join(sorted(unknown))}.")
@@ -125,6 +129,9 @@ async def set_provision_state(request: Request) -> Response:
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])
         _check_request(node, verb.event, target)
+        if verb.event == "abort" and node.provision_state == states.DEPLOYWAIT and minor < 110:
+            raise NotAcceptable("Aborting a deploy in \"wait call-back\" needs API version "
+                                "1.110 or later.")
         if verb.event in ("deploy", "rebuild"):
             _validate_for_deploy(node, ctx.drivers)
         values = _transition_values(node, verb.event, verb.action, args)
@@ -169,10 +176,23 @@ def _action_args(target: str, event: str, body: dict[str, Any], minor: int) -> d
         args["rescue_password"] = rescue_password
     elif rescue_password is not None:
         raise BadRequest("\"rescue_password\" is only valid with the rescue target.")
-    if "disable_ramdisk" in body:
-        if minor < 70 or event != "clean":
-            raise BadRequest("\"disable_ramdisk\" is only valid with the clean target "
-                             "(API 1.70 or later).")
+    service_steps = body.get("service_steps")
+    if event == "service":
+        if not isinstance(service_steps, list) or not service_steps:
+            raise BadRequest("\"service_steps\" is required when setting target provision "
+                             "state to service.")
+        args["service_steps"] = [_check_step("service_steps", step) for step in service_steps]
+    elif service_steps is not None:
+        raise BadRequest("\"service_steps\" is only valid when setting target provision "
+                         "state to service.")
+    if body.get("disable_ramdisk") is not None:
+        # As Ironic: manual cleaning from 1.70, servicing from 1.108, nothing else.
+        if event not in ("clean", "service"):
+            raise BadRequest("\"disable_ramdisk\" is supported only with manual cleaning "
+                             "or servicing.")
+        if minor < (70 if event == "clean" else 108):
+            raise NotAcceptable("\"disable_ramdisk\" is not acceptable in this API "
+                                "version.")
         args["disable_ramdisk"] = validation.bool_value("disable_ramdisk",
                                                         body["disable_ramdisk"])
     return args
@@ -252,7 +272,9 @@ def _transition_values(node: Node, event: str, action: str | None,
         values["last_error"] = (f"By request, the operation in state "
                                 f"\"{node.provision_state}\" was aborted.")
     if (node.provision_state, event) in states.INSTANT:
-        values["target_provision_state"] = None
+        # A hold left for its wait state keeps heading where it was going.
+        values["target_provision_state"] = (None if new_state in states.STABLE_STATES
+                                            else states.target_of(new_state))
         return values
     values["pending_action"] = action
     values["pending_args"] = {k: v for k, v in args.items() if k != "configdrive"}

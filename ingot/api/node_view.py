@@ -65,4 +65,7 @@ def states_view(node: Node, minor: int) -> dict[str, Any]:
     if minor >= 12:
         out["raid_config"] = node.raid_config
         out["target_raid_config"] = node.target_raid_config
+    if minor >= 75:
+        out["boot_mode"] = node.boot_mode
+        out["secure_boot"] = node.secure_boot
     return out

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from ingot.api import listing, patch, validation
 from ingot.api.body import read_json, read_object
-from ingot.api.context import base_url, context, version
+from ingot.api.context import ApiContext, base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
 from ingot.api.lookup import find_node, locked
 from ingot.api.node_fields import NODE
@@ -27,17 +27,20 @@ from ingot.drivers.interfaces import INTERFACE_KINDS, InvalidParameter
 _FILTER_VERSIONS = {
     "provision_state": 9, "driver": 16, "resource_class": 21, "fault": 42,
     "conductor_group": 46, "conductor": 49, "owner": 50, "description_contains": 51,
-    "retired": 61, "lessee": 65, "project": 65,
+    "retired": 61, "lessee": 65, "project": 65, "shard": 82, "sharded": 82,
+    "include_children": 83, "parent_node": 83, "instance_name": 104,
 }
 _STRING_FILTERS = ("driver", "provision_state", "resource_class", "fault", "owner",
-                   "lessee", "project", "description_contains", "conductor")
-_BOOL_FILTERS = ("maintenance", "associated", "retired")
+                   "lessee", "project", "description_contains", "conductor",
+                   "parent_node", "instance_name")
+_BOOL_FILTERS = ("maintenance", "associated", "retired", "sharded", "include_children")
 
 
 def _filters(request: Request, minor: int) -> nodes.NodeFilters:
     params = request.query_params
     filters = nodes.NodeFilters()
-    for name in _STRING_FILTERS + _BOOL_FILTERS + ("conductor_group", "instance_uuid"):
+    for name in _STRING_FILTERS + _BOOL_FILTERS + ("conductor_group", "instance_uuid",
+                                                   "shard"):
         raw = params.get(name)
         if raw is None:
             continue
@@ -51,6 +54,10 @@ def _filters(request: Request, minor: int) -> nodes.NodeFilters:
             value = raw.lower()
         elif name == "instance_uuid":
             value = validation.uuid_value(name, raw)
+        elif name == "shard":
+            value = [part.strip() for part in raw.split(",") if part.strip()]
+        elif name == "parent_node" and validation.looks_like_uuid(raw):
+            value = raw.lower()
         elif name == "provision_state" and raw not in states.ALL_STATES:
             raise BadRequest(f"Provision state \"{raw}\" is not valid.")
         setattr(filters, name, value)
@@ -113,8 +120,10 @@ async def show_node(request: Request) -> Response:
 
 
 def _check_interfaces(values: dict[str, Any], driver_name: str,
-                      enabled: tuple[str, ...]) -> dict[str, Any]:
-    """Default every unset interface and refuse ones the hardware type lacks."""
+                      ctx: ApiContext) -> dict[str, Any]:
+    """Default every unset interface and refuse ones the hardware type lacks or the
+    configuration does not enable."""
+    enabled = ctx.settings.enabled_hardware_types
     if driver_name not in enabled:
         raise BadRequest(f"Driver {driver_name} is not enabled; enabled hardware types: "
                          f"{', '.join(enabled)}.")
@@ -125,7 +134,8 @@ def _check_interfaces(values: dict[str, Any], driver_name: str,
     for kind in INTERFACE_KINDS:
         field = f"{kind}_interface"
         try:
-            implementation = hardware_type.implementation(kind, values.get(field))
+            implementation = hardware_type.implementation(kind, values.get(field),
+                                                          ctx.drivers.interfaces)
         except InvalidParameter as exc:
             raise BadRequest(str(exc)) from None
         result[field] = implementation.name
@@ -139,8 +149,7 @@ async def create_node(request: Request) -> Response:
     values = NODE.creation_values(body, minor)
     values.setdefault("conductor_group", ctx.settings.default_conductor_group)
     values.setdefault("resource_class", ctx.settings.default_resource_class)
-    values.update(_check_interfaces(values, values["driver"],
-                                    ctx.settings.enabled_hardware_types))
+    values.update(_check_interfaces(values, values["driver"], ctx))
     if not ctx.directory.serving(values["conductor_group"], values["driver"]):
         ctx.directory.invalidate()
         if not ctx.directory.serving(values["conductor_group"], values["driver"]):
@@ -156,11 +165,14 @@ async def create_node(request: Request) -> Response:
         "provision_state": states.ENROLL if minor >= 11 else states.AVAILABLE,
         "maintenance": False, "console_enabled": False, "clean_step": {},
         "deploy_step": {}, "raid_config": {}, "target_raid_config": {},
-        "protected": False, "retired": False, "revision": 0, "created_at": now,
+        "protected": False, "retired": False, "disable_power_off": False,
+        "revision": 0, "created_at": now,
         **values,
     }
     with ctx.db.read() as conn:
         _check_unique(conn, row)
+        if row.get("parent_node"):
+            row["parent_node"] = _linked_parent(conn, row.get("owner"), row["parent_node"])
     try:
         with ctx.db.write() as conn:
             node = nodes.insert(conn, row)
@@ -173,6 +185,19 @@ async def create_node(request: Request) -> Response:
     return json_response(node_view(node, minor, base,
                                    conductor=ctx.directory.conductor_for(node)),
                          status=201, headers={"Location": f"{base}/v1/nodes/{node.uuid}"})
+
+
+def _linked_parent(conn: sa.Connection, owner: str | None, ident: str) -> str:
+    """The UUID of the parent named by ident. As Ironic, a missing node and one of
+    another owner get the same answer, so the API does not tell which nodes exist."""
+    try:
+        parent = find_node(conn, ident)
+    except NotFound:
+        parent = None
+    if parent is None or parent.owner != owner:
+        raise BadRequest(f"Unable to apply the requested parent_node '{ident}'. Requested "
+                         f"value was invalid.")
+    return parent.uuid
 
 
 def _check_unique(conn: sa.Connection, row: dict[str, Any]) -> None:
@@ -205,7 +230,17 @@ async def patch_node(request: Request) -> Response:
         current = {name: getattr(node, name, None) for name in _PATCHABLE_CURRENT}
         current["chassis_uuid"] = None
         changes = patch.apply(current, operations, check)
-        _check_patch_allowed(node, changes, ctx.settings.enabled_hardware_types)
+        _check_patch_allowed(node, changes, ctx)
+        # Nova names instances in instance_info; Ironic copies it to instance_name
+        # (API 1.104) unless that is set.
+        display_name = changes.get("instance_info", {}).get("display_name")
+        if display_name and not node.instance_name and "instance_name" not in changes \
+                and isinstance(display_name, str):
+            changes["instance_name"] = display_name[:255]
+        if changes.get("parent_node"):
+            with ctx.db.read() as conn:
+                changes["parent_node"] = _linked_parent(
+                    conn, changes.get("owner", node.owner), changes["parent_node"])
         if changes:
             try:
                 with ctx.db.write() as conn:
@@ -234,8 +269,7 @@ def _check_unique_update(conn: sa.Connection, node: Node, changes: dict[str, Any
         raise Conflict(f"Instance {instance} is already associated with a node.")
 
 
-def _check_patch_allowed(node: Node, changes: dict[str, Any],
-                         enabled: tuple[str, ...]) -> None:
+def _check_patch_allowed(node: Node, changes: dict[str, Any], ctx: ApiContext) -> None:
     if node.reservation:
         raise locked(node)
     only_maintenance = set(changes) <= {"maintenance"}
@@ -271,7 +305,7 @@ def _check_patch_allowed(node: Node, changes: dict[str, Any],
                 names = {c.name for c in supported.supported[kind]} if supported else set()
                 if requested[field] not in names:
                     requested[field] = None
-        resolved = _check_interfaces(requested, driver, enabled)
+        resolved = _check_interfaces(requested, driver, ctx)
         changes.update({f: value for f, value in resolved.items()
                         if value != getattr(node, f)})
 

@@ -19,7 +19,7 @@ from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 
 UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
-               "runbooks", "events", "shards")
+               "runbooks", "events")
 
 _JSON = "application/json"
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -77,9 +77,12 @@ _PAGING = [
 _NODE_FILTERS = [
     _query(name, _STRING) for name in (
         "driver", "provision_state", "resource_class", "fault", "owner", "lessee",
-        "project", "description_contains", "conductor", "conductor_group")
-] + [_query("instance_uuid", {"type": "string", "format": "uuid"})] + [
-    _query(name, _BOOL) for name in ("maintenance", "associated", "retired")]
+        "project", "description_contains", "conductor", "conductor_group",
+        "parent_node", "instance_name")
+] + [_query("instance_uuid", {"type": "string", "format": "uuid"}),
+     _query("shard", _STRING, "Comma-separated shards (API 1.82).")] + [
+    _query(name, _BOOL) for name in ("maintenance", "associated", "retired", "sharded",
+                                     "include_children")]
 _PORT_FILTERS = [_query("node", _STRING), _query("node_uuid", _STRING),
                  _query("address", _STRING)]
 
@@ -117,12 +120,23 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "target": {"type": "string", "enum": [
                     "active", "deploy", "rebuild", "deleted", "undeploy", "manage",
-                    "provide", "inspect", "abort", "clean", "adopt", "rescue", "unrescue"]},
+                    "provide", "inspect", "abort", "clean", "adopt", "rescue", "unrescue",
+                    "unhold", "service"]},
                 "configdrive": {"oneOf": [_STRING, _OBJECT]},
                 "clean_steps": {"type": "array", "items": _OBJECT},
                 "deploy_steps": {"type": "array", "items": _OBJECT},
+                "service_steps": {"type": "array", "items": _OBJECT},
                 "rescue_password": _STRING, "disable_ramdisk": _BOOL}},
         "Maintenance": {"type": "object", "properties": {"reason": _STRING}},
+        "BootDevice": {"type": "object", "required": ["boot_device"],
+                       "additionalProperties": False,
+                       "properties": {"boot_device": _STRING, "persistent": _BOOL}},
+        "BootMode": {"type": "object", "required": ["target"], "additionalProperties": False,
+                     "properties": {"target": {"type": "string", "enum": ["bios", "uefi"]}}},
+        "SecureBoot": {"type": "object", "required": ["target"],
+                       "additionalProperties": False, "properties": {"target": _BOOL}},
+        "Console": {"type": "object", "required": ["enabled"], "additionalProperties": False,
+                    "properties": {"enabled": _BOOL}},
         "Traits": {"type": "object", "required": ["traits"],
                    "properties": {"traits": {"type": "array", "items": _STRING}}},
         "PortCreate": create_schema(PORT),
@@ -221,6 +235,59 @@ def _paths() -> dict[str, dict[str, Any]]:
         f"{node}/history/{{event}}": {
             "parameters": [_NODE, _path("event", "A history event's UUID.")],
             "get": _operation("One history event (API 1.78).", one)},
+        f"{node}/children": {"parameters": [_NODE],
+                             "get": _operation("The node's children (API 1.83).", one)},
+        "/v1/shards": {"get": _operation("Shards and their node counts (API 1.82).", one)},
+        f"{node}/management/boot_device": {
+            "parameters": [_NODE],
+            "get": _operation("The node's boot device.", one),
+            "put": _operation("Set the boot device.", no_content, body=_ref("BootDevice"))},
+        f"{node}/management/boot_device/supported": {
+            "parameters": [_NODE],
+            "get": _operation("The boot devices the node's driver can set.", one)},
+        f"{node}/management/inject_nmi": {
+            "parameters": [_NODE],
+            "put": _operation("Inject an NMI (API 1.29).", no_content)},
+        f"{node}/states/boot_mode": {
+            "parameters": [_NODE],
+            "put": _operation("Change the boot mode (API 1.76).", accepted,
+                              body=_ref("BootMode"))},
+        f"{node}/states/secure_boot": {
+            "parameters": [_NODE],
+            "put": _operation("Turn secure boot on or off (API 1.76).", accepted,
+                              body=_ref("SecureBoot"))},
+        f"{node}/states/console": {
+            "parameters": [_NODE],
+            "get": _operation("The node's console.", one),
+            "put": _operation("Enable or disable the console.", accepted,
+                              body=_ref("Console"))},
+        f"{node}/states/raid": {
+            "parameters": [_NODE],
+            "put": _operation("Set the target RAID configuration (API 1.12).", no_content,
+                              body=_OBJECT)},
+        f"{node}/vendor_passthru": {
+            "parameters": [_NODE, _query("method", _STRING, "The passthru method.")],
+            **{method: _operation("Call a vendor passthru method.", {
+                "200": _answer("A synchronous method's result.", {}),
+                "202": _answer("An asynchronous method was started.")}, params=[])
+               for method in ("get", "post", "put", "patch", "delete")}},
+        f"{node}/vendor_passthru/methods": {
+            "parameters": [_NODE],
+            "get": _operation("The node's vendor passthru methods.", one)},
+        "/v1/drivers/{driver}/vendor_passthru": {
+            "parameters": [_path("driver", "A hardware type."),
+                           _query("method", _STRING, "The passthru method.")],
+            **{method: _operation("Call a driver vendor passthru method.", {
+                "200": _answer("A synchronous method's result.", {}),
+                "202": _answer("An asynchronous method was started.")})
+               for method in ("get", "post", "put", "patch", "delete")}},
+        "/v1/drivers/{driver}/vendor_passthru/methods": {
+            "parameters": [_path("driver", "A hardware type.")],
+            "get": _operation("The driver's vendor passthru methods.", one)},
+        "/v1/drivers/{driver}/raid/logical_disk_properties": {
+            "parameters": [_path("driver", "A hardware type.")],
+            "get": _operation("What a logical disk of a RAID target may say (API 1.12).",
+                              one)},
         f"{node}/ports": {"parameters": [_NODE],
                           "get": _operation("The node's ports.", listed, params=_PAGING)},
         f"{node}/ports/detail": {
@@ -241,9 +308,11 @@ def _paths() -> dict[str, dict[str, Any]]:
             "delete": _operation("Delete a port.", no_content),
         },
         "/v1/drivers": {"get": _operation("List drivers (hardware types).", one, params=[
-            _query("type", _STRING), _query("detail", _BOOL)])},
+            _query("type", _STRING), _query("detail", _BOOL),
+            _query("fields", _STRING, "API 1.77.")])},
         "/v1/drivers/{driver}": {"parameters": [_path("driver", "A hardware type.")],
-                                 "get": _operation("Show a driver.", one)},
+                                 "get": _operation("Show a driver.", one, params=[
+                                     _query("fields", _STRING, "API 1.77.")])},
         "/v1/drivers/{driver}/properties": {
             "parameters": [_path("driver", "A hardware type.")],
             "get": _operation("The driver_info keys a driver reads.", one)},

@@ -29,7 +29,9 @@ def port_view(port: Port, minor: int, base: str, fields: tuple[str, ...] | None 
 
 
 def _find_port(conn: sa.Connection, ident: str) -> Port:
-    port = ports.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident) else None
+    """A port by UUID, or by its name (API 1.88 names ports; a name is never a UUID)."""
+    port = ports.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident) \
+        else ports.get_by_name(conn, ident)
     if port is None:
         raise NotFound(f"Port {ident} could not be found.")
     return port
@@ -93,14 +95,14 @@ async def create_port(request: Request) -> Response:
             node = find_node(conn, values.pop("node_uuid"))
             if node.reservation:
                 raise locked(node)
-            _check_unique(conn, values["address"], port_uuid)
+            _check_unique(conn, values["address"], port_uuid, values.get("name"))
             row = {**PORT.defaults(), "uuid": port_uuid, "node_id": node.id,
                    "internal_info": {}, "created_at": now, **values}
             ports.insert(conn, row)
             port = ports.get_by_uuid(conn, port_uuid)
     except sa.exc.IntegrityError:
         with ctx.db.read() as conn:
-            _check_unique(conn, values["address"], port_uuid)
+            _check_unique(conn, values["address"], port_uuid, values.get("name"))
         raise
     assert port is not None
     base = base_url(request)
@@ -108,11 +110,14 @@ async def create_port(request: Request) -> Response:
                          headers={"Location": f"{base}/v1/ports/{port.uuid}"})
 
 
-def _check_unique(conn: sa.Connection, address: str, port_uuid: str) -> None:
+def _check_unique(conn: sa.Connection, address: str, port_uuid: str,
+                  name: str | None) -> None:
     if ports.get_by_address(conn, address) is not None:
         raise Conflict(f"A port with MAC address {address} already exists.")
     if ports.get_by_uuid(conn, port_uuid) is not None:
         raise Conflict(f"A port with UUID {port_uuid} already exists.")
+    if name and ports.get_by_name(conn, name) is not None:
+        raise Conflict(f"A port with name {name} already exists.")
 
 
 async def patch_port(request: Request) -> Response:
@@ -130,6 +135,9 @@ async def patch_port(request: Request) -> Response:
         changes = patch.apply(current, operations, check)
         if "address" in changes and ports.get_by_address(conn, changes["address"]):
             raise Conflict(f"A port with MAC address {changes['address']} already exists.")
+        if changes.get("name") and changes["name"] != port.name \
+                and ports.get_by_name(conn, changes["name"]):
+            raise Conflict(f"A port with name {changes['name']} already exists.")
         if "node_uuid" in changes:
             changes["node_id"] = find_node(conn, changes.pop("node_uuid")).id
         node = nodes.get_by_id(conn, changes.get("node_id", port.node_id))

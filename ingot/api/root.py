@@ -53,6 +53,8 @@ def v1_document(base: str, minor: int, supported: microversion.VersionRange,
         body["heartbeat"] = resource_links(base, "heartbeat")
     if minor >= 49:
         body["conductors"] = resource_links(base, "conductors")
+    if minor >= 82:
+        body["shards"] = resource_links(base, "shards")
     return body
 
 

@@ -35,12 +35,16 @@ RESCUEFAIL = "rescue failed"
 RESCUE = "rescue"
 UNRESCUING = "unrescuing"
 UNRESCUEFAIL = "unrescue failed"
+SERVICING = "servicing"
+SERVICEWAIT = "service wait"
+SERVICEFAIL = "service failed"
+SERVICEHOLD = "service hold"
 
 STABLE_STATES = frozenset({ENROLL, MANAGEABLE, AVAILABLE, ACTIVE, ERROR, RESCUE})
 DELETE_ALLOWED_STATES = frozenset({AVAILABLE, MANAGEABLE, ENROLL, ADOPTFAIL})
 UPDATE_ALLOWED_STATES = frozenset({
     DEPLOYFAIL, INSPECTFAIL, CLEANFAIL, ERROR, VERIFYING, ADOPTFAIL,
-    RESCUEFAIL, UNRESCUEFAIL,
+    RESCUEFAIL, UNRESCUEFAIL, SERVICEHOLD, SERVICEFAIL,
 })
 LOOKUP_ALLOWED_STATES = frozenset({
     DEPLOYING, DEPLOYWAIT, CLEANING, CLEANWAIT, INSPECTING, INSPECTWAIT,
@@ -52,7 +56,7 @@ AGENT_WAIT_STATES = (DEPLOYWAIT, CLEANWAIT, INSPECTWAIT, RESCUEWAIT)
 STUCK_STATES = {
     DEPLOYING: DEPLOYFAIL, CLEANING: CLEANFAIL, VERIFYING: ENROLL,
     INSPECTING: INSPECTFAIL, ADOPTING: ADOPTFAIL, RESCUING: RESCUEFAIL,
-    UNRESCUING: UNRESCUEFAIL, DELETING: ERROR,
+    UNRESCUING: UNRESCUEFAIL, DELETING: ERROR, SERVICING: SERVICEFAIL,
 }
 
 # The stable state each transient state is heading for (the node's
@@ -66,6 +70,7 @@ TARGETS = {
     ADOPTING: ACTIVE, ADOPTFAIL: ACTIVE,
     RESCUING: RESCUE, RESCUEWAIT: RESCUE, RESCUEFAIL: RESCUE,
     UNRESCUING: ACTIVE, UNRESCUEFAIL: ACTIVE,
+    SERVICING: ACTIVE, SERVICEWAIT: ACTIVE, SERVICEFAIL: ACTIVE, SERVICEHOLD: ACTIVE,
 }
 
 _TRANSITIONS: dict[tuple[str, str], str] = {
@@ -133,6 +138,27 @@ _TRANSITIONS: dict[tuple[str, str], str] = {
     (UNRESCUEFAIL, "rescue"): RESCUING,
     (UNRESCUEFAIL, "unrescue"): UNRESCUING,
     (UNRESCUEFAIL, "delete"): DELETING,
+    # Holds (API 1.85): a step asked for an operator; unhold resumes waiting, abort fails.
+    (DEPLOYHOLD, "unhold"): DEPLOYWAIT,
+    (DEPLOYHOLD, "abort"): DEPLOYFAIL,
+    (CLEANHOLD, "unhold"): CLEANWAIT,
+    (CLEANHOLD, "abort"): CLEANFAIL,
+    # Servicing (API 1.87): steps run on an active node, which stays deployed.
+    (ACTIVE, "service"): SERVICING,
+    (SERVICING, "done"): ACTIVE,
+    (SERVICING, "wait"): SERVICEWAIT,
+    (SERVICING, "fail"): SERVICEFAIL,
+    (SERVICEWAIT, "resume"): SERVICING,
+    (SERVICEWAIT, "fail"): SERVICEFAIL,
+    (SERVICEWAIT, "abort"): SERVICEFAIL,
+    (SERVICEWAIT, "delete"): DELETING,
+    (SERVICEHOLD, "service"): SERVICING,
+    (SERVICEHOLD, "unhold"): SERVICEWAIT,
+    (SERVICEHOLD, "abort"): SERVICEFAIL,
+    (SERVICEFAIL, "service"): SERVICING,
+    (SERVICEFAIL, "rescue"): RESCUING,
+    (SERVICEFAIL, "delete"): DELETING,
+    (SERVICEFAIL, "abort"): ACTIVE,
 }
 
 ALL_STATES = frozenset({state for state, _event in _TRANSITIONS} | set(_TRANSITIONS.values()))
@@ -185,10 +211,16 @@ VERBS: dict[str, Verb] = {
     "adopt": Verb("adopt", 17, "adopt"),
     "rescue": Verb("rescue", 38, "rescue"),
     "unrescue": Verb("unrescue", 38, "unrescue"),
+    "unhold": Verb("unhold", 85, None),
+    "service": Verb("service", 87, "service"),
 }
 
 # Transitions that need no driver work: the API completes them directly.
 INSTANT = frozenset({
     (AVAILABLE, "manage"), (CLEANFAIL, "manage"), (INSPECTFAIL, "manage"),
     (ADOPTFAIL, "manage"),
+    # Leaves a hold for the wait state, where the agent's next heartbeat continues.
+    (DEPLOYHOLD, "unhold"), (CLEANHOLD, "unhold"), (SERVICEHOLD, "unhold"),
+    # A failed servicing gives the node back as it is: nothing to undo on it.
+    (SERVICEFAIL, "abort"),
 })

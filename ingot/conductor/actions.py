@@ -202,6 +202,24 @@ async def abort(task: NodeTask, args: dict[str, Any]) -> None:
     await _sync_power(task)
 
 
+async def service(task: NodeTask, args: dict[str, Any]) -> None:
+    """Service steps on an active node; a failure leaves it in service failed."""
+    validate(task, ("power", "management"))
+    outcome = await task.driver.deploy.service(task, list(args.get("service_steps", [])))
+    await _sync_power(task)
+    task.advance("wait" if outcome is Outcome.WAIT else "done", service_step={})
+
+
+async def boot_mode(task: NodeTask, args: dict[str, Any]) -> None:
+    await task.driver.management.set_boot_mode(task, args["target"])
+    task.save(boot_mode=args["target"], last_error=None)
+
+
+async def secure_boot(task: NodeTask, args: dict[str, Any]) -> None:
+    await task.driver.management.set_secure_boot(task, args["target"])
+    task.save(secure_boot=args["target"], last_error=None)
+
+
 async def power(task: NodeTask, args: dict[str, Any]) -> None:
     await node_power_action(task, args["target"])
     task.save(power_state=await task.driver.power.get_power_state(task),
@@ -221,4 +239,7 @@ ACTIONS: dict[str, Action] = {
     "unrescue": unrescue,
     "abort": abort,
     "power": power,
+    "service": service,
+    "boot_mode": boot_mode,
+    "secure_boot": secure_boot,
 }

@@ -6,11 +6,11 @@ import socket
 from oslo_config import cfg
 
 HARDWARE_INTERFACES = (
-    "bios", "boot", "console", "deploy", "inspect", "management", "network",
+    "bios", "boot", "console", "deploy", "firmware", "inspect", "management", "network",
     "power", "raid", "rescue", "storage", "vendor",
 )
 
-opts = [
+opts: list[cfg.Opt] = [
     cfg.StrOpt("auth_strategy", default="noauth",
                choices=[("noauth", "no authentication, every caller is admin"),
                         ("http_basic", "HTTP basic authentication against an htpasswd file"),
@@ -32,6 +32,13 @@ opts = [
     cfg.StrOpt("default_resource_class", help="Resource class of new nodes that name none."),
     cfg.StrOpt("default_conductor_group", default="",
                help="Conductor group of new nodes that name none."),
+    *(opt for kind in HARDWARE_INTERFACES for opt in (
+        cfg.ListOpt(f"enabled_{kind}_interfaces",
+                    help=f"{kind.capitalize()} interface implementations nodes may use, as "
+                         f"in Ironic. Unset: every implementation ingot has."),
+        cfg.StrOpt(f"default_{kind}_interface",
+                   help=f"The {kind} interface of new nodes that name none. Unset: the "
+                        f"first enabled implementation their hardware type supports."))),
 ]
 
 

@@ -18,7 +18,7 @@ metadata = sa.MetaData()
 INTERFACE_COLUMNS = tuple(
     f"{name}_interface"
     for name in (
-        "bios", "boot", "console", "deploy", "inspect", "management", "network",
+        "bios", "boot", "console", "deploy", "firmware", "inspect", "management", "network",
         "power", "raid", "rescue", "storage", "vendor",
     )
 )
@@ -75,6 +75,15 @@ nodes = sa.Table(
     sa.Column("description", sa.Text, nullable=True),
     sa.Column("retired", sa.Boolean, nullable=False),
     sa.Column("retired_reason", sa.Text, nullable=True),
+    # API 1.75-1.109 (migration 0004): what Ironic 39's nodes carry besides the above.
+    sa.Column("boot_mode", sa.String(16), nullable=True),
+    sa.Column("secure_boot", sa.Boolean, nullable=True),
+    sa.Column("shard", sa.String(255), nullable=True),
+    sa.Column("parent_node", sa.String(36), nullable=True),
+    sa.Column("service_step", sa.JSON, nullable=True),
+    sa.Column("disable_power_off", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("instance_name", sa.String(255), nullable=True),
+    sa.Column("health", sa.String(32), nullable=True),
     # Which conductor holds the node for an operation; taken and released only with
     # conditional UPDATEs.
     sa.Column("reservation", sa.String(255), nullable=True),
@@ -102,6 +111,8 @@ nodes = sa.Table(
     sa.Index("nodes_pending_action_idx", "pending_action"),
     sa.Index("nodes_reservation_idx", "reservation"),
     *(sa.Index(f"nodes_{column}_id_idx", column, "id") for column in LISTED_COLUMNS),
+    sa.Index("nodes_shard_idx", "shard"),
+    sa.Index("nodes_parent_node_idx", "parent_node"),
 )
 # The associated filter in id order: partial indexes, since "IS [NOT] NULL" does not
 # fix an index's first column for ordering the way an equality does.
@@ -123,6 +134,13 @@ ports = sa.Table(
     sa.Column("pxe_enabled", sa.Boolean, nullable=False),
     sa.Column("physical_network", sa.String(64), nullable=True),
     sa.Column("is_smartnic", sa.Boolean, nullable=False),
+    # API 1.88-1.111 (migration 0004)
+    sa.Column("name", sa.String(255), nullable=True, unique=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("vendor", sa.String(32), nullable=True),
+    sa.Column("category", sa.String(80), nullable=True),
+    sa.Column("available_for_dynamic_portgroup", sa.Boolean, nullable=False,
+              server_default=sa.true()),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Index("ports_node_id_idx", "node_id"),
@@ -206,6 +224,7 @@ class Node:
     boot_interface: str | None
     console_interface: str | None
     deploy_interface: str | None
+    firmware_interface: str | None
     inspect_interface: str | None
     management_interface: str | None
     network_interface: str | None
@@ -223,6 +242,14 @@ class Node:
     description: str | None
     retired: bool
     retired_reason: str | None
+    boot_mode: str | None
+    secure_boot: bool | None
+    shard: str | None
+    parent_node: str | None
+    service_step: dict[str, Any] | None
+    disable_power_off: bool
+    instance_name: str | None
+    health: str | None
     reservation: str | None
     conductor_affinity: str | None
     pending_action: str | None
@@ -254,6 +281,11 @@ class Port:
     pxe_enabled: bool
     physical_network: str | None
     is_smartnic: bool
+    name: str | None
+    description: str | None
+    vendor: str | None
+    category: str | None
+    available_for_dynamic_portgroup: bool
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
     node_uuid: str = ""

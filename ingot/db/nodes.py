@@ -44,6 +44,12 @@ class NodeFilters:
     instance_uuid: str | None = None
     description_contains: str | None = None
     conductor: str | None = None
+    shard: list[str] | None = None
+    sharded: bool | None = None
+    instance_name: str | None = None
+    # Children (nodes with a parent_node) are listed only when asked for, as in Ironic.
+    include_children: bool = False
+    parent_node: str | None = None
 
     def branches(self) -> list[list[sa.ColumnElement[bool]]]:
         """The filters as a disjunction of conjunctions, each one index-served: ``project``
@@ -70,6 +76,15 @@ class NodeFilters:
             clauses.append(c.description.contains(self.description_contains, autoescape=True))
         if self.conductor is not None:
             clauses.append(c.conductor_affinity == self.conductor)
+        if self.shard is not None:
+            clauses.append(c.shard.in_(self.shard))
+        if self.sharded is not None:
+            clauses.append(c.shard.is_not(None) if self.sharded else c.shard.is_(None))
+        if self.instance_name is not None:
+            clauses.append(c.instance_name == self.instance_name)
+        if not self.include_children:
+            clauses.append(c.parent_node.is_(None) if self.parent_node is None
+                           else c.parent_node == self.parent_node)
         return clauses
 
 
@@ -281,6 +296,19 @@ def active_with_deploy_interface(conn: sa.Connection, interface: str) -> list[No
     rows = conn.execute(sa.select(nodes).where(nodes.c.provision_state == "active",
                                                nodes.c.deploy_interface == interface))
     return [_record(row) for row in rows]
+
+
+def shards(conn: sa.Connection) -> list[tuple[str | None, int]]:
+    """(shard, node count) for every shard, the most populated first."""
+    query = sa.select(nodes.c.shard, sa.func.count()).group_by(nodes.c.shard)
+    return sorted(((row[0], int(row[1])) for row in conn.execute(query)),
+                  key=lambda item: -item[1])
+
+
+def children(conn: sa.Connection, parent_uuid: str) -> list[str]:
+    query = sa.select(nodes.c.uuid).where(nodes.c.parent_node == parent_uuid) \
+        .order_by(nodes.c.id)
+    return [row[0] for row in conn.execute(query)]
 
 
 def count(conn: sa.Connection) -> int:

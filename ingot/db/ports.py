@@ -46,6 +46,11 @@ def get_by_address(conn: sa.Connection, address: str) -> Port | None:
     return _record(row) if row else None
 
 
+def get_by_name(conn: sa.Connection, name: str) -> Port | None:
+    row = conn.execute(_SELECT.where(ports.c.name == name)).first()
+    return _record(row) if row else None
+
+
 def list_ports(conn: sa.Connection, filters: PortFilters, *, sort_key: str = "id",
                sort_dir: str = "asc", limit: int | None = None,
                marker: str | None = None) -> list[Port]:

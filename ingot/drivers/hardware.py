@@ -19,6 +19,11 @@ from ingot.drivers.interfaces import (
     PowerInterface,
     RescueInterface,
 )
+from ingot.drivers.settings import InterfaceSettings
+
+# No [DEFAULT] enabled_*_interfaces: every implementation (conductors run what nodes
+# name, which the API checked when they were set).
+_ALL = InterfaceSettings()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -27,18 +32,36 @@ class HardwareType:
     # kind -> supported implementation classes, the default first
     supported: dict[str, tuple[type[Interface], ...]]
 
-    def default(self, kind: str) -> str:
-        return self.supported[kind][0].name
+    def enabled(self, kind: str, settings: InterfaceSettings = _ALL) -> tuple[str, ...]:
+        """The implementations of kind nodes of this type may use, the preferred first."""
+        allowed = settings.allowed(kind)
+        return tuple(c.name for c in self.supported[kind]
+                     if allowed is None or c.name in allowed)
 
-    def implementation(self, kind: str, name: str | None) -> type[Interface]:
-        name = name or self.default(kind)
+    def default(self, kind: str, settings: InterfaceSettings = _ALL) -> str | None:
+        """What a new node gets, as Ironic picks it: [DEFAULT] default_<kind>_interface
+        if this type may use it, else the first enabled implementation."""
+        enabled = self.enabled(kind, settings)
+        configured = settings.default(kind)
+        if configured:
+            return configured if configured in enabled else None
+        return enabled[0] if enabled else None
+
+    def implementation(self, kind: str, name: str | None,
+                       settings: InterfaceSettings = _ALL) -> type[Interface]:
+        if not name:
+            name = self.default(kind, settings)
+            if name is None:
+                raise InvalidParameter(f'No default value found for {kind} interface of '
+                                       f'hardware type "{self.name}": enable one of '
+                                       f'{", ".join(c.name for c in self.supported[kind])}.')
+        enabled = self.enabled(kind, settings)
         for candidate in self.supported[kind]:
-            if candidate.name == name:
+            if candidate.name == name and name in enabled:
                 return candidate
-        names = ", ".join(c.name for c in self.supported[kind])
         raise InvalidParameter(
             f'Interface "{name}" is not supported for {kind}_interface by hardware type '
-            f'"{self.name}"; supported: {names}.')
+            f'"{self.name}"; enabled: {", ".join(enabled) or "none"}.')
 
     def properties(self) -> dict[str, str]:
         merged: dict[str, str] = {}
@@ -48,25 +71,44 @@ class HardwareType:
         return dict(sorted(merged.items()))
 
 
-def with_passive(supported: dict[str, tuple[type[Interface], ...]],
-                  implementation: str) -> dict[str, tuple[type[Interface], ...]]:
-    """Fill the kinds ingot only carries for the API with a do-nothing implementation."""
+# Ironic's do-nothing implementation of each kind, which every hardware type has.
+_NO_OP: dict[str, tuple[type[Interface], ...]] = {
+    "bios": (fake.passive("bios", "no-bios"),),
+    "console": (fake.NoConsole,),
+    "firmware": (fake.passive("firmware", "no-firmware"),),
+    "inspect": (fake.NoInspect,),
+    "network": (fake.passive("network", "noop"),),
+    "raid": (fake.NoRaid,),
+    "rescue": (fake.NoRescue,),
+    "storage": (fake.passive("storage", "noop"),),
+    "vendor": (fake.NoVendor,),
+}
+
+
+def with_no_op(supported: dict[str, tuple[type[Interface], ...]]
+               ) -> dict[str, tuple[type[Interface], ...]]:
+    """Add Ironic's no-op implementation of each kind after the type's own."""
     full = dict(supported)
-    for kind in INTERFACE_KINDS:
-        full.setdefault(kind, (fake.passive(kind, implementation),))
+    for kind, no_op in _NO_OP.items():
+        full[kind] = tuple(dict.fromkeys(full.get(kind, ()) + no_op))
     return full
 
 
-FAKE_HARDWARE = HardwareType("fake-hardware", with_passive({
-    "power": (fake.FakePower,),
-    "management": (fake.FakeManagement,),
+# Ironic's fake-hardware: a fake implementation of every kind, the preferred one.
+FAKE_HARDWARE = HardwareType("fake-hardware", with_no_op({
+    "bios": (fake.passive("bios", "fake"),),
     "boot": (fake.FakeBoot,),
+    "console": (fake.FakeConsole,),
     "deploy": (fake.FakeDeploy,),
+    "firmware": (fake.passive("firmware", "fake"),),
     "inspect": (fake.FakeInspect,),
+    "management": (fake.FakeManagement,),
+    "power": (fake.FakePower,),
+    "raid": (fake.FakeRaid,),
     "rescue": (fake.FakeRescue,),
-    "network": (fake.passive("network", "noop"),),
-    "storage": (fake.passive("storage", "noop"),),
-}, "fake"))
+    "storage": (fake.passive("storage", "fake"),),
+    "vendor": (fake.FakeVendor,),
+}))
 
 _KNOWN: dict[str, HardwareType] = {FAKE_HARDWARE.name: FAKE_HARDWARE}
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.engine import Database
 from ingot.db.models import Node
 from ingot.drivers.services import Services
-from ingot.drivers.settings import DriverSettings
+from ingot.drivers.settings import INTERFACE_KINDS, DriverSettings
 
-INTERFACE_KINDS = (
-    "bios", "boot", "console", "deploy", "inspect", "management", "network",
-    "power", "raid", "rescue", "storage", "vendor",
-)
+__all__ = ["INTERFACE_KINDS"]
+
 
 
 class InvalidParameter(ValueError):
@@ -35,6 +34,14 @@ class MissingParameter(InvalidParameter):
 
 class DriverError(RuntimeError):
     """A driver operation failed; the message goes to the node's last_error."""
+
+
+class Unsupported(InvalidParameter):
+    """The node's interface does not do this (Ironic's UnsupportedDriverExtension)."""
+
+    def __init__(self, driver: str, extension: str):
+        super().__init__(f"Driver {driver} does not support {extension} (disabled or not "
+                         f"implemented).")
 
 
 class Outcome(enum.Enum):
@@ -97,6 +104,27 @@ class ManagementInterface(Interface):
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
         ...
 
+    # What /v1/nodes/{node}/management/boot_device reads and changes. The API runs
+    # these without a conductor: they only read the node or say what to record on it.
+    def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
+        raise Unsupported(node.driver, "boot device")
+
+    def boot_device(self, node: Node) -> dict[str, Any]:
+        raise Unsupported(node.driver, "boot device")
+
+    def boot_device_record(self, node: Node, device: str, persistent: bool) -> dict[str, Any]:
+        """driver_internal_info keys that make the node boot from device next time."""
+        raise Unsupported(node.driver, "boot device")
+
+    async def set_boot_mode(self, task: Task, mode: str) -> None:
+        raise Unsupported(task.node.driver, "boot mode")
+
+    async def set_secure_boot(self, task: Task, enabled: bool) -> None:
+        raise Unsupported(task.node.driver, "secure boot")
+
+    def inject_nmi(self, node: Node) -> None:
+        raise Unsupported(node.driver, "inject_nmi")
+
 
 class BootInterface(Interface):
     kind = "boot"
@@ -138,6 +166,11 @@ class DeployInterface(Interface):
     async def abort(self, task: Task) -> None:
         """Stop a deploy waiting for the agent."""
 
+    async def service(self, task: Task, steps: list[dict[str, Any]]) -> Outcome:
+        """Run service steps on a deployed node (API 1.87)."""
+        raise DriverError(f"Deploy interface {self.name} of node {task.node.uuid} cannot run "
+                          f"service steps.")
+
 
 class InspectInterface(Interface):
     kind = "inspect"
@@ -157,7 +190,57 @@ class RescueInterface(Interface):
 
 
 class PassiveInterface(Interface):
-    """A kind ingot carries for API compatibility with nothing to do (console, raid...)."""
+    """A kind ingot carries for API compatibility with nothing to do (bios, firmware...)."""
+
+
+class ConsoleInterface(Interface):
+    """A serial or graphical console (/v1/nodes/{node}/states/console)."""
+
+    kind = "console"
+
+    def check_console(self, node: Node) -> None:
+        """Raise Unsupported unless the node's console can be switched on."""
+        raise Unsupported(node.driver, "console")
+
+    def console_info(self, node: Node) -> dict[str, Any]:
+        return {}
+
+
+class RaidInterface(Interface):
+    """Target RAID configurations (/v1/nodes/{node}/states/raid)."""
+
+    kind = "raid"
+    # Per logical disk key: its description (/v1/drivers/{d}/raid/logical_disk_properties).
+    logical_disk_properties: ClassVar[dict[str, str]] = {}
+
+    def check_raid_config(self, node: Node, config: dict[str, Any]) -> None:
+        """Raise InvalidParameter if the node cannot build config (Unsupported: no RAID)."""
+        raise Unsupported(node.driver, "RAID")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PassthruMethod:
+    """A vendor passthru method, described as Ironic's /vendor_passthru/methods does."""
+
+    run: Callable[[Node | None, dict[str, Any]], Any]
+    description: str
+    http_methods: tuple[str, ...] = ("POST",)
+    is_async: bool = True
+    require_exclusive_lock: bool = True
+    attach: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"async": self.is_async, "attach": self.attach,
+                "description": self.description, "http_methods": list(self.http_methods),
+                "require_exclusive_lock": self.require_exclusive_lock}
+
+
+class VendorInterface(Interface):
+    """Vendor passthru: methods on a node, and on the driver itself."""
+
+    kind = "vendor"
+    node_methods: ClassVar[dict[str, PassthruMethod]] = {}
+    driver_methods: ClassVar[dict[str, PassthruMethod]] = {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -199,14 +199,11 @@ class LocalVmBoot(BootInterface):
         await task.driver.management.set_boot_device(task, "disk", persistent=True)
 
 
-LOCAL_VM = hardware.HardwareType(LOCAL_VM_NAME, hardware.with_passive({
+LOCAL_VM = hardware.HardwareType(LOCAL_VM_NAME, hardware.with_no_op({
     "power": (LocalVmPower,),
     "management": (LocalVmManagement,),
     "boot": (LocalVmBoot,),
     "deploy": (DirectDeploy, fake.FakeDeploy),
     "inspect": (AgentInspect, fake.NoInspect),
-    "rescue": (fake.NoRescue,),
-    "network": (fake.passive("network", "noop"),),
-    "storage": (fake.passive("storage", "noop"),),
-}, "no-vendor"))
+}))
 hardware.register(LOCAL_VM)

@@ -128,9 +128,21 @@ class QemuManagement(ManagementInterface):
     name = "qemu"
 
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
-        if device not in ("pxe", "disk"):
-            raise InvalidParameter(f"qemu-vm nodes boot from pxe or disk, not {device!r}.")
-        task.set_internal(**{_BOOT_KEY: device})
+        task.set_internal(**self.boot_device_record(task.node, device, persistent))
+
+    # The API's boot device endpoints: the machine's next start reads the recorded one.
+    def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
+        return ("pxe", "disk")
+
+    def boot_device(self, node: Node) -> dict[str, Any]:
+        return {"boot_device": node.driver_internal_info.get(_BOOT_KEY, "pxe"),
+                "persistent": True}
+
+    def boot_device_record(self, node: Node, device: str, persistent: bool) -> dict[str, Any]:
+        if device not in self.supported_boot_devices(node):
+            raise InvalidParameter(f"Invalid boot device {device} specified: qemu-vm nodes "
+                                   f"boot from pxe or disk.")
+        return {_BOOT_KEY: device}
 
 
 def _free_port() -> int:
@@ -150,14 +162,11 @@ class QemuIpxeBoot(IpxeBootInterface):
             **params, "ipa-advertise-host": "127.0.0.1", "ipa-advertise-port": str(port)})
 
 
-QEMU_VM = hardware.HardwareType("qemu-vm", hardware.with_passive({
+QEMU_VM = hardware.HardwareType("qemu-vm", hardware.with_no_op({
     "power": (QemuPower,),
     "management": (QemuManagement,),
     "boot": (QemuIpxeBoot,),
     "deploy": (DirectDeploy, RamdiskDeploy, fake.FakeDeploy),
     "inspect": (AgentInspect, fake.NoInspect),
-    "rescue": (fake.NoRescue,),
-    "network": (fake.passive("network", "noop"),),
-    "storage": (fake.passive("storage", "noop"),),
-}, "no-vendor"))
+}))
 hardware.register(QEMU_VM)

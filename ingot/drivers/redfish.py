@@ -113,12 +113,8 @@ def _supported() -> dict[str, tuple[type[Any], ...]]:
         "management": (RedfishManagement,),
         "boot": (IpxeBootInterface, RedfishVirtualMediaBoot),
         "deploy": (DirectDeploy, fake.FakeDeploy),
-        "inspect": (fake.NoInspect,),
-        "rescue": (fake.NoRescue,),
-        "network": (fake.passive("network", "noop"),),
-        "storage": (fake.passive("storage", "noop"),),
     }
 
 
-REDFISH = hardware.HardwareType("redfish", hardware.with_passive(_supported(), "no-vendor"))
+REDFISH = hardware.HardwareType("redfish", hardware.with_no_op(_supported()))
 hardware.register(REDFISH)

@@ -10,12 +10,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+from collections.abc import Mapping
 
 from oslo_config import cfg
 
 from ingot.images.proxies import InvalidProxySetting, ProxyPolicy
 
 DOWNLOAD_SOURCES = ("direct", "swift", "http", "local")  # local: Ironic's name for http
+# Every kind of hardware interface, as in Ironic (drivers/interfaces.py re-exports it).
+INTERFACE_KINDS = (
+    "bios", "boot", "console", "deploy", "firmware", "inspect", "management", "network",
+    "power", "raid", "rescue", "storage", "vendor",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +87,32 @@ class BmcSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class InterfaceSettings:
+    """[DEFAULT] enabled_<kind>_interfaces and default_<kind>_interface, as in Ironic.
+
+    A kind without an enabled list allows every implementation ingot has; without a
+    default, a node gets the first enabled one its hardware type supports.
+    """
+
+    enabled: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def allowed(self, kind: str) -> tuple[str, ...] | None:
+        return self.enabled.get(kind)
+
+    def default(self, kind: str) -> str | None:
+        return self.defaults.get(kind)
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts, kinds: tuple[str, ...]) -> InterfaceSettings:
+        enabled = {kind: tuple(conf[f"enabled_{kind}_interfaces"]) for kind in kinds
+                   if conf[f"enabled_{kind}_interfaces"] is not None}
+        defaults = {kind: conf[f"default_{kind}_interface"] for kind in kinds
+                    if conf[f"default_{kind}_interface"]}
+        return cls(enabled=enabled, defaults=defaults)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class DriverSettings:
     agent: AgentSettings = AgentSettings()
     deploy: DeploySettings = DeploySettings()
@@ -91,6 +123,7 @@ class DriverSettings:
     # The conductor's own http(s) proxies (its environment's http_proxy, https_proxy,
     # no_proxy); a node's image_http_proxy... are its agent's.
     conductor_proxies: ProxyPolicy = dataclasses.field(default_factory=ProxyPolicy)
+    interfaces: InterfaceSettings = InterfaceSettings()
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts) -> DriverSettings:
@@ -125,7 +158,8 @@ class DriverSettings:
                 read_timeout=conf.redfish.read_timeout,
                 power_state_change_timeout=conf.conductor.power_state_change_timeout,
                 ipmi_command_timeout=conf.ipmi.command_retry_timeout),
-            conductor_proxies=_environment_proxies())
+            conductor_proxies=_environment_proxies(),
+            interfaces=InterfaceSettings.from_conf(conf, INTERFACE_KINDS))
 
 
 def _environment_proxies() -> ProxyPolicy:

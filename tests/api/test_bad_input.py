@@ -107,7 +107,7 @@ def test_patch_body_must_be_a_list(api: httpx.Client, node: dict[str, Any]) -> N
 
 @pytest.mark.usefixtures("unchanged")
 @pytest.mark.parametrize("header,status,message", [
-    ("1.999", 406, "The supported version range is: [1.1, 1.73]"),
+    ("1.999", 406, "The supported version range is: [1.1, 1.115]"),
     ("2.0", 406, "major version is not supported"),
     ("one.two", 400, "Invalid value for x-openstack-ironic-api-version"),
 ])
@@ -117,7 +117,7 @@ def test_bad_microversions(ingot: IngotServer, header: str, status: int, message
     assert response.status_code == status
     assert message in fault(response)
     assert response.headers["X-OpenStack-Ironic-API-Minimum-Version"] == "1.1"
-    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.73"
+    assert response.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.115"
 
 
 @pytest.mark.usefixtures("unchanged")
@@ -139,7 +139,7 @@ def test_generic_version_header_is_honoured(ingot: IngotServer, node: dict[str, 
     assert "conductor_group" not in response.json()
     latest = httpx.get(f"{ingot.url}/v1/nodes/{node['uuid']}",
                        headers={"X-OpenStack-Ironic-API-Version": "latest"})
-    assert latest.headers["X-OpenStack-Ironic-API-Version"] == "1.73"
+    assert latest.headers["X-OpenStack-Ironic-API-Version"] == "1.115"
     assert "network_data" in latest.json()
 
 

@@ -26,7 +26,7 @@ def test_discovery_negotiates_ingot_max_version(conn: openstack.connection.Conne
     versions = conn.baremetal.get_endpoint_data()
     assert versions is not None
     assert versions.min_microversion == (1, 1)
-    assert versions.max_microversion == (1, 73)
+    assert versions.max_microversion == (1, 115)
 
 
 def test_node_create_show_update_delete(conn: openstack.connection.Connection) -> None:

@@ -91,16 +91,11 @@ class ScriptedDeploy(fake.FakeDeploy):
         await task.driver.power.set_power_state(task, POWER_OFF)
 
 
-hardware.register(hardware.HardwareType("scripted-hardware", hardware.with_passive({
+hardware.register(hardware.HardwareType("scripted-hardware", {
+    **hardware.FAKE_HARDWARE.supported,
     "power": (ScriptedPower,),
-    "management": (fake.FakeManagement,),
-    "boot": (fake.FakeBoot,),
     "deploy": (ScriptedDeploy,),
-    "inspect": (fake.NoInspect,),
-    "rescue": (fake.FakeRescue,),
-    "network": (fake.passive("network", "noop"),),
-    "storage": (fake.passive("storage", "noop"),),
-}, "fake")))
+}))
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_stopped_site_is_left_out_named_and_rejoins(proxy: ProxyServer, sites: S
             # Discovery still answers, from the sites that are up.
             assert client.get("/v1").status_code == 200
             data = conn.baremetal.get_endpoint_data()
-            assert data is not None and data.max_microversion == (1, 73)
+            assert data is not None and data.max_microversion == (1, 115)
         finally:
             sites.loc2.start()
 
@@ -224,8 +224,8 @@ def test_dead_and_hung_sites_never_hold_the_others(sites: Sites, tmp_path: pathl
                 again = client.get("/v1/nodes?limit=5")
                 assert again.headers[MISSING] == "dead,slow"
                 assert time.monotonic() - started < 0.9
-                # Only loc1 and the slow site are up at discovery time: 1.1-1.73.
-                assert again.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.73"
+                # Only loc1 and the slow site are up at discovery time: 1.1-1.115.
+                assert again.headers["X-OpenStack-Ironic-API-Maximum-Version"] == "1.115"
             with strict.client() as client:
                 refused = client.get("/v1/nodes")
                 assert refused.status_code == 503
