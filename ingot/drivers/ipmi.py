@@ -183,14 +183,10 @@ class IpmitoolManagement(ManagementInterface):
         await asyncio.to_thread(run_blocking, task.node, task.services.settings, command)
 
 
-IPMI = hardware.HardwareType("ipmi", hardware.with_passive({
+IPMI = hardware.HardwareType("ipmi", hardware.with_no_op({
     "power": (IpmitoolPower,),
     "management": (IpmitoolManagement,),
     "boot": (IpxeBootInterface,),
     "deploy": (DirectDeploy, fake.FakeDeploy),
-    "inspect": (fake.NoInspect,),
-    "rescue": (fake.NoRescue,),
-    "network": (fake.passive("network", "noop"),),
-    "storage": (fake.passive("storage", "noop"),),
-}, "no-vendor"))
+}))
 hardware.register(IPMI)

@@ -20,7 +20,7 @@ A, B, C = "52:54:00:00:00:0a", "52:54:00:00:00:0b", "52:54:00:00:00:0c"
 
 def _port(port_id: int, address: str, pxe: bool = True) -> Port:
     return Port(port_id, f"uuid-{port_id}", address, 1, {}, {}, {}, pxe, None, False,
-                datetime.datetime(2026, 1, 1), None)
+                None, None, None, None, True, datetime.datetime(2026, 1, 1), None)
 
 
 @pytest.mark.parametrize(("add", "keep", "pxe", "created", "deleted"), [
