@@ -98,7 +98,9 @@ async def set_power_state(request: Request) -> Response:
         recorded = nodes.update(
             conn, node.id,
             {"target_power_state": power.POWER_ON if target == power.REBOOT else target,
-             "pending_action": "power", "pending_args": {"target": target}},
+             "pending_action": "power",
+             "pending_args": {"target": target, **({"timeout": body["timeout"]}
+                                                   if "timeout" in body else {})}},
             revision=node.revision, reservation=None, pending_action=None)
         if not recorded:
             raise Conflict(f"Node {node.uuid} changed while the request was recorded; retry.")

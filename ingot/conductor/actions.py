@@ -221,7 +221,7 @@ async def secure_boot(task: NodeTask, args: dict[str, Any]) -> None:
 
 
 async def power(task: NodeTask, args: dict[str, Any]) -> None:
-    await node_power_action(task, args["target"])
+    await node_power_action(task, args["target"], timeout=args.get("timeout"))
     task.save(power_state=await task.driver.power.get_power_state(task),
               target_power_state=None, last_error=None)
 

@@ -96,6 +96,14 @@ class PowerInterface(Interface):
         await self.set_power_state(task, POWER_OFF)
         await self.set_power_state(task, POWER_ON)
 
+    async def soft_power_off(self, task: Task, timeout: float | None) -> None:
+        """Ask the OS to shut down (timeout: seconds to wait; None: the driver's own);
+        hardware without the notion powers off."""
+        await self.set_power_state(task, POWER_OFF)
+
+    async def soft_reboot(self, task: Task, timeout: float | None) -> None:
+        await self.reboot(task)
+
 
 class ManagementInterface(Interface):
     kind = "management"

@@ -29,7 +29,8 @@ def wipe_agent(task: Task) -> None:
         task.set_internal(**dict.fromkeys(_AGENT_INTERNAL))
 
 
-async def node_power_action(task: Task, new_state: str) -> None:
+async def node_power_action(task: Task, new_state: str, timeout: float | None = None
+                            ) -> None:
     """Power the node on or off, or reboot it; every conductor-side power change goes
     through here."""
     power = task.driver.power
@@ -43,7 +44,11 @@ async def node_power_action(task: Task, new_state: str) -> None:
             LOG.debug("Node %s is already powered on", task.node.uuid)
             return
         await power.set_power_state(task, POWER_ON)
-    elif new_state in (POWER_OFF, SOFT_POWER_OFF):
+    elif new_state == SOFT_POWER_OFF:
+        await power.soft_power_off(task, timeout)
+    elif new_state == SOFT_REBOOT:
+        await power.soft_reboot(task, timeout)
+    elif new_state == POWER_OFF:
         # Always asked for, unlike in Ironic: a node that looks off may have left
         # something behind (a dead agent's pid file), which powering off clears.
         await power.set_power_state(task, POWER_OFF)

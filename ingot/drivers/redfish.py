@@ -89,6 +89,25 @@ class RedfishPower(PowerInterface):
         await call(task.node, task.services.settings, restart)
 
 
+    async def soft_power_off(self, task: Task, timeout: float | None) -> None:
+        wait = timeout or task.services.settings.bmc.power_state_change_timeout
+
+        def shut_down(system: Any) -> None:
+            if _power_state(system) == POWER_ON:
+                _reset_and_wait(system, sushy.RESET_GRACEFUL_SHUTDOWN, POWER_OFF, wait)
+        await call(task.node, task.services.settings, shut_down)
+
+    async def soft_reboot(self, task: Task, timeout: float | None) -> None:
+        wait = timeout or task.services.settings.bmc.power_state_change_timeout
+
+        def restart(system: Any) -> None:
+            if _power_state(system) == POWER_ON:
+                system.reset_system(sushy.RESET_GRACEFUL_RESTART)
+            else:
+                _reset_and_wait(system, sushy.RESET_ON, POWER_ON, wait)
+        await call(task.node, task.services.settings, restart)
+
+
 class RedfishManagement(ManagementInterface):
     name = "redfish"
     properties = redfish_info.PROPERTIES

@@ -110,17 +110,22 @@ def _manage(api: httpx.Client, node: str) -> dict[str, Any]:
     return wait_for(api, node, ("manageable", "enroll"), timeout=30)
 
 
-def test_power_on_and_off_through_the_bmc(ingot: IngotServer, bmc: RedfishEmulator) -> None:
+def test_power_through_the_bmc(ingot: IngotServer, bmc: RedfishEmulator) -> None:
     with ingot.client() as api:
         node = _create(api, _driver_info(bmc, SYSTEMS[0]))
         managed = _manage(api, node)
         assert managed["provision_state"] == "manageable", managed["last_error"]
         assert managed["power_state"] == "power off"
-        for target, emulated in (("power on", "On"), ("power off", "Off")):
-            response = api.put(f"/v1/nodes/{node}/states/power", json={"target": target})
+        for target, body, reached, emulated in (
+                ("power on", {}, "power on", "On"),
+                ("power off", {}, "power off", "Off"),
+                ("soft rebooting", {}, "power on", "On"),  # from off: just on
+                ("soft power off", {"timeout": 30}, "power off", "Off")):
+            response = api.put(f"/v1/nodes/{node}/states/power",
+                               json={"target": target, **body})
             assert response.status_code == 202, response.text
-            shown = _wait_power(api, node, target)
-            assert shown["power_state"] == target, shown["last_error"]
+            shown = _wait_power(api, node, reached)
+            assert shown["power_state"] == reached, shown["last_error"]
             assert shown["last_error"] is None
             assert bmc.system(SYSTEMS[0])["PowerState"] == emulated
 
