@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import sushy
+from sushy import exceptions as sushy_exc
 
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
@@ -35,6 +36,7 @@ BOOT_DEVICES = {
     "bios": sushy.BOOT_SOURCE_TARGET_BIOS_SETUP,
     "usb": sushy.BOOT_SOURCE_TARGET_USB,
 }
+_BOOT_MODES = {"bios": sushy.BOOT_SOURCE_MODE_BIOS, "uefi": sushy.BOOT_SOURCE_MODE_UEFI}
 _ON_STATES = (sushy.SYSTEM_POWER_STATE_ON, sushy.SYSTEM_POWER_STATE_POWERING_OFF)
 
 
@@ -124,6 +126,25 @@ class RedfishManagement(ManagementInterface):
                    else sushy.BOOT_SOURCE_ENABLED_ONCE)
         await call(task.node, task.services.settings,
                    lambda system: system.set_system_boot_options(target, enabled=enabled))
+
+
+    def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
+        return tuple(BOOT_DEVICES)
+
+    async def set_boot_mode(self, task: Task, mode: str) -> None:
+        target = _BOOT_MODES[mode]
+        await call(task.node, task.services.settings,
+                   lambda system: system.set_system_boot_options(mode=target))
+
+    async def set_secure_boot(self, task: Task, enabled: bool) -> None:
+        def change(system: Any) -> None:
+            try:
+                secure_boot = system.secure_boot
+            except sushy_exc.MissingAttributeError:
+                raise DriverError("The BMC has no SecureBoot resource for this "
+                                  "system.") from None
+            secure_boot.set_enabled(enabled)
+        await call(task.node, task.services.settings, change)
 
 
 def _supported() -> dict[str, tuple[type[Any], ...]]:

@@ -26,7 +26,7 @@ from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 
-SYSTEMS = [str(uuid.uuid4()) for _ in range(6)]
+SYSTEMS = [str(uuid.uuid4()) for _ in range(7)]
 POWER_WAIT = 40
 
 
@@ -355,3 +355,27 @@ def test_power_state_sync(syncing_ingot: IngotServer, bmc: RedfishEmulator) -> N
         assert shown["fault"] is None and shown["maintenance_reason"] is None
         assert any("maintenance for a power failure is over" in e["event"]
                    for e in history())
+
+
+def test_boot_mode_secure_boot_and_supported_devices(
+        ingot: IngotServer, bmc: RedfishEmulator) -> None:
+    with ingot.client("1.76") as api:
+        node = _create(api, _driver_info(bmc, SYSTEMS[6]))
+        assert _manage(api, node)["provision_state"] == "manageable"
+        supported = api.get(f"/v1/nodes/{node}/management/boot_device/supported").json()
+        assert {"pxe", "disk", "cdrom"} <= set(supported["supported_boot_devices"])
+        for mode, emulated in (("bios", "Legacy"), ("uefi", "UEFI")):
+            response = api.put(f"/v1/nodes/{node}/states/boot_mode", json={"target": mode})
+            assert response.status_code == 202, response.text
+            shown = _until(lambda m=mode: (lambda n: n if n["boot_mode"] == m
+                                           or n["last_error"] else None)(
+                api.get(f"/v1/nodes/{node}").json()), 30, "boot mode never set")
+            assert shown["boot_mode"] == mode, shown["last_error"]
+            assert bmc.system(SYSTEMS[6])["Boot"]["BootSourceOverrideMode"] == emulated
+        response = api.put(f"/v1/nodes/{node}/states/secure_boot", json={"target": True})
+        assert response.status_code == 202, response.text
+        shown = _until(lambda: (lambda n: n if n["secure_boot"] or n["last_error"] else None)(
+            api.get(f"/v1/nodes/{node}").json()), 30, "secure boot never set")
+        assert shown["secure_boot"] is True, shown["last_error"]
+        secure = bmc.get(bmc.system(SYSTEMS[6])["SecureBoot"]["@odata.id"]).json()
+        assert secure["SecureBootEnable"] is True
