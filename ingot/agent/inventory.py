@@ -13,6 +13,7 @@ import os
 import pathlib
 import platform
 import socket
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,8 +100,9 @@ def collect(*, target: str | None = None, macs: Sequence[str] = (),
 
 
 def post(url: str, inventory: dict[str, Any], *, agent_token: str | None = None,
-         timeout: float = 60.0) -> str:
-    """Post the inventory as IPA does (plugin data beside it); the node's UUID."""
+         timeout: float = 60.0, attempts: int = 5, delay: float = 2.0) -> str:
+    """Post the inventory as IPA does (plugin data beside it, retrying connection
+    errors and 5xx answers); the node's UUID."""
     body: dict[str, Any] = {"inventory": inventory, "boot_interface":
                             inventory["boot"]["pxe_interface"],
                             "configuration": {"collectors": ["default"],
@@ -109,11 +111,21 @@ def post(url: str, inventory: dict[str, Any], *, agent_token: str | None = None,
                             "error": None}
     if agent_token:
         body["agent_token"] = agent_token
-    try:
-        response = httpx.post(url, json=body, timeout=timeout, trust_env=False)
-    except httpx.HTTPError as exc:
-        raise InspectionPostFailed(f"posting the inventory to {url} failed: "
-                                   f"{type(exc).__name__}: {exc}") from exc
+    problem = "not attempted"
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(delay * attempt)
+        try:
+            response = httpx.post(url, json=body, timeout=timeout, trust_env=False)
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            continue
+        if response.status_code < 500:
+            break
+        problem = f"HTTP {response.status_code}: {response.text[:300]}"
+    else:
+        raise InspectionPostFailed(f"posting the inventory to {url} failed {attempts} "
+                                   f"times: {problem}")
     if response.status_code != 202:
         raise InspectionPostFailed(f"posting the inventory to {url}: HTTP "
                                    f"{response.status_code}: {response.text[:300]}")

@@ -19,7 +19,13 @@ from starlette.responses import Response
 from ingot.api import validation
 from ingot.api.body import read_object
 from ingot.api.context import context, version
-from ingot.api.errors import BadRequest, Conflict, NotFound, Unauthorized
+from ingot.api.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from ingot.api.lookup import find_node
 from ingot.api.microversion import MAX_MINOR
 from ingot.api.responses import json_response
@@ -92,7 +98,10 @@ async def continue_inspection(request: Request) -> Response:
                                             "pending_args": {}},
                             provision_state=states.INSPECTWAIT, pending_action=None,
                             reservation=None):
-            raise Conflict(f"Node {node.uuid} is busy; post the inventory again.")
+            # A conductor holds the node for a moment (a late heartbeat, a timeout
+            # check): 503, which agents retry (IPA on any 5xx).
+            raise ServiceUnavailable(f"Node {node.uuid} is busy; post the inventory "
+                                     f"again.")
     ctx.notify()
     return json_response({"uuid": node.uuid}, status=202)
 

@@ -24,6 +24,8 @@ LOG = logging.getLogger(__name__)
 
 # States in which a node waits for its agent; a timeout there fails the operation.
 _WAIT_STATES = states.AGENT_WAIT_STATES
+# Where a heartbeat continues the operation (inspection continues on its inventory).
+_HEARTBEAT_STATES = tuple(state for state in _WAIT_STATES if state != states.INSPECTWAIT)
 
 
 class ConductorService:
@@ -128,7 +130,7 @@ class ConductorService:
                 await action(task, args)
                 task.release()
                 with self.db.write() as conn:
-                    if nodes.requeue_heartbeat(conn, node.id, _WAIT_STATES, started):
+                    if nodes.requeue_heartbeat(conn, node.id, _HEARTBEAT_STATES, started):
                         self._wake.set()
             except LostReservation:
                 LOG.warning("Lost the reservation of node %s during %s", node.uuid,

@@ -1,11 +1,14 @@
 """Inspection of a qemu-vm machine (TCG, real iPXE) with ingot's own ramdisk: the
 agent reads ipa-inspection-callback-url from its kernel command line, collects the
-virtual hardware as /proc and /sys show it, posts it and the machine powers off."""
+virtual hardware as /proc and /sys show it and posts it. With fast track the agent then
+stays up, looks its node up and picks the root disk a deploy would write to: the one
+inspection reported."""
 
 from __future__ import annotations
 
 import hashlib
 import pathlib
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +22,7 @@ from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 
 pytestmark = pytest.mark.slow
-INSPECT_TIMEOUT = 300
+INSPECT_TIMEOUT = 600  # TCG on two cores shared with other jobs
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, ramdisk: build.Ramdisk,  # no
         server = IngotServer(workdir / "ingot", options={
             "DEFAULT": {"enabled_hardware_types": "fake-hardware,qemu-vm"},
             "api": {"port": api_port},
-            "deploy": {"http_port": free_port()},
+            "deploy": {"http_port": free_port(), "fast_track": True},
             "local_vm": {"disk_paths": workdir / "vms"},
             "conductor": {"api_url": f"http://10.0.2.2:{api_port}",
                           "check_provision_state_interval": 2},
@@ -65,7 +68,8 @@ def test_qemu_machine_inspected_by_ingots_agent(
                 "deploy_kernel_checksum": _sha256(ramdisk.kernel),
                 "deploy_ramdisk": f"{origin.url}/initramfs",
                 "deploy_ramdisk_checksum": _sha256(ramdisk.initramfs),
-                "kernel_append_params": "console=ttyS0"}})
+                "kernel_append_params": "console=ttyS0"},
+            "properties": {"root_device": {"name": "/dev/vda"}}})
         assert created.status_code == 201, created.text
         node = created.json()["uuid"]
         assert created.json()["inspect_interface"] == "agent"
@@ -85,7 +89,7 @@ def test_qemu_machine_inspected_by_ingots_agent(
         assert 900 <= properties["memory_mb"] <= 1024
         assert properties["local_gb"] == 5  # the 6 GiB virtio disk, less 1
         assert properties["capabilities"] == "boot_mode:bios"
-        assert shown["power_state"] == "power off"
+        assert shown["power_state"] == "power on"  # fast track: the agent stays up
         stored = api.get(f"/v1/nodes/{node}/inventory").json()
         assert [d["name"] for d in stored["inventory"]["disks"]] == ["/dev/vda"]
         assert stored["plugin_data"]["root_disk"]["name"] == "/dev/vda"
@@ -96,3 +100,17 @@ def test_qemu_machine_inspected_by_ingots_agent(
         ports = api.get("/v1/ports/detail", params={"node": node}).json()["ports"]
         assert [(p["address"], p["pxe_enabled"]) for p in ports] == [(mac, True)]
         assert "Posting the inventory" in log
+        # The agent that stayed up chose its root disk, as at a deploy: the same one.
+        deadline = time.monotonic() + INSPECT_TIMEOUT
+        while "Root disk /dev/" not in log:
+            assert time.monotonic() < deadline, log[-3000:]
+            time.sleep(1)
+            log = serial.read_text(errors="replace")
+        chosen = log.split("Root disk ", 1)[1].split()[0]
+        assert chosen == stored["plugin_data"]["root_disk"]["name"]
+        assert api.put(f"/v1/nodes/{node}/states/power",
+                       json={"target": "power off"}).status_code == 202
+        deadline = time.monotonic() + 60
+        while api.get(f"/v1/nodes/{node}").json()["power_state"] != "power off":
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
