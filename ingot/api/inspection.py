@@ -27,7 +27,6 @@ from ingot.api.errors import (
     Unauthorized,
 )
 from ingot.api.lookup import find_node
-from ingot.api.microversion import MAX_MINOR
 from ingot.api.responses import json_response
 from ingot.common import states
 from ingot.db import inspection as stored
@@ -39,9 +38,7 @@ from ingot.inspection.process import InspectionFailed
 
 LOG = logging.getLogger(__name__)
 
-# GET /v1/nodes/{node}/inventory came with 1.81. Until ingot serves 1.81, its newest
-# version reaches it.
-INVENTORY_MINOR = min(81, MAX_MINOR)
+INVENTORY_MINOR = 81  # GET /v1/nodes/{node}/inventory
 
 
 async def continue_inspection(request: Request) -> Response:

@@ -19,14 +19,12 @@ from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotFound
 from ingot.api.fields import MISSING, links, timestamp
-from ingot.api.microversion import MAX_MINOR
 from ingot.api.responses import json_response
 from ingot.db import inspection as stored
 from ingot.db.models import InspectionRule
 from ingot.inspection.rules import InvalidRule, check_rule
 
-# Came with 1.96. Until ingot serves 1.96, its newest version reaches them.
-RULES_MINOR = min(96, MAX_MINOR)
+RULES_MINOR = 96
 _SUMMARY = ("uuid", "description", "priority", "sensitive", "phase")
 
 

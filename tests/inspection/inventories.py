@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 GIB = 1 << 30
+# GET /v1/nodes/{node}/inventory needs API 1.81.
+INVENTORY = {"X-OpenStack-Ironic-API-Version": "1.81"}
 
 
 def inventory(macs: list[str], *, pxe: str | None = None,

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests import factories
+from tests.inspection.inventories import INVENTORY
 from tests.ipa import machine
 from tests.ipa.test_agent_boots import (  # noqa: F401 - fixtures
     image,
@@ -37,7 +38,7 @@ def _check_inspected(api: httpx.Client, uuid: str, node: dict[str, Any], mac: st
     assert node["inspection_started_at"] and node["inspection_finished_at"]
     ports = api.get("/v1/ports/detail", params={"node": uuid}).json()["ports"]
     assert [p["address"] for p in ports] == [mac]
-    stored = api.get(f"/v1/nodes/{uuid}/inventory")
+    stored = api.get(f"/v1/nodes/{uuid}/inventory", headers=INVENTORY)
     assert stored.status_code == 200, stored.text
     body: dict[str, Any] = stored.json()
     assert [i["mac_address"] for i in body["inventory"]["interfaces"]] == [mac]

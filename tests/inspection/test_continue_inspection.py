@@ -20,7 +20,7 @@ from tests.inspection.inventories import GIB, inventory
 from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 
-HEADERS = {"X-OpenStack-Ironic-API-Version": "1.73"}
+HEADERS = {"X-OpenStack-Ironic-API-Version": "1.96"}  # inspection rules
 # A "ramdisk" that boots and waits: the test is the agent.
 WAITER = f"{shlex.quote(sys.executable)} -c 'import time; time.sleep(300)' {{node_uuid}}"
 

@@ -17,6 +17,7 @@ from ingot.ramdisk import build
 from tests import factories
 from tests.deploy.nodes import wait_for
 from tests.deploy.test_qemu_ramdisk import ramdisk  # noqa: F401 - fixture
+from tests.inspection.inventories import INVENTORY
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
@@ -90,7 +91,7 @@ def test_qemu_machine_inspected_by_ingots_agent(
         assert properties["local_gb"] == 5  # the 6 GiB virtio disk, less 1
         assert properties["capabilities"] == "boot_mode:bios"
         assert shown["power_state"] == "power on"  # fast track: the agent stays up
-        stored = api.get(f"/v1/nodes/{node}/inventory").json()
+        stored = api.get(f"/v1/nodes/{node}/inventory", headers=INVENTORY).json()
         assert [d["name"] for d in stored["inventory"]["disks"]] == ["/dev/vda"]
         assert stored["plugin_data"]["root_disk"]["name"] == "/dev/vda"
         macs = [i["mac_address"] for i in stored["inventory"]["interfaces"]]
