@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import time
 from typing import Any
 
 import httpx
@@ -68,6 +69,12 @@ def test_ingot_agent_inspects_then_deploys_without_reboot(
             body = _check_inspected(api, uuid, node, mac, str(disk))
             assert body["inventory"]["disks"][0]["size"] == DISK_MIB << 20
             assert node["power_state"] == "power on"  # fast track: the agent stays up
+            # ... and heartbeats: then (not before) the next operation can use it.
+            deadline = time.monotonic() + 60
+            while not api.get(f"/v1/nodes/{uuid}").json()["driver_internal_info"].get(
+                    "agent_url"):
+                assert time.monotonic() < deadline, node_log(server, uuid)[-3000:]
+                time.sleep(0.2)
             node = provision(api, server, uuid, "provide", ("available", "clean failed"))
             assert node["provision_state"] == "available", node["last_error"]
             node = provision(api, server, uuid, "active", ("active", "deploy failed"))
