@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ingot.api import (
+    chassis,
     drivers,
     history,
     inspection,
@@ -23,11 +24,14 @@ from ingot.api import (
     node_states,
     nodes,
     openapi,
+    portgroups,
     ports,
     ramdisk,
     root,
     shards,
     vendor,
+    vifs,
+    volume,
 )
 from ingot.api.auth import AuthMiddleware
 from ingot.api.conductor_directory import ConductorDirectory
@@ -97,6 +101,36 @@ def _routes() -> list[BaseRoute]:
         Route("/v1/ports/{port}", ports.show_port, methods=["GET"]),
         Route("/v1/ports/{port}", ports.patch_port, methods=["PATCH"]),
         Route("/v1/ports/{port}", ports.delete_port, methods=["DELETE"]),
+        *_crud("/v1/chassis", "chassis", chassis.list_chassis, chassis.list_chassis_detail,
+               chassis.show_chassis, chassis.create_chassis, chassis.patch_chassis,
+               chassis.delete_chassis),
+        Route("/v1/chassis/{chassis}/nodes", nodes.list_chassis_nodes, methods=["GET"]),
+        Route("/v1/chassis/{chassis}/nodes/detail", nodes.list_chassis_nodes,
+              methods=["GET"]),
+        *_crud("/v1/portgroups", "portgroup", portgroups.list_portgroups,
+               portgroups.list_portgroups_detail, portgroups.show_portgroup,
+               portgroups.create_portgroup, portgroups.patch_portgroup,
+               portgroups.delete_portgroup),
+        Route("/v1/portgroups/{portgroup}/ports", ports.list_portgroup_ports,
+              methods=["GET"]),
+        Route("/v1/portgroups/{portgroup}/ports/detail", ports.list_portgroup_ports,
+              methods=["GET"]),
+        Route(f"{node}/portgroups", portgroups.list_node_portgroups, methods=["GET"]),
+        Route(f"{node}/portgroups/detail", portgroups.list_node_portgroups_detail,
+              methods=["GET"]),
+        Route(f"{node}/vifs", vifs.list_vifs, methods=["GET"]),
+        Route(f"{node}/vifs", vifs.attach_vif, methods=["POST"]),
+        Route(f"{node}/vifs/{{vif}}", vifs.detach_vif, methods=["DELETE"]),
+        Route("/v1/volume", volume.volume_root, methods=["GET"]),
+        Route(f"{node}/volume", volume.volume_root, methods=["GET"]),
+        *_crud("/v1/volume/connectors", "connector", volume.list_connectors, None,
+               volume.show_connector, volume.create_connector, volume.patch_connector,
+               volume.delete_connector),
+        *_crud("/v1/volume/targets", "target", volume.list_targets, None,
+               volume.show_target, volume.create_target, volume.patch_target,
+               volume.delete_target),
+        Route(f"{node}/volume/connectors", volume.list_node_connectors, methods=["GET"]),
+        Route(f"{node}/volume/targets", volume.list_node_targets, methods=["GET"]),
         Route("/v1/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/v1/drivers/{driver}", drivers.show_driver, methods=["GET"]),
         Route("/v1/drivers/{driver}/properties", drivers.driver_properties, methods=["GET"]),
@@ -120,6 +154,21 @@ def _routes() -> list[BaseRoute]:
         routes.append(Route(f"/v1/{name}/{{rest:path}}", _unsupported(name),
                             methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
     return routes
+
+
+Handler = Callable[[Request], Any]
+
+
+def _crud(base: str, param: str, listed: Handler, detail: Handler | None, show: Handler,
+          create: Handler, update: Handler, delete: Handler) -> list[BaseRoute]:
+    """The routes of a collection: list (and /detail), create, show, patch, delete."""
+    one = f"{base}/{{{param}}}"
+    routes: list[BaseRoute] = [Route(base, listed, methods=["GET"]),
+                               Route(base, create, methods=["POST"])]
+    if detail is not None:
+        routes.append(Route(f"{base}/detail", detail, methods=["GET"]))
+    return [*routes, Route(one, show, methods=["GET"]), Route(one, update, methods=["PATCH"]),
+            Route(one, delete, methods=["DELETE"])]
 
 
 def _unsupported(name: str) -> Callable[[Request], Any]:

@@ -154,9 +154,9 @@ class Resource:
         return values
 
     def defaults(self) -> dict[str, Any]:
-        """Values of the writable fields with a default (a create body may leave out)."""
+        """What a new record holds in the fields a create body leaves out."""
         return {spec.name: spec.fresh_default() for spec in self.fields
-                if spec.check is not None and spec.default is not None}
+                if spec.default is not None}
 
     def patchable(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.fields if spec.writable_on_patch)

@@ -30,10 +30,8 @@ def _string(max_length: int | None = None) -> Any:
     return lambda field, value: v.string_value(field, value, max_length=max_length)
 
 
-def _chassis(field: str, value: Any) -> None:
-    if value is not None:
-        raise BadRequest("chassis_uuid cannot be set: ingot has no chassis resource.")
-    return None
+def _optional_uuid(field: str, value: Any) -> str | None:
+    return None if value is None else v.uuid_value(field, value)
 
 
 def _instance_name(field: str, value: Any) -> str | None:
@@ -98,7 +96,7 @@ NODE = Resource("node", (
     Field("instance_info", 1, v.dict_value, default={}, secret=True, schema=_OBJECT),
     Field("instance_name", 104, _instance_name,
           schema={**_TEXT, "minLength": 1, "maxLength": 255}),
-    Field("instance_uuid", 1, lambda f, x: None if x is None else v.uuid_value(f, x),
+    Field("instance_uuid", 1, _optional_uuid,
           schema={"type": "string", "format": "uuid", "nullable": True}),
     Field("last_error", secret=True),
     Field("lessee", 65, _string(255), schema={**_TEXT, "maxLength": 255}),
@@ -134,8 +132,8 @@ NODE = Resource("node", (
     # Shown from elsewhere: node_view fills in the conductor from the directory.
     Field("conductor", 49, show=lambda node: None),
     Field("allocation_uuid", 52, show=lambda node: None),
-    Field("chassis_uuid", 1, _chassis, show=lambda node: None,
-          schema={"type": "string", "nullable": True}),
+    Field("chassis_uuid", 1, _optional_uuid,
+          schema={"type": "string", "format": "uuid", "nullable": True}),
 ), ("uuid", "instance_uuid", "maintenance", "power_state", "provision_state", "name"),
     extra_shown=("ports", "states", "portgroups", "volume"))
 

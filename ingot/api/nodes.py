@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import listing, patch, validation
+from ingot.api import chassis, listing, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import ApiContext, base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
@@ -40,7 +40,7 @@ def _filters(request: Request, minor: int) -> nodes.NodeFilters:
     params = request.query_params
     filters = nodes.NodeFilters()
     for name in _STRING_FILTERS + _BOOL_FILTERS + ("conductor_group", "instance_uuid",
-                                                   "shard"):
+                                                   "shard", "chassis_uuid"):
         raw = params.get(name)
         if raw is None:
             continue
@@ -52,7 +52,7 @@ def _filters(request: Request, minor: int) -> nodes.NodeFilters:
             value = validation.bool_value(name, raw)
         elif name == "conductor_group":
             value = raw.lower()
-        elif name == "instance_uuid":
+        elif name in ("instance_uuid", "chassis_uuid"):
             value = validation.uuid_value(name, raw)
         elif name == "shard":
             value = [part.strip() for part in raw.split(",") if part.strip()]
@@ -74,7 +74,15 @@ async def list_nodes_detail(request: Request) -> Response:
     return _list(request, detail=True)
 
 
-def _list(request: Request, detail: bool | None) -> Response:
+async def list_chassis_nodes(request: Request) -> Response:
+    """/v1/chassis/{chassis}/nodes[/detail]: the nodes in one chassis."""
+    detail = request.url.path.rstrip("/").endswith("/detail")
+    with context(request).db.read() as conn:
+        chassis_uuid = chassis.KIND.find(conn, request.path_params["chassis"]).uuid
+    return _list(request, detail=True if detail else None, chassis_uuid=chassis_uuid)
+
+
+def _list(request: Request, detail: bool | None, chassis_uuid: str | None = None) -> Response:
     ctx = context(request)
     minor = version(request).minor
     params = request.query_params
@@ -87,6 +95,8 @@ def _list(request: Request, detail: bool | None) -> Response:
         raise BadRequest("The fields parameter cannot be combined with detail.")
     page = listing.page_params(request, ctx.settings.max_limit, nodes.SORTABLE)
     filters = _filters(request, minor)
+    if chassis_uuid is not None:
+        filters.chassis_uuid = chassis_uuid
     with ctx.db.read() as conn:
         try:
             found = nodes.list_nodes(conn, filters, sort_key=page.sort_key,
@@ -201,6 +211,7 @@ def _linked_parent(conn: sa.Connection, owner: str | None, ident: str) -> str:
 
 
 def _check_unique(conn: sa.Connection, row: dict[str, Any]) -> None:
+    chassis.check_exists(conn, row.get("chassis_uuid"))
     if nodes.exists(conn, "uuid", row["uuid"]):
         raise Conflict(f"A node with UUID {row['uuid']} already exists.")
     if row.get("name") and nodes.exists(conn, "name", row["name"]):
@@ -228,7 +239,6 @@ async def patch_node(request: Request) -> Response:
         with ctx.db.read() as conn:
             node = find_node(conn, ident)
         current = {name: getattr(node, name, None) for name in _PATCHABLE_CURRENT}
-        current["chassis_uuid"] = None
         changes = patch.apply(current, operations, check)
         _check_patch_allowed(node, changes, ctx)
         # Nova names instances in instance_info; Ironic copies it to instance_name
@@ -244,7 +254,7 @@ async def patch_node(request: Request) -> Response:
         if changes:
             try:
                 with ctx.db.write() as conn:
-                    if "name" in changes or "instance_uuid" in changes:
+                    if {"name", "instance_uuid", "chassis_uuid"} & set(changes):
                         _check_unique_update(conn, node, changes)
                     if not nodes.update(conn, node.id, changes, revision=node.revision,
                                         reservation=None):
@@ -261,6 +271,7 @@ async def patch_node(request: Request) -> Response:
 
 
 def _check_unique_update(conn: sa.Connection, node: Node, changes: dict[str, Any]) -> None:
+    chassis.check_exists(conn, changes.get("chassis_uuid"))
     name = changes.get("name")
     if name and name != node.name and nodes.exists(conn, "name", name):
         raise Conflict(f"A node with name {name} already exists.")

@@ -12,14 +12,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import microversion
+from ingot.api import chassis, microversion, portgroups, volume
 from ingot.api.fields import Resource
 from ingot.api.node_fields import NODE
 from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 
-UNSUPPORTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
-               "runbooks", "events")
+UNSUPPORTED = ("allocations", "deploy_templates", "runbooks", "events")
 
 _JSON = "application/json"
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -172,6 +171,35 @@ def _schemas() -> dict[str, Any]:
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _collection(base: str, param: str, title: str, resource: Resource, *, detail: bool,
+                filters: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The paths of a list/create/show/patch/delete collection (api/crud.py)."""
+    listed = {"200": _answer("A page of items (and next, when there are more).", _OBJECT)}
+    one = {"200": _answer(f"The {title}.", _OBJECT)}
+    ident = _path(param, f"A {title}'s UUID{' or name' if param == 'portgroup' else ''}.")
+    paths: dict[str, dict[str, Any]] = {
+        base: {"get": _operation(f"List {title}s.", listed, params=_PAGING + filters),
+               "post": _operation(f"Create a {title}.", {"201": _answer(f"The {title}.",
+                                                                         _OBJECT)},
+                                  body=create_schema(resource))},
+        f"{base}/{{{param}}}": {
+            "parameters": [ident],
+            "get": _operation(f"Show a {title}.", one, params=[_query("fields", _STRING)]),
+            "patch": _operation(f"Update a {title} with a JSON patch.", one,
+                                body=_ref("JsonPatch")),
+            "delete": _operation(f"Delete a {title}.", {"204": _answer("Done.")})},
+    }
+    if detail:
+        paths[f"{base}/detail"] = {"get": _operation(f"List {title}s, every field.", listed,
+                                                     params=_PAGING + filters)}
+    return paths
+
+
+def _sublist(params: list[dict[str, Any]], summary: str) -> dict[str, Any]:
+    listed = {"200": _answer("A page of items (and next, when there are more).", _OBJECT)}
+    return {"parameters": params, "get": _operation(summary, listed, params=_PAGING)}
 
 
 def _paths() -> dict[str, dict[str, Any]]:
@@ -331,6 +359,9 @@ def _paths() -> dict[str, dict[str, Any]]:
             "post": _operation("The agent's heartbeat (no login; agent token).", accepted,
                                body=_ref("Heartbeat"), public=True)},
     }
+    by_node = [_query("node", _STRING)]
+    group = _path("portgroup", "A portgroup's UUID or name.")
+    chassis_id = _path("chassis", "A chassis' UUID.")
     rule = _path("rule", "An inspection rule's UUID.")
     paths.update({
         "/v1/continue_inspection": {"post": _operation(
@@ -353,6 +384,38 @@ def _paths() -> dict[str, dict[str, Any]]:
             "patch": _operation("Update an inspection rule with a JSON patch.", one,
                                 body=_ref("JsonPatch")),
             "delete": _operation("Delete an inspection rule.", no_content)},
+        **_collection("/v1/chassis", "chassis", "chassis", chassis.FIELDS, detail=True,
+                      filters=[]),
+        "/v1/chassis/{chassis}/nodes": _sublist([chassis_id], "The chassis' nodes."),
+        "/v1/chassis/{chassis}/nodes/detail": _sublist([chassis_id],
+                                                       "The chassis' nodes, every field."),
+        **_collection("/v1/portgroups", "portgroup", "portgroup", portgroups.FIELDS,
+                      detail=True, filters=[*by_node, _query("address", _STRING)]),
+        "/v1/portgroups/{portgroup}/ports": _sublist([group], "The portgroup's ports."),
+        "/v1/portgroups/{portgroup}/ports/detail": _sublist(
+            [group], "The portgroup's ports, every field."),
+        f"{node}/portgroups": _sublist([_NODE], "The node's portgroups (API 1.24)."),
+        f"{node}/portgroups/detail": _sublist([_NODE], "The node's portgroups, every field."),
+        f"{node}/vifs": {
+            "parameters": [_NODE],
+            "get": _operation("The node's VIFs (API 1.28).", one),
+            "post": _operation("Attach a VIF.", {"204": _answer("Done.")}, body={
+                "type": "object", "required": ["id"],
+                "properties": {"id": _STRING,
+                               "port_uuid": {"type": "string", "format": "uuid"},
+                               "portgroup_uuid": {"type": "string", "format": "uuid"}}})},
+        f"{node}/vifs/{{vif}}": {
+            "parameters": [_NODE, _path("vif", "A VIF's ID.")],
+            "delete": _operation("Detach a VIF.", {"204": _answer("Done.")})},
+        "/v1/volume": {"get": _operation("Links to volume connectors and targets.", one)},
+        f"{node}/volume": {"parameters": [_NODE], "get": _operation(
+            "Links to the node's volume connectors and targets.", one)},
+        **_collection("/v1/volume/connectors", "connector", "volume connector",
+                      volume.CONNECTOR_FIELDS, detail=False, filters=by_node),
+        **_collection("/v1/volume/targets", "target", "volume target",
+                      volume.TARGET_FIELDS, detail=False, filters=by_node),
+        f"{node}/volume/connectors": _sublist([_NODE], "The node's volume connectors."),
+        f"{node}/volume/targets": _sublist([_NODE], "The node's volume targets."),
     })
     gone = {"404": _answer("ingot does not implement this resource.", _ref("Error"))}
     methods = ("get", "post", "put", "patch", "delete")

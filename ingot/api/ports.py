@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import listing, patch, validation
+from ingot.api import listing, patch, portgroups, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import Conflict, NotFound
@@ -42,7 +42,15 @@ async def list_ports(request: Request) -> Response:
                  detail=request.url.path.rstrip("/").endswith("/detail"))
 
 
-def _list(request: Request, node_ident: str | None, detail: bool) -> Response:
+async def list_portgroup_ports(request: Request) -> Response:
+    """/v1/portgroups/{portgroup}/ports[/detail] (API 1.24)."""
+    return _list(request, node_ident=None,
+                 detail=request.url.path.rstrip("/").endswith("/detail"),
+                 portgroup_ident=request.path_params["portgroup"])
+
+
+def _list(request: Request, node_ident: str | None, detail: bool,
+          portgroup_ident: str | None = None) -> Response:
     ctx = context(request)
     minor = version(request).minor
     params = request.query_params
@@ -57,6 +65,11 @@ def _list(request: Request, node_ident: str | None, detail: bool) -> Response:
             filters.node_id = find_node(conn, ident).id
         if "address" in params:
             filters.address = validation.mac_value("address", params["address"])
+        group = portgroup_ident or params.get("portgroup")
+        if group:
+            if minor < 24:
+                raise NotFound(f"The resource could not be found: {request.url.path}")
+            filters.portgroup_uuid = portgroups.KIND.find(conn, group).uuid
         try:
             found = ports.list_ports(conn, filters, sort_key=page.sort_key,
                                      sort_dir=page.sort_dir, limit=page.limit,
@@ -96,8 +109,9 @@ async def create_port(request: Request) -> Response:
             if node.reservation:
                 raise locked(node)
             _check_unique(conn, values["address"], port_uuid, values.get("name"))
+            portgroups.check_member(conn, values.get("portgroup_uuid"), node.id)
             row = {**PORT.defaults(), "uuid": port_uuid, "node_id": node.id,
-                   "internal_info": {}, "created_at": now, **values}
+                   "created_at": now, **values}
             ports.insert(conn, row)
             port = ports.get_by_uuid(conn, port_uuid)
     except sa.exc.IntegrityError:
@@ -143,6 +157,9 @@ async def patch_port(request: Request) -> Response:
         node = nodes.get_by_id(conn, changes.get("node_id", port.node_id))
         if node is not None and node.reservation:
             raise locked(node)
+        if {"node_id", "portgroup_uuid"} & set(changes):
+            portgroups.check_member(conn, changes.get("portgroup_uuid", port.portgroup_uuid),
+                                    changes.get("node_id", port.node_id))
         if changes:
             ports.update(conn, port.id, changes)
         port = _find_port(conn, port.uuid)

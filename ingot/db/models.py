@@ -108,6 +108,9 @@ nodes = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
+    # By UUID (a key of chassis): the API shows it without a join (migration 0008).
+    sa.Column("chassis_uuid", sa.String(36),
+              sa.ForeignKey("chassis.uuid", name="nodes_chassis_uuid_fkey"), nullable=True),
     sa.Index("nodes_pending_action_idx", "pending_action"),
     sa.Index("nodes_reservation_idx", "reservation"),
     *(sa.Index(f"nodes_{column}_id_idx", column, "id") for column in LISTED_COLUMNS),
@@ -143,7 +146,81 @@ ports = sa.Table(
               server_default=sa.true()),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Column("portgroup_uuid", sa.String(36),
+              sa.ForeignKey("portgroups.uuid", name="ports_portgroup_uuid_fkey"),
+              nullable=True),
     sa.Index("ports_node_id_idx", "node_id"),
+)
+
+def _node_id() -> sa.Column[int]:
+    return sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
+                     nullable=False)
+
+
+# Migration 0008: chassis, portgroups, volume connectors and targets.
+chassis = sa.Table(
+    "chassis",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+portgroups = sa.Table(
+    "portgroups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=True, unique=True),
+    _node_id(),
+    sa.Column("address", sa.String(18), nullable=True, unique=True),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("internal_info", sa.JSON, nullable=False),
+    sa.Column("standalone_ports_supported", sa.Boolean, nullable=False),
+    sa.Column("mode", sa.String(255), nullable=True),
+    sa.Column("properties", sa.JSON, nullable=False),
+    sa.Column("physical_network", sa.String(64), nullable=True),
+    sa.Column("category", sa.String(80), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Index("portgroups_node_id_idx", "node_id"),
+)
+
+volume_connectors = sa.Table(
+    "volume_connectors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    _node_id(),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("connector_id", sa.String(255), nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("type", "connector_id",
+                        name="volume_connectors_type_connector_id_key"),
+    sa.Index("volume_connectors_node_id_idx", "node_id"),
+)
+
+volume_targets = sa.Table(
+    "volume_targets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    _node_id(),
+    sa.Column("volume_type", sa.String(64), nullable=False),
+    sa.Column("properties", sa.JSON, nullable=False),
+    sa.Column("boot_index", sa.Integer, nullable=False),
+    sa.Column("volume_id", sa.String(36), nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("node_id", "boot_index",
+                        name="volume_targets_node_id_boot_index_key"),
+    sa.Index("volume_targets_node_id_idx", "node_id"),
 )
 
 conductors = sa.Table(
@@ -263,6 +340,7 @@ class Node:
     revision: int
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
+    chassis_uuid: str | None
 
     def interface(self, kind: str) -> str | None:
         value: str | None = getattr(self, f"{kind}_interface")
@@ -288,6 +366,7 @@ class Port:
     available_for_dynamic_portgroup: bool
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
+    portgroup_uuid: str | None = None
     node_uuid: str = ""
 
 
@@ -321,6 +400,63 @@ class HistoryEvent:
     updated_at: datetime.datetime | None
 
 
+@dataclasses.dataclass(slots=True)
+class Chassis:
+    id: int
+    uuid: str
+    description: str | None
+    extra: dict[str, Any]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+@dataclasses.dataclass(slots=True)
+class Portgroup:
+    id: int
+    uuid: str
+    name: str | None
+    node_id: int
+    address: str | None
+    extra: dict[str, Any]
+    internal_info: dict[str, Any]
+    standalone_ports_supported: bool
+    mode: str | None
+    properties: dict[str, Any]
+    physical_network: str | None
+    category: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    node_uuid: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class VolumeConnector:
+    id: int
+    uuid: str
+    node_id: int
+    type: str
+    connector_id: str
+    extra: dict[str, Any]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    node_uuid: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class VolumeTarget:
+    id: int
+    uuid: str
+    node_id: int
+    volume_type: str
+    properties: dict[str, Any]
+    boot_index: int
+    volume_id: str
+    extra: dict[str, Any]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    node_uuid: str = ""
+
+
 def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = ()) -> None:
     """Records are built positionally from rows (keyword construction costs 40x more on
     the list path), so field order must be the table's column order."""
@@ -334,6 +470,10 @@ _check_field_order(Node, nodes)
 _check_field_order(Port, ports, ("node_uuid",))
 _check_field_order(Conductor, conductors)
 _check_field_order(HistoryEvent, node_history)
+_check_field_order(Chassis, chassis)
+_check_field_order(Portgroup, portgroups, ("node_uuid",))
+_check_field_order(VolumeConnector, volume_connectors, ("node_uuid",))
+_check_field_order(VolumeTarget, volume_targets, ("node_uuid",))
 
 
 # Temporary URLs handed out for Swift objects (migration 0002). One row per set of

@@ -8,7 +8,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ingot.db.models import Node, node_history, node_inventory, nodes, ports, utcnow
+from ingot.db.models import (
+    Node,
+    node_history,
+    node_inventory,
+    nodes,
+    portgroups,
+    ports,
+    utcnow,
+    volume_connectors,
+    volume_targets,
+)
 
 # The sort keys lists accept (docs/api.md). Each has an index on (key, id) (migration
 # 0006) so that a page is an index walk of `limit` rows whatever the fleet size;
@@ -44,6 +54,7 @@ class NodeFilters:
     instance_uuid: str | None = None
     description_contains: str | None = None
     conductor: str | None = None
+    chassis_uuid: str | None = None
     shard: list[str] | None = None
     sharded: bool | None = None
     instance_name: str | None = None
@@ -65,7 +76,8 @@ class NodeFilters:
         c = nodes.c
         clauses: list[sa.ColumnElement[bool]] = []
         for field in ("driver", "provision_state", "conductor_group", "resource_class",
-                      "owner", "lessee", "fault", "instance_uuid", "maintenance", "retired"):
+                      "owner", "lessee", "fault", "instance_uuid", "maintenance", "retired",
+                      "chassis_uuid"):
             value = getattr(self, field)
             if value is not None:
                 clauses.append(c[field] == value)
@@ -228,7 +240,8 @@ def delete(conn: sa.Connection, node_id: int, **expected: Any) -> bool:
     clauses = [nodes.c.id == node_id]
     clauses += [nodes.c[name].is_(None) if value is None else nodes.c[name] == value
                 for name, value in expected.items()]
-    for dependent in (ports, node_history, node_inventory):
+    for dependent in (ports, portgroups, volume_connectors, volume_targets, node_history,
+                      node_inventory):
         conn.execute(sa.delete(dependent).where(dependent.c.node_id == node_id))
     return conn.execute(sa.delete(nodes).where(*clauses)).rowcount == 1
 

@@ -24,6 +24,7 @@ class StaleMarker(LookupError):
 class PortFilters:
     node_id: int | None = None
     address: str | None = None
+    portgroup_uuid: str | None = None
     conductor_groups: list[str] | None = None
 
 
@@ -60,6 +61,8 @@ def list_ports(conn: sa.Connection, filters: PortFilters, *, sort_key: str = "id
         clauses.append(ports.c.node_id == filters.node_id)
     if filters.address is not None:
         clauses.append(ports.c.address == filters.address)
+    if filters.portgroup_uuid is not None:
+        clauses.append(ports.c.portgroup_uuid == filters.portgroup_uuid)
     if filters.conductor_groups is not None:
         clauses.append(nodes.c.conductor_group.in_(filters.conductor_groups))
     if marker is not None:

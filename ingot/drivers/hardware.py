@@ -71,13 +71,16 @@ class HardwareType:
         return dict(sorted(merged.items()))
 
 
-# Ironic's do-nothing implementation of each kind, which every hardware type has.
+# Ironic's do-nothing implementation of each kind (and flat networking), which every
+# hardware type has.
 _NO_OP: dict[str, tuple[type[Interface], ...]] = {
     "bios": (fake.passive("bios", "no-bios"),),
     "console": (fake.NoConsole,),
     "firmware": (fake.passive("firmware", "no-firmware"),),
     "inspect": (fake.NoInspect,),
-    "network": (fake.passive("network", "noop"),),
+    # Every generic type also has flat, which records VIFs on the node's ports and
+    # portgroups (api/vifs.py), as Ironic's.
+    "network": (fake.passive("network", "noop"), fake.passive("network", "flat")),
     "raid": (fake.NoRaid,),
     "rescue": (fake.NoRescue,),
     "storage": (fake.passive("storage", "noop"),),
