@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ingot.db.models import metadata
 from tests.servers.ingot import IngotServer
 
-RESOURCE_TABLES = tuple(table.name for table in metadata.sorted_tables
+RESOURCE_TABLES = tuple(table for table in metadata.sorted_tables
                         if table.name not in ("conductors", "temp_url_cache"))
 
 
@@ -28,8 +28,8 @@ def snapshot(server: IngotServer) -> dict[str, list[tuple[Any, ...]]]:
     engine = sa.create_engine(server.db_url)
     try:
         with engine.connect() as conn:
-            return {table: [tuple(row) for row in conn.execute(
-                        sa.text(f"SELECT * FROM {table} ORDER BY id"))]
+            return {table.name: [tuple(row) for row in conn.execute(
+                        sa.select(table).order_by(*table.primary_key.columns))]
                     for table in RESOURCE_TABLES}
     finally:
         engine.dispose()

@@ -396,6 +396,15 @@ def _paths() -> dict[str, dict[str, Any]]:
             [group], "The portgroup's ports, every field."),
         f"{node}/portgroups": _sublist([_NODE], "The node's portgroups (API 1.24)."),
         f"{node}/portgroups/detail": _sublist([_NODE], "The node's portgroups, every field."),
+        f"{node}/bios": {"parameters": [_NODE], "get": _operation(
+            "The node's BIOS settings (API 1.40).", one,
+            params=[_query("detail", _BOOL), _query("fields", _STRING)])},
+        f"{node}/bios/{{setting}}": {
+            "parameters": [_NODE, _path("setting", "A BIOS setting's name.")],
+            "get": _operation("One BIOS setting.", one)},
+        f"{node}/firmware": {"parameters": [_NODE], "get": _operation(
+            "The node's firmware components (API 1.86).", one,
+            params=[_query("fields", _STRING)])},
         f"{node}/vifs": {
             "parameters": [_NODE],
             "get": _operation("The node's VIFs (API 1.28).", one),

@@ -223,6 +223,46 @@ volume_targets = sa.Table(
     sa.Index("volume_targets_node_id_idx", "node_id"),
 )
 
+# Migration 0009: what a node's bios and firmware interfaces last read from it.
+bios_settings = sa.Table(
+    "bios_settings",
+    metadata,
+    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Column("attribute_type", sa.String(255), nullable=True),
+    sa.Column("allowable_values", sa.JSON, nullable=True),
+    sa.Column("lower_bound", sa.BigInteger, nullable=True),
+    sa.Column("max_length", sa.Integer, nullable=True),
+    sa.Column("min_length", sa.Integer, nullable=True),
+    sa.Column("read_only", sa.Boolean, nullable=True),
+    sa.Column("reset_required", sa.Boolean, nullable=True),
+    sa.Column("unique", sa.Boolean, nullable=True),
+    sa.Column("upper_bound", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
+firmware_components = sa.Table(
+    "firmware_components",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("component", sa.String(255), nullable=False),
+    sa.Column("initial_version", sa.String(255), nullable=False),
+    sa.Column("current_version", sa.String(255), nullable=True),
+    sa.Column("last_version_flashed", sa.String(255), nullable=True),
+    sa.Column("vendor", sa.String(255), nullable=True),
+    sa.Column("model", sa.String(255), nullable=True),
+    sa.Column("serial_number", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("node_id", "component",
+                        name="firmware_components_node_id_component_key"),
+)
+
 conductors = sa.Table(
     "conductors",
     metadata,
@@ -457,6 +497,39 @@ class VolumeTarget:
     node_uuid: str = ""
 
 
+@dataclasses.dataclass(slots=True)
+class BiosSetting:
+    node_id: int
+    name: str
+    value: str | None
+    attribute_type: str | None
+    allowable_values: list[str] | None
+    lower_bound: int | None
+    max_length: int | None
+    min_length: int | None
+    read_only: bool | None
+    reset_required: bool | None
+    unique: bool | None
+    upper_bound: int | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+@dataclasses.dataclass(slots=True)
+class FirmwareComponent:
+    id: int
+    node_id: int
+    component: str
+    initial_version: str
+    current_version: str | None
+    last_version_flashed: str | None
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
 def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = ()) -> None:
     """Records are built positionally from rows (keyword construction costs 40x more on
     the list path), so field order must be the table's column order."""
@@ -474,6 +547,8 @@ _check_field_order(Chassis, chassis)
 _check_field_order(Portgroup, portgroups, ("node_uuid",))
 _check_field_order(VolumeConnector, volume_connectors, ("node_uuid",))
 _check_field_order(VolumeTarget, volume_targets, ("node_uuid",))
+_check_field_order(BiosSetting, bios_settings)
+_check_field_order(FirmwareComponent, firmware_components)
 
 
 # Temporary URLs handed out for Swift objects (migration 0002). One row per set of

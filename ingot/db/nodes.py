@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 from ingot.db.models import (
     Node,
+    bios_settings,
+    firmware_components,
     node_history,
     node_inventory,
     nodes,
@@ -241,7 +243,7 @@ def delete(conn: sa.Connection, node_id: int, **expected: Any) -> bool:
     clauses += [nodes.c[name].is_(None) if value is None else nodes.c[name] == value
                 for name, value in expected.items()]
     for dependent in (ports, portgroups, volume_connectors, volume_targets, node_history,
-                      node_inventory):
+                      node_inventory, bios_settings, firmware_components):
         conn.execute(sa.delete(dependent).where(dependent.c.node_id == node_id))
     return conn.execute(sa.delete(nodes).where(*clauses)).rowcount == 1
 

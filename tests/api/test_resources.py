@@ -11,6 +11,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from ingot.api.microversion import MAX_MINOR
+from ingot.db import node_settings
 from ingot.db.models import nodes
 from tests import factories
 from tests.assertions import fault, snapshot
@@ -188,3 +190,56 @@ def test_volume_changes_need_the_node_off(ingot: IngotServer, api: httpx.Client,
                         json=[{"op": "add", "path": "/extra/a", "value": 1}])
     assert changed.status_code == 400 and "volume update" in fault(changed)
     assert snapshot(ingot) == before
+
+
+@pytest.fixture
+def bios_and_firmware(ingot: IngotServer, world: dict[str, Any]) -> str:
+    """The world's node with BIOS settings and firmware, as its interfaces record them."""
+    engine = sa.create_engine(ingot.db_url)
+    try:
+        with engine.begin() as conn:
+            node_id = conn.execute(sa.select(nodes.c.id).where(
+                nodes.c.uuid == world["node"]["uuid"])).scalar_one()
+            node_settings.replace_bios(conn, node_id, [
+                {"name": "ProcVirtualization", "value": "Enabled",
+                 "attribute_type": "Enumeration", "allowable_values": ["Enabled", "Disabled"]},
+                {"name": "BootMode", "value": "Uefi", "read_only": True}])
+            node_settings.replace_firmware(conn, node_id, [
+                {"component": "bios", "initial_version": "1.0", "current_version": "1.2"}])
+    finally:
+        engine.dispose()
+    return str(world["node"]["uuid"])
+
+
+def test_bios_settings(api: httpx.Client, bios_and_firmware: str) -> None:
+    node = bios_and_firmware
+    listed = api.get(f"/v1/nodes/{node}/bios").json()["bios"]
+    assert [(s["name"], s["value"]) for s in listed] == [("BootMode", "Uefi"),
+                                                          ("ProcVirtualization", "Enabled")]
+    assert set(listed[0]) == {"created_at", "updated_at", "name", "value", "links"}
+    assert listed[0]["links"][0]["href"].endswith(f"/v1/nodes/{node}/bios/BootMode")
+    one = api.get(f"/v1/nodes/{node}/bios/BootMode").json()
+    assert one["BootMode"]["value"] == "Uefi"
+    for path, status, message in [
+            ("/bios/NoSuch", 404, "doesn't have a BIOS setting 'NoSuch'"),
+            ("/bios?detail=true", 400, "?detail=true"),  # registry fields: 1.74
+    ]:
+        response = api.get(f"/v1/nodes/{node}{path}")
+        assert (response.status_code, message in fault(response)) == (status, True)
+    too_old = api.get(f"/v1/nodes/{node}/bios",
+                      headers={"X-OpenStack-Ironic-API-Version": "1.39"})
+    assert too_old.status_code == 404
+
+
+@pytest.mark.xfail(MAX_MINOR < 86, strict=True, reason="microversion 1.86 not advertised yet")
+def test_registry_fields_and_firmware(ingot: IngotServer, bios_and_firmware: str) -> None:
+    node = bios_and_firmware
+    with ingot.client(version="1.86") as api:
+        detailed = api.get(f"/v1/nodes/{node}/bios?detail=true").json()["bios"]
+        assert detailed[1]["allowable_values"] == ["Enabled", "Disabled"]
+        assert detailed[0]["read_only"] is True
+        firmware = api.get(f"/v1/nodes/{node}/firmware").json()["firmware"]
+        assert [(c["component"], c["current_version"]) for c in firmware] == [("bios", "1.2")]
+        assert "vendor" not in firmware[0]  # 1.114
+        bad = api.get(f"/v1/nodes/{node}/firmware?fields=colour")
+        assert bad.status_code == 400 and "colour" in fault(bad)
