@@ -61,7 +61,8 @@ class Kind:
     filters: Filters = _no_filters
     prepare: Prepare = _keep
     before_delete: BeforeDelete = _nothing
-    # Node-owned records change only when the node may change (volume: powered off).
+    # Node-owned records change only when the node may change (volume: powered off);
+    # called with the node and e.g. "volume connector update".
     node_rule: Callable[[Node, str], None] | None = None
 
     def gate(self, request: Request) -> int:
@@ -171,7 +172,7 @@ def _node_allows(kind: Kind, conn: sa.Connection, node_id: int, action: str) -> 
     if node.reservation:
         raise locked(node)
     if kind.node_rule is not None:
-        kind.node_rule(node, action)
+        kind.node_rule(node, f"{kind.title.lower()} {action}")
 
 
 def create_handler(kind: Kind) -> Callable[[Request], Any]:

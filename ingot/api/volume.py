@@ -58,12 +58,14 @@ TARGET_FIELDS = Resource("volume target", (
 
 
 def _powered_off(node: Node, action: str) -> None:
-    """Ironic changes a node's volume only while it is off or may be deleted."""
-    if node.provision_state not in states.DELETE_ALLOWED_STATES \
-            and node.power_state != power.POWER_OFF:
-        raise BadRequest(f"The requested action \"volume {action}\" can not be performed on "
-                         f"node \"{node.uuid}\" while it is in state "
-                         f"\"{node.power_state}\".")
+    """Ironic updates a node's volume only while the node is off, and deletes it also in
+    the states a node may be deleted in."""
+    if node.power_state == power.POWER_OFF or (
+            action.endswith("deletion")
+            and node.provision_state in states.DELETE_ALLOWED_STATES):
+        return
+    raise BadRequest(f"The requested action \"{action}\" can not be performed on node "
+                     f"\"{node.uuid}\" while it is in state \"{node.power_state}\".")
 
 
 def _node_filter(table: sa.Table) -> crud.Filters:
@@ -75,12 +77,14 @@ def _node_filter(table: sa.Table) -> crud.Filters:
     return filters
 
 
-def _prepare(conn: sa.Connection, values: dict[str, Any], current: Any) -> dict[str, Any]:
-    if "node_uuid" in values:
-        node = crud.node_owner(conn, values)
-        if current is not None:  # moving to another node: it must allow it too
-            _powered_off(node, "update")
-    return values
+def _prepare(title: str) -> crud.Prepare:
+    def prepare(conn: sa.Connection, values: dict[str, Any], current: Any) -> dict[str, Any]:
+        if "node_uuid" in values:
+            node = crud.node_owner(conn, values)
+            if current is not None:  # moving to another node: it must allow it too
+                _powered_off(node, f"{title} update")
+        return values
+    return prepare
 
 
 CONNECTORS = crud.Kind(
@@ -90,7 +94,8 @@ CONNECTORS = crud.Kind(
     unique=((("uuid",), "A volume connector with UUID {uuid} already exists."),
             (("type", "connector_id"), "A volume connector with type {type} and connector "
                                        "ID {connector_id} already exists.")),
-    filters=_node_filter(volume_connectors), prepare=_prepare, node_rule=_powered_off)
+    filters=_node_filter(volume_connectors), prepare=_prepare("volume connector"),
+    node_rule=_powered_off)
 
 TARGETS = crud.Kind(
     TARGET_FIELDS, records.Store(volume_targets, VolumeTarget),
@@ -99,7 +104,8 @@ TARGETS = crud.Kind(
     unique=((("uuid",), "A volume target with UUID {uuid} already exists."),
             (("node_id", "boot_index"), "A volume target with boot index '{boot_index}' "
                                         "for the same node already exists.")),
-    filters=_node_filter(volume_targets), prepare=_prepare, node_rule=_powered_off)
+    filters=_node_filter(volume_targets), prepare=_prepare("volume target"),
+    node_rule=_powered_off)
 
 
 def _of_node(table: sa.Table) -> Any:

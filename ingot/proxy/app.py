@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from ingot.api.auth import AuthMiddleware, basic_authenticator, keystone_authenticator, noauth
 from ingot.api.errors import error_response
 from ingot.api.responses import http_exception_handler
-from ingot.proxy import catalog, nodes, ports, root
+from ingot.proxy import catalog, nodes, ports, resources, root
 from ingot.proxy.config import ProxyConfig
 from ingot.proxy.context import ProxyContext
 from ingot.proxy.middleware import ProxyMiddleware
@@ -26,7 +26,7 @@ from ingot.proxy.middleware import ProxyMiddleware
 _ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Resources an Ironic site may have that the proxy does not route (yet); agents talk to
 # their own site's lookup and heartbeat endpoints, never to the hub.
-_NOT_ROUTED = ("chassis", "portgroups", "volume", "allocations", "deploy_templates",
+_NOT_ROUTED = ("allocations", "deploy_templates",
                "runbooks", "events", "shards", "inspection_rules", "lookup", "heartbeat",
                "continue_inspection")
 
@@ -45,6 +45,17 @@ def _routes() -> list[BaseRoute]:
         Route("/v1/ports", ports.create_port, methods=["POST"]),
         Route("/v1/ports/detail", ports.list_ports, methods=["GET"]),
         Route("/v1/ports/{port}", ports.port_request, methods=["GET", "PATCH", "DELETE"]),
+        *_collection("/v1/portgroups", "portgroup", resources.list_portgroups,
+                     resources.list_portgroups_detail, resources.create_portgroup,
+                     resources.portgroup_request),
+        *_collection("/v1/chassis", "chassis", resources.list_chassis,
+                     resources.list_chassis_detail, resources.create_chassis,
+                     resources.chassis_request),
+        Route("/v1/volume", root.volume, methods=["GET"]),
+        *_collection("/v1/volume/connectors", "connector", resources.list_connectors, None,
+                     resources.create_connector, resources.connector_request),
+        *_collection("/v1/volume/targets", "target", resources.list_targets, None,
+                     resources.create_target, resources.target_request),
         Route("/v1/drivers", catalog.list_drivers, methods=["GET"]),
         Route("/v1/drivers/{driver}", catalog.show_driver, methods=["GET"]),
         Route("/v1/drivers/{driver}/{rest:path}", catalog.driver_subresource,
@@ -56,6 +67,17 @@ def _routes() -> list[BaseRoute]:
         for path in (f"/v1/{name}", f"/v1/{name}/{{rest:path}}"):
             routes.append(Route(path, _not_routed(name), methods=_ANY))
     return routes
+
+
+def _collection(base: str, param: str, listed: Callable[[Request], Any],
+                detail: Callable[[Request], Any] | None, create: Callable[[Request], Any],
+                item: Callable[[Request], Any]) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [Route(base, listed, methods=["GET"]),
+                               Route(base, create, methods=["POST"])]
+    if detail is not None:
+        routes.append(Route(f"{base}/detail", detail, methods=["GET"]))
+    return [*routes, Route(f"{base}/{{{param}}}", item, methods=["GET", "PATCH", "DELETE"]),
+            Route(f"{base}/{{{param}}}/{{rest:path}}", item, methods=["GET"])]
 
 
 def _not_routed(name: str) -> Callable[[Request], Any]:

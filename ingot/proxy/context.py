@@ -12,6 +12,10 @@ from ingot.proxy.locator import Locator
 from ingot.proxy.sites import Site
 from ingot.proxy.versions import VersionBook
 
+# The collections besides nodes and ports whose items the proxy routes by UUID.
+OTHER_PATHS = ("/v1/portgroups", "/v1/chassis", "/v1/volume/connectors",
+               "/v1/volume/targets")
+
 
 @dataclasses.dataclass(slots=True)
 class ProxyContext:
@@ -22,6 +26,8 @@ class ProxyContext:
     nodes: Locator
     ports: Locator
     pages: RecentPages
+    # Portgroups, chassis, volume connectors and targets, by collection path.
+    others: dict[str, Locator]
 
     @classmethod
     def from_config(cls, config: ProxyConfig) -> ProxyContext:
@@ -33,7 +39,8 @@ class ProxyContext:
                    versions=VersionBook(sites, interval=settings.discovery_interval,
                                         down_interval=settings.down_probe_interval),
                    nodes=Locator(settings.cache_size), ports=Locator(settings.cache_size),
-                   pages=RecentPages())
+                   pages=RecentPages(),
+                   others={path: Locator(settings.cache_size) for path in OTHER_PATHS})
 
     def site(self, name: str) -> Site | None:
         for site in self.sites:

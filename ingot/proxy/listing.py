@@ -32,7 +32,7 @@ from ingot.proxy.relay import (
     site_error,
     version,
 )
-from ingot.proxy.routing import NODE, PORT, locate, locator
+from ingot.proxy.routing import CHASSIS, CONNECTOR, NODE, PORT, PORTGROUP, TARGET, locate, locator
 from ingot.proxy.sites import Site, SiteFailure, SiteReply
 
 _PAGING = ("limit", "marker", "sort_key", "sort_dir", "fields")
@@ -53,8 +53,19 @@ NODES = Collection("nodes", "/v1/nodes", "uuid",
                    ("uuid", "instance_uuid", "maintenance", "power_state", "provision_state",
                     "name"), 8, (("name", 5),))
 PORTS = Collection("ports", "/v1/ports", "uuid", ("uuid", "address"), 8)
+PORTGROUPS = Collection("portgroups", "/v1/portgroups", "uuid", ("uuid", "address", "name"), 8)
+CHASSIS_LIST = Collection("chassis", "/v1/chassis", "uuid", ("uuid", "description"), 8)
+CONNECTORS = Collection("connectors", "/v1/volume/connectors", "uuid",
+                        ("uuid", "node_uuid", "type", "connector_id"), 8, detail_path=False)
+TARGETS = Collection("targets", "/v1/volume/targets", "uuid",
+                     ("uuid", "node_uuid", "volume_type", "boot_index", "volume_id"), 8,
+                     detail_path=False)
 CONDUCTORS = Collection("conductors", "/v1/conductors", "hostname",
                         ("hostname", "conductor_group", "alive"), 49, detail_path=False)
+
+
+# The kind of item each collection's markers and locator cache are about.
+_KINDS = {kind.path: kind for kind in (NODE, PORT, PORTGROUP, CHASSIS, CONNECTOR, TARGET)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -192,7 +203,7 @@ class Listing:
         self.minor = version(request).minor
         self.plan = _plan(collection, query, self.minor, path)
         self.base = base_url(request)
-        self.kind = NODE if collection is NODES else PORT if collection is PORTS else None
+        self.kind = _KINDS.get(collection.path)
         self._seen: list[tuple[Site, list[dict[str, Any]]]] = []
         # What identifies "the same listing" for RecentPages.
         self.identity = "|".join([path, query.sort, urlencode(sorted(query.filters)),
@@ -269,7 +280,7 @@ class Listing:
         if collection is CONDUCTORS:
             site, item = await self._find_conductor(marker)
         else:
-            located = await locate(self.request, NODE if collection is NODES else PORT, marker)
+            located = await locate(self.request, _KINDS[collection.path], marker)
             site, item = located.site, None
             marker = located.uuid
         sort = self.query.sort

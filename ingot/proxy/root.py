@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingot.api.errors import NotFound
 from ingot.api.root import v1_document, version_document
 from ingot.proxy.context import context
 from ingot.proxy.relay import base_url, json_response, version
@@ -35,3 +36,17 @@ async def v1(request: Request) -> Response:
     assert supported is not None  # the middleware answered 503 otherwise
     return json_response(v1_document(base_url(request), version(request).minor, supported,
                                       agent_endpoints=False))
+
+
+async def volume(request: Request) -> Response:
+    """/v1/volume (API 1.32): links to the merged connector and target lists."""
+    if version(request).minor < 32:
+        raise NotFound(f"The resource could not be found: {request.url.path}")
+    base = base_url(request)
+
+    def links(suffix: str) -> list[dict[str, str]]:
+        return [{"href": f"{base}/v1/volume/{suffix}", "rel": "self"},
+                {"href": f"{base}/volume/{suffix}", "rel": "bookmark"}]
+
+    return json_response({"links": links(""), "connectors": links("connectors"),
+                          "targets": links("targets")})

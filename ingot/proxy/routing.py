@@ -33,6 +33,10 @@ class Kind:
 
 NODE = Kind("Node", "/v1/nodes", True)
 PORT = Kind("Port", "/v1/ports", False)
+PORTGROUP = Kind("Portgroup", "/v1/portgroups", True)
+CHASSIS = Kind("Chassis", "/v1/chassis", False)
+CONNECTOR = Kind("Volume connector", "/v1/volume/connectors", False)
+TARGET = Kind("Volume target", "/v1/volume/targets", False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,7 +47,9 @@ class Located:
 
 
 def locator(ctx: ProxyContext, kind: Kind) -> Locator:
-    return ctx.nodes if kind is NODE else ctx.ports
+    if kind is NODE:
+        return ctx.nodes
+    return ctx.ports if kind is PORT else ctx.others[kind.path]
 
 
 def remember(ctx: ProxyContext, kind: Kind, site: Site, item: object) -> None:

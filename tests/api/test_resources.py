@@ -185,10 +185,10 @@ def test_volume_changes_need_the_node_off(ingot: IngotServer, api: httpx.Client,
         engine.dispose()
     before = snapshot(ingot)
     refused = api.delete(f"/v1/volume/connectors/{world['connector']['uuid']}")
-    assert refused.status_code == 400 and "volume deletion" in fault(refused)
+    assert refused.status_code == 400 and "volume connector deletion" in fault(refused)
     changed = api.patch(f"/v1/volume/targets/{world['target']['uuid']}",
                         json=[{"op": "add", "path": "/extra/a", "value": 1}])
-    assert changed.status_code == 400 and "volume update" in fault(changed)
+    assert changed.status_code == 400 and "volume target update" in fault(changed)
     assert snapshot(ingot) == before
 
 
