@@ -268,9 +268,9 @@ def test_unknown_resources_and_methods(api: httpx.Client) -> None:
     unknown_path = api.get("/v1/flavours")
     assert unknown_path.status_code == 404
     assert "/v1/flavours" in fault(unknown_path)
-    unsupported = api.get("/v1/portgroups")
+    unsupported = api.get("/v1/events")
     assert unsupported.status_code == 404
-    assert "does not implement the portgroups resource" in fault(unsupported)
+    assert "does not implement the events resource" in fault(unsupported)
     method = api.post("/v1/drivers", json={})
     assert method.status_code == 405
     assert "Method POST is not allowed" in fault(method)
