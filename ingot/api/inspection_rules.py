@@ -33,15 +33,32 @@ def _need_rules(request: Request) -> None:
         raise NotFound(f"Inspection rules need API version 1.{RULES_MINOR} or later.")
 
 
-def _view(rule: InspectionRule, base: str, *, detail: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {name: getattr(rule, name) for name in _SUMMARY}
-    if detail:
-        out["conditions"] = None if rule.sensitive else rule.conditions
-        out["actions"] = None if rule.sensitive else rule.actions
-        out["created_at"] = timestamp(rule.created_at)
-        out["updated_at"] = timestamp(rule.updated_at)
-    out["links"] = links(base, "inspection_rules", rule.uuid)
-    return out
+_FIELDS = (*_SUMMARY, "conditions", "actions", "created_at", "updated_at")
+
+
+def _fields(request: Request) -> tuple[str, ...] | None:
+    raw = request.query_params.get("fields")
+    if raw is None:
+        return None
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    unknown = sorted(set(names) - set(_FIELDS) - {"links"})
+    if unknown:
+        raise BadRequest(f"Field(s) \"{', '.join(unknown)}\" are not valid.")
+    return names
+
+
+def _view(rule: InspectionRule, base: str, *, detail: bool = True,
+          fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+    full: dict[str, Any] = {name: getattr(rule, name) for name in _SUMMARY}
+    if detail or fields is not None:
+        full["conditions"] = None if rule.sensitive else rule.conditions
+        full["actions"] = None if rule.sensitive else rule.actions
+        full["created_at"] = timestamp(rule.created_at)
+        full["updated_at"] = timestamp(rule.updated_at)
+    full["links"] = links(base, "inspection_rules", rule.uuid)
+    if fields is None:
+        return full
+    return {name: full[name] for name in (*fields, "links") if name in full}
 
 
 def _find(conn: sa.Connection, ident: str) -> InspectionRule:
@@ -54,32 +71,37 @@ def _find(conn: sa.Connection, ident: str) -> InspectionRule:
 
 
 def _row(raw: dict[str, Any]) -> dict[str, Any]:
+    """The rule's columns, checked; conditions and actions stored as given (as Ironic
+    shows them back), process.py normalizes them when rules run."""
     try:
         rule = check_rule(raw)
     except InvalidRule as exc:
         raise BadRequest(str(exc)) from None
     return {"description": rule.description, "priority": rule.priority,
             "sensitive": rule.sensitive, "phase": raw.get("phase", "main"),
-            "conditions": rule.conditions, "actions": rule.actions}
+            "conditions": raw.get("conditions") or [], "actions": raw["actions"]}
 
 
 async def list_rules(request: Request) -> Response:
     _need_rules(request)
     ctx = context(request)
     detail = validation.bool_value("detail", request.query_params.get("detail", "false"))
+    fields = _fields(request)
     with ctx.db.read() as conn:
         rules = stored.list_rules(conn)
     base = base_url(request)
-    return json_response({"inspection_rules": [_view(rule, base, detail=detail)
+    return json_response({"inspection_rules": [_view(rule, base, detail=detail,
+                                                     fields=fields)
                                                for rule in rules]})
 
 
 async def show_rule(request: Request) -> Response:
     _need_rules(request)
     ctx = context(request)
+    fields = _fields(request)
     with ctx.db.read() as conn:
         rule = _find(conn, request.path_params["rule"])
-    return json_response(_view(rule, base_url(request)))
+    return json_response(_view(rule, base_url(request), fields=fields))
 
 
 async def create_rule(request: Request) -> Response:

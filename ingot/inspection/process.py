@@ -35,8 +35,18 @@ class InspectionFailed(RuntimeError):
 
 
 def operator_rules(rows: Sequence[InspectionRule]) -> list[rule_engine.Rule]:
-    return [rule_engine.Rule(row.uuid, row.description, row.priority, row.conditions,
-                             row.actions, row.sensitive) for row in rows]
+    """The stored rules (kept as the operator wrote them), normalized to run."""
+    found = []
+    for row in rows:
+        try:
+            checked = rule_engine.check_rule({
+                "description": row.description, "priority": row.priority,
+                "sensitive": row.sensitive, "conditions": row.conditions,
+                "actions": row.actions})
+        except rule_engine.InvalidRule as exc:
+            raise InspectionFailed(f"Inspection rule {row.uuid} cannot run: {exc}") from None
+        found.append(dataclasses.replace(checked, uuid=row.uuid))
+    return found
 
 
 def _node_fields(node: Node) -> dict[str, Any]:

@@ -261,3 +261,27 @@ def test_rules_api_refuses_bad_rules(site: tuple[IngotServer, httpx.Client]) -> 
         assert field in response.json()["error_message"]
     assert api.get("/v1/inspection_rules").json() == before
     assert GIB  # the inventory helper's unit, shared with the other tests
+
+
+def test_rules_read_back_as_written(site: tuple[IngotServer, httpx.Client]) -> None:
+    """As Ironic: conditions and actions come back as given; fields narrows the view."""
+    _server, api = site
+    actions = [{"op": "set-attribute", "args": ["/driver", "fake-hardware"]}]
+    conditions = [{"op": "eq", "args": ["{node.driver}", "local-vm"], "multiple": "all"}]
+    rule = api.post("/v1/inspection_rules", json={"actions": actions,
+                                                  "conditions": conditions,
+                                                  "description": "as written"}).json()
+    try:
+        assert (rule["actions"], rule["conditions"]) == (actions, conditions)
+        new_actions = [{"op": "add-trait", "args": ["CUSTOM_X"]}]
+        patched = api.patch(f"/v1/inspection_rules/{rule['uuid']}", json=[
+            {"op": "add", "path": "/actions", "value": new_actions}])
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["actions"] == new_actions
+        assert patched.json()["description"] == "as written"
+        listed = api.get("/v1/inspection_rules", params={"fields": "uuid"}).json()
+        mine = [r for r in listed["inspection_rules"] if r["uuid"] == rule["uuid"]]
+        assert mine and set(mine[0]) == {"uuid", "links"}
+        assert api.get("/v1/inspection_rules", params={"fields": "nope"}).status_code == 400
+    finally:
+        api.delete(f"/v1/inspection_rules/{rule['uuid']}")
