@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -40,14 +41,22 @@ def _find(disk: AttachedDisk, uuid: str) -> tuple[str, int]:
     raise PartitionImageError(f"no partition of {disk.target} has the UUID {uuid}.")
 
 
+def _tool(name: str) -> list[str]:
+    """util-linux's mount and umount, else busybox's (all ingot's ramdisk has)."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    if shutil.which(name, path=search) is None and shutil.which("busybox", path=search):
+        return ["busybox", name]
+    return [name]
+
+
 @contextlib.contextmanager
 def _mounted(device: str, where: str, *options: str) -> Iterator[None]:
-    run(["mount", *options, device, where], what=f"mount {device}")
+    run([*_tool("mount"), *options, device, where], what=f"mount {device}")
     try:
         yield
     finally:
         with contextlib.suppress(PartitionImageError):
-            run(["umount", where], what=f"unmount {where}")
+            run([*_tool("umount"), where], what=f"unmount {where}")
 
 
 def _in_root(root: str, argv: list[str], what: str) -> str:
@@ -94,7 +103,8 @@ def _boot_entry(disk: str, number: int) -> None:
     removable-media path, so a missing efivarfs is only logged."""
     if not os.path.isdir(EFI_VARS) or not os.listdir(EFI_VARS):
         with contextlib.suppress(PartitionImageError, OSError):
-            run(["mount", "-t", "efivarfs", "efivarfs", EFI_VARS], what="mount efivarfs")
+            run([*_tool("mount"), "-t", "efivarfs", "efivarfs", EFI_VARS],
+                what="mount efivarfs")
     if not os.path.isdir(EFI_VARS) or not os.listdir(EFI_VARS):
         LOG.info("No EFI variables here: the firmware boots \\EFI\\BOOT\\BOOTX64.EFI")
         return

@@ -27,7 +27,7 @@ KEEP_RAMDISKS = 8
 KEEP_BASES = 4
 MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi", "sd_mod", "sr_mod",
            "e1000", "e1000e", "ahci", "ata_piix", "nvme", "isofs", "vfat", "nls_cp437",
-           "nls_iso8859_1", "loop", "ext4", "efivarfs")
+           "nls_iso8859_1", "loop", "ext4", "crc32c_generic", "efivarfs")
 # The last console is /dev/console, where /init and the agent write: the serial one.
 DEFAULT_ISO_APPEND = "console=tty0 console=ttyS0,115200"
 
