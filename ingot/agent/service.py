@@ -1,5 +1,6 @@
 """The agent process: look the node up, serve the command API, heartbeat, and stop
-cleanly on ``standby.power_off`` or SIGTERM/SIGINT."""
+cleanly on ``standby.power_off`` (exit code 0), ``standby.run_image`` (EXIT_REBOOT) or
+SIGTERM/SIGINT (0); the ramdisk's /init powers off or reboots the machine accordingly."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from ingot.agent.root_device import InvalidHints, NoRootDevice
 from ingot.agent.standby import DownloadSettings, Standby
 
 LOG = logging.getLogger(__name__)
+# Told to reboot (standby.run_image); 2 is a failure before serving (lookup, no disk).
+EXIT_REBOOT = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,8 +152,12 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
     started_at = time.time()
     version = agent_version()
     server: uvicorn.Server | None = None
+    reboot = threading.Event()
 
-    def stop_agent() -> None:
+    def stop_agent(then_reboot: bool) -> None:
+        if then_reboot:
+            reboot.set()
+
         # Let the command's result and the last heartbeat go out first.
         def later() -> None:
             time.sleep(0.3)
@@ -194,5 +201,5 @@ def _serve(settings: AgentSettings, client: IronicClient, found: LookupResult) -
         sock.close()
         if certificate is not None:
             shutil.rmtree(certificate.cert_file.parent, ignore_errors=True)
-    LOG.info("Agent stopped")
-    return 0
+    LOG.info("Agent stopped%s", ", the machine to reboot" if reboot.is_set() else "")
+    return EXIT_REBOOT if reboot.is_set() else 0

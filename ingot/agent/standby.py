@@ -1,4 +1,5 @@
-"""The ``standby`` commands: prepare_image, get_partition_uuids, sync, power_off."""
+"""The ``standby`` commands: prepare_image, get_partition_uuids, sync, power_off and
+run_image (reboot, as Ironic's agent power interface asks)."""
 
 from __future__ import annotations
 
@@ -142,7 +143,7 @@ class Standby:
     """Writes images onto ``target``; remembers what it wrote."""
 
     def __init__(self, target: str, settings: DownloadSettings,
-                 stop_agent: Callable[[], None]):
+                 stop_agent: Callable[[bool], None]):
         self.target = target
         self.settings = settings
         self.stop_agent = stop_agent
@@ -156,6 +157,7 @@ class Standby:
                         asynchronous=False)
         runner.register("standby.sync", self.sync, asynchronous=False)
         runner.register("standby.power_off", self.power_off, asynchronous=True)
+        runner.register("standby.run_image", self.run_image, asynchronous=True)
 
     def prepare_image(self, context: CommandContext, image_info: dict[str, Any],
                       configdrive: str | None = None) -> str:
@@ -247,7 +249,12 @@ class Standby:
 
     def power_off(self, context: CommandContext) -> None:
         os.sync()
-        self.stop_agent()
+        self.stop_agent(False)
+
+    def run_image(self, context: CommandContext) -> None:
+        """Reboot into what was written: the agent ends asking its machine to reboot."""
+        os.sync()
+        self.stop_agent(True)
 
 
 def _policy(info: Mapping[str, Any]) -> ProxyPolicy:

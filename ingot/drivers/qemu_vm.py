@@ -2,15 +2,21 @@
 
 Powering on starts QEMU with user-mode networking whose boot file is this conductor's
 ``boot.ipxe``, from the network or from the disk file as the boot device says; powering
-off stops it. From inside the machine the host's loopback is 10.0.2.2, so set
-[deploy] http_url and [conductor] api_url to that address (docs/ipxe.md). The other way,
-a port of the host's loopback is forwarded to the agent's (ipa-advertise-host/-port).
+off stops it. Non-persistent network boot lasts one boot (``-boot once=n``): when the
+machine reboots itself, as the agent does on ``standby.run_image``, it starts from its
+disk. An optional second disk and second NIC (driver_info vm_disk2, vm_nic2_mac) make
+room for root device hints and inspection. From inside the machine the host's loopback
+is 10.0.2.2, so set [deploy] http_url and [conductor] api_url to that address
+(docs/ipxe.md). The other way, a port of the host's loopback is forwarded to the
+agent's (ipa-advertise-host/-port).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import pathlib
+import re
 import shutil
 import socket
 from typing import Any
@@ -35,7 +41,10 @@ QEMU = "qemu-system-x86_64"
 OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = pathlib.Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 _BOOT_KEY = "qemu_boot_device"
+_PERSISTENT_KEY = "qemu_boot_persistent"
 _AGENT_PORT_KEY = "qemu_agent_port"
+_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,20}$")  # virtio-blk serials: 20 bytes
 AGENT_PORT = 9999  # where ingot's ramdisk agent listens inside the machine
 
 
@@ -55,8 +64,57 @@ def _memory(node: Node) -> int:
     return memory
 
 
+def _second_disk(node: Node, settings: DriverSettings) -> tuple[pathlib.Path, int] | None:
+    """driver_info vm_disk2 (path, inside [local_vm] disk_paths) and vm_disk2_size."""
+    if not node.driver_info.get("vm_disk2"):
+        return None
+    info = {"vm_disk": node.driver_info["vm_disk2"],
+            "vm_disk_size": node.driver_info.get("vm_disk2_size",
+                                                 settings.local_vm.default_disk_size)}
+    proxy = dataclasses.replace(node, driver_info=info)
+    try:
+        return disk_path(proxy, settings), disk_size_mib(proxy, settings)
+    except InvalidParameter as exc:
+        raise InvalidParameter(str(exc).replace("vm_disk", "vm_disk2")) from None
+
+
+def _disk2_serial(node: Node) -> str | None:
+    raw = node.driver_info.get("vm_disk2_serial")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not _SERIAL.match(raw):
+        raise InvalidParameter(f"driver_info vm_disk2_serial must be 1-20 letters, digits, "
+                               f"'.', '_' or '-', got {raw!r}.")
+    return raw
+
+
+def _nic2_mac(node: Node) -> str | None:
+    raw = node.driver_info.get("vm_nic2_mac")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not _MAC.match(raw.lower()):
+        raise InvalidParameter(f"driver_info vm_nic2_mac must be a MAC address like "
+                               f"52:54:00:12:34:56, got {raw!r}.")
+    return raw.lower()
+
+
+def ensure_second_disk(node: Node, settings: DriverSettings) -> None:
+    second = _second_disk(node, settings)
+    if second is not None and not second[0].exists():
+        second[0].parent.mkdir(parents=True, exist_ok=True)
+        with open(second[0], "wb") as disk:
+            disk.truncate(second[1] << 20)
+
+
+def _boot(boot_device: str, persistent: bool) -> str:
+    if boot_device != "pxe":
+        return "c"
+    # Network boot once unless asked for always: a reboot from inside starts the disk.
+    return "n" if persistent else "once=n,order=c"
+
+
 def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
-              settings: DriverSettings) -> list[str]:
+              settings: DriverSettings, persistent: bool = False) -> list[str]:
     disk = disk_path(node, settings)
     boot_script = settings.endpoints.http_url + "/boot.ipxe"
     uefi = boot_mode(node) == "uefi"
@@ -67,7 +125,7 @@ def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
         netdev += f",hostfwd=tcp:127.0.0.1:{int(agent_port)}-:{AGENT_PORT}"
     argv = [shutil.which(QEMU) or QEMU, "-name", f"ingot-{node.uuid}",
             "-machine", "q35,accel=tcg" if uefi else "pc,accel=tcg",
-            "-m", str(_memory(node)), "-nographic", "-no-reboot",
+            "-m", str(_memory(node)), "-nographic",
             # Appended to: the deploy ramdisk's log stays when the machine reboots.
             "-chardev", f"file,id=serial0,append=on,"
                         f"path={_option(str(directory / (node.uuid + '.serial')))}",
@@ -75,7 +133,17 @@ def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
             "-netdev", netdev,
             "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
             "-drive", f"file={_option(str(disk))},format=raw,if=virtio",
-            "-boot", "n" if boot_device == "pxe" else "c"]
+            "-boot", _boot(boot_device, persistent)]
+    second = _second_disk(node, settings)
+    if second is not None:
+        serial = _disk2_serial(node)
+        argv += ["-drive", f"file={_option(str(second[0]))},format=raw,if=none,id=d2",
+                 "-device", "virtio-blk-pci,drive=d2" + (f",serial={serial}" if serial
+                                                        else "")]
+    nic2 = _nic2_mac(node)
+    if nic2 is not None:
+        # Its own user network, without a boot file: a NIC to discover, not to boot.
+        argv += ["-netdev", "user,id=n1", "-device", f"virtio-net-pci,netdev=n1,mac={nic2}"]
     if uefi:
         variables = directory / f"{node.uuid}.OVMF_VARS.fd"
         if not variables.exists():
@@ -92,12 +160,23 @@ class QemuPower(PowerInterface):
                    "disk_paths; created on first power on if missing. Required.",
         "vm_disk_size": "Size in MiB of the disk file when ingot creates it. Optional.",
         "vm_memory": "Memory of the virtual machine in MiB (default 512). Optional.",
+        "vm_disk2": "Absolute path of a second disk image file, inside [local_vm] "
+                    "disk_paths; created on power on if missing. Optional.",
+        "vm_disk2_size": "Size in MiB of the second disk file when ingot creates it. "
+                         "Optional.",
+        "vm_disk2_serial": "Serial number the second disk reports (up to 20 characters), "
+                           "for root device hints. Optional.",
+        "vm_nic2_mac": "MAC address of a second network card, on a network of its own. "
+                       "Optional.",
     }
 
     def validate(self, node: Node, settings: DriverSettings) -> None:
         disk_path(node, settings)
         disk_size_mib(node, settings)
         _memory(node)
+        _second_disk(node, settings)
+        _disk2_serial(node)
+        _nic2_mac(node)
         if shutil.which(QEMU) is None:
             raise InvalidParameter(f"{QEMU} is not installed on this host (Debian package "
                                    f"qemu-system-x86).")
@@ -117,10 +196,12 @@ class QemuPower(PowerInterface):
         if not macs:
             raise InvalidParameter(f"Node {node.uuid} needs a port to have a network card.")
         ensure_disk(node, settings)
+        ensure_second_disk(node, settings)
         directory = run_dir(settings)
         directory.mkdir(parents=True, exist_ok=True)
-        argv = qemu_argv(node, macs[0], str(node.driver_internal_info.get(_BOOT_KEY, "pxe")),
-                         directory, settings)
+        internal = node.driver_internal_info
+        argv = qemu_argv(node, macs[0], str(internal.get(_BOOT_KEY, "pxe")), directory,
+                         settings, persistent=bool(internal.get(_PERSISTENT_KEY, True)))
         await asyncio.to_thread(node_processes.start, directory, node.uuid, argv)
 
 
@@ -135,14 +216,15 @@ class QemuManagement(ManagementInterface):
         return ("pxe", "disk")
 
     def boot_device(self, node: Node) -> dict[str, Any]:
-        return {"boot_device": node.driver_internal_info.get(_BOOT_KEY, "pxe"),
-                "persistent": True}
+        internal = node.driver_internal_info
+        return {"boot_device": internal.get(_BOOT_KEY, "pxe"),
+                "persistent": bool(internal.get(_PERSISTENT_KEY, True))}
 
     def boot_device_record(self, node: Node, device: str, persistent: bool) -> dict[str, Any]:
         if device not in self.supported_boot_devices(node):
             raise InvalidParameter(f"Invalid boot device {device} specified: qemu-vm nodes "
                                    f"boot from pxe or disk.")
-        return {_BOOT_KEY: device}
+        return {_BOOT_KEY: device, _PERSISTENT_KEY: persistent}
 
 
 def _free_port() -> int:

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of ingot's deploy ramdisk: load the drivers, take an address by DHCP, then run
-# `ingot agent --kernel-cmdline` until it says what to do with the machine.
+# `ingot agent --kernel-cmdline` until it says what to do with the machine: power off
+# (exit code 0) or reboot (3).
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp /var/tmp
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
@@ -54,6 +55,10 @@ while :; do
     if [ "$rc" = 0 ]; then
         say "powering off"
         busybox poweroff -f
+    fi
+    if [ "$rc" = 3 ]; then  # standby.run_image (service.EXIT_REBOOT)
+        say "rebooting"
+        busybox reboot -f
     fi
     say "agent ended (exit code $rc); starting it again in 10 s"
     busybox sleep 10

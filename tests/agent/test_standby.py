@@ -38,9 +38,10 @@ def target(tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 def runner_for(target: pathlib.Path, stopped: list[bool] | None = None) -> CommandRunner:
+    """``stopped`` gets one entry per stop: whether the machine is to reboot."""
     runner = CommandRunner()
     calls = stopped if stopped is not None else []
-    Standby(str(target), SETTINGS, lambda: calls.append(True)).register(runner)
+    Standby(str(target), SETTINGS, calls.append).register(runner)
     return runner
 
 
@@ -156,4 +157,11 @@ def test_power_off_stops_the_agent(target: pathlib.Path) -> None:
     stopped: list[bool] = []
     runner = runner_for(target, stopped)
     assert runner.execute("standby.power_off", {}).join(10).command_status == "SUCCEEDED"
+    assert stopped == [False]
+
+
+def test_run_image_stops_the_agent_for_a_reboot(target: pathlib.Path) -> None:
+    stopped: list[bool] = []
+    runner = runner_for(target, stopped)
+    assert runner.execute("standby.run_image", {}).join(10).command_status == "SUCCEEDED"
     assert stopped == [True]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+import pytest
+
 from ingot.db.models import Node
+from ingot.drivers.interfaces import InvalidParameter
 from ingot.drivers.qemu_vm import AGENT_PORT, qemu_argv
 from ingot.drivers.settings import DriverSettings, Endpoints, LocalVmSettings
 from tests.factories import node_row
@@ -37,7 +40,7 @@ def test_agent_port_forwarded_and_serial_log_appended(tmp_path: pathlib.Path) ->
     assert _option(argv, "-serial") == ["chardev:serial0"]
     drive, = _option(argv, "-drive")
     assert f"file={tmp_path}/a,,b.img," in drive  # QEMU's comma is doubled
-    assert _option(argv, "-boot") == ["n"]
+    assert _option(argv, "-boot") == ["once=n,order=c"]
 
 
 def test_no_forward_before_a_ramdisk_was_prepared(tmp_path: pathlib.Path) -> None:
@@ -46,3 +49,39 @@ def test_no_forward_before_a_ramdisk_was_prepared(tmp_path: pathlib.Path) -> Non
     argv = qemu_argv(node, "52:54:00:00:00:01", "disk", tmp_path, settings)
     assert "hostfwd" not in _option(argv, "-netdev")[0]
     assert _option(argv, "-boot") == ["c"]
+
+
+def test_network_boot_once_unless_persistent(tmp_path: pathlib.Path) -> None:
+    settings = DriverSettings(local_vm=LocalVmSettings(disk_paths=(tmp_path,)))
+    node = _node({}, vm_disk=str(tmp_path / "disk.img"))
+    once = qemu_argv(node, "52:54:00:00:00:01", "pxe", tmp_path, settings)
+    assert _option(once, "-boot") == ["once=n,order=c"]  # a reboot from inside: the disk
+    assert "-no-reboot" not in once
+    always = qemu_argv(node, "52:54:00:00:00:01", "pxe", tmp_path, settings, persistent=True)
+    assert _option(always, "-boot") == ["n"]
+
+
+def test_second_disk_and_nic(tmp_path: pathlib.Path) -> None:
+    settings = DriverSettings(local_vm=LocalVmSettings(disk_paths=(tmp_path,)))
+    node = _node({}, vm_disk=str(tmp_path / "a.img"), vm_disk2=str(tmp_path / "b.img"),
+                 vm_disk2_serial="ingot-second", vm_nic2_mac="52:54:00:AA:BB:CC")
+    argv = qemu_argv(node, "52:54:00:00:00:01", "disk", tmp_path, settings)
+    assert _option(argv, "-drive")[1] == f"file={tmp_path}/b.img,format=raw,if=none,id=d2"
+    assert "virtio-blk-pci,drive=d2,serial=ingot-second" in _option(argv, "-device")
+    assert _option(argv, "-netdev")[1] == "user,id=n1"
+    assert "virtio-net-pci,netdev=n1,mac=52:54:00:aa:bb:cc" in _option(argv, "-device")
+
+
+@pytest.mark.parametrize(("info", "field"), [
+    ({"vm_disk2": "relative.img"}, "vm_disk2"),
+    ({"vm_disk2": "/elsewhere/b.img"}, "vm_disk2"),
+    ({"vm_disk2_size": "big"}, "vm_disk2_size"),
+    ({"vm_disk2_serial": "has space"}, "vm_disk2_serial"),
+    ({"vm_nic2_mac": "not-a-mac"}, "vm_nic2_mac")])
+def test_bad_second_devices_named(tmp_path: pathlib.Path, info: dict[str, str],
+                                  field: str) -> None:
+    settings = DriverSettings(local_vm=LocalVmSettings(disk_paths=(tmp_path,)))
+    info = {"vm_disk2": str(tmp_path / "b.img"), **info}
+    node = _node({}, vm_disk=str(tmp_path / "a.img"), **info)
+    with pytest.raises(InvalidParameter, match=f"driver_info {field} "):
+        qemu_argv(node, "52:54:00:00:00:01", "disk", tmp_path, settings)
