@@ -1,4 +1,5 @@
-"""A qemu-vm node deployed end to end with ingot's own ramdisk (TCG, real iPXE).
+"""qemu-vm nodes deployed end to end with ingot's own ramdisk (TCG, real iPXE), BIOS
+and UEFI.
 
 The ramdisk (``ingot ramdisk build``, cached under ~/.cache/ingot/ramdisk after the
 first build on a machine) boots through iPXE, its agent looks the node up and
@@ -8,18 +9,25 @@ OS built from Debian's packages (tests/servers/os_image.py) that prints the host
 user_data it reads from the config-2 partition on the serial console. It is sent as
 qcow2, so the agent converts it with the ramdisk's qemu-img. Undeploying with cleaning
 boots the ramdisk again, which erases the disk's metadata.
+
+The UEFI machine (q35, OVMF, iPXE's EFI driver from ipxe-qemu) has two disks; its root
+device hint (the second disk's serial) overrides the agent's default (the smallest), and
+it gets a raw GPT image whose EFI system partition holds a standalone GRUB; the other
+disk stays blank.
 """
 
 from __future__ import annotations
 
 import hashlib
 import pathlib
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from ingot.ramdisk import build
@@ -27,7 +35,7 @@ from tests import factories
 from tests.deploy.nodes import wait_for
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
-from tests.servers.os_image import OS_MARKER, os_image
+from tests.servers.os_image import OS_MARKER, os_image, uefi_os_image
 from tests.servers.process import free_port
 from tests.servers.qemu import require_qemu
 
@@ -48,6 +56,7 @@ def origin(tmp_path_factory: pytest.TempPathFactory, ramdisk: build.Ramdisk
     (root / "vmlinuz").write_bytes(ramdisk.kernel.read_bytes())
     (root / "initramfs").write_bytes(ramdisk.initramfs.read_bytes())
     shutil.copyfile(os_image(), root / "disk.img")
+    shutil.copyfile(uefi_os_image(), root / "uefi.img")
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(root / "disk.img"),
                     str(root / "disk.qcow2")], check=True, timeout=60)
     with HttpRootServer(root) as server:
@@ -83,65 +92,78 @@ def _serial(server: IngotServer, node: str) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
+def _deploy_and_boot(api: httpx.Client, server: IngotServer, node: str, hostname: str
+                     ) -> str:
+    """Deploy with a config drive, wait for the OS's report; returns the serial log."""
+    for target, state in (("manage", "manageable"), ("provide", "available")):
+        assert api.put(f"/v1/nodes/{node}/states/provision",
+                       json={"target": target}).status_code == 202
+        wait_for(api, node, (state,))
+    started = time.monotonic()
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={
+        "target": "active",
+        "configdrive": {"meta_data": {"hostname": hostname},
+                        "user_data": "hello-from-user-data"}})
+    assert response.status_code == 202, response.text
+    heartbeat = None
+    deadline = started + DEPLOY_TIMEOUT
+    shown: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        shown = api.get(f"/v1/nodes/{node}").json()
+        if heartbeat is None and shown["driver_internal_info"].get("agent_url"):
+            heartbeat = time.monotonic() - started
+        if shown["provision_state"] in ("active", "deploy failed", "error"):
+            break
+        time.sleep(2)
+    serial = _serial(server, node)
+    assert shown.get("provision_state") == "active", \
+        f"{shown.get('provision_state')}: {shown.get('last_error')}\n{serial[-4000:]}"
+    deployed = time.monotonic() - started
+    assert heartbeat is not None, "active without the agent ever heartbeating"
+    assert "ingot-ramdisk: started" in serial
+    # Active: the machine was powered on from its own disk, into the deployed OS.
+    while f"{OS_MARKER} done" not in _serial(server, node):
+        assert time.monotonic() < deadline, _serial(server, node)[-3000:]
+        time.sleep(1)
+    booted = time.monotonic() - started
+    serial = _serial(server, node)
+    report = serial.split("ingot-test-os: booted from its disk")[-1]
+    assert f"{OS_MARKER} hostname={hostname}" in report, report
+    assert f"{OS_MARKER} user_data=hello-from-user-data" in report, report
+    print(f"\nfrom deploy request: first heartbeat {heartbeat:.0f} s, active "
+          f"{deployed:.0f} s, OS report {booted:.0f} s")
+    return serial
+
+
+def _node(api: httpx.Client, origin: HttpRootServer, ramdisk: build.Ramdisk,
+          driver_info: dict[str, Any], **fields: Any) -> str:
+    created = api.post("/v1/nodes", json={
+        "driver": "qemu-vm", "automated_clean": False,
+        "driver_info": {
+            "vm_disk_size": 5 * 1024, "vm_memory": 1024,
+            "deploy_kernel": f"{origin.url}/vmlinuz",
+            "deploy_kernel_checksum": _sha256(ramdisk.kernel),
+            "deploy_ramdisk": f"{origin.url}/initramfs",
+            "deploy_ramdisk_checksum": _sha256(ramdisk.initramfs),
+            "kernel_append_params": "console=ttyS0", **driver_info}, **fields})
+    assert created.status_code == 201, created.text
+    node = str(created.json()["uuid"])
+    port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
+    assert port.status_code == 201, port.text
+    return node
+
+
 def test_deploy_with_ingots_ramdisk_then_boot_the_os_with_its_config_drive(
         qemu_ingot: IngotServer, origin: HttpRootServer, ramdisk: build.Ramdisk) -> None:
     image = origin.root / "disk.img"
     disk = qemu_ingot.workdir.parent / "vms" / f"{factories.name('qemu')}.img"
     with qemu_ingot.client() as api:
-        created = api.post("/v1/nodes", json={
-            "driver": "qemu-vm", "automated_clean": False,
-            "driver_info": {
-                "vm_disk": str(disk), "vm_disk_size": 5 * 1024, "vm_memory": 1024,
-                "deploy_kernel": f"{origin.url}/vmlinuz",
-                "deploy_kernel_checksum": _sha256(ramdisk.kernel),
-                "deploy_ramdisk": f"{origin.url}/initramfs",
-                "deploy_ramdisk_checksum": _sha256(ramdisk.initramfs),
-                "kernel_append_params": "console=ttyS0"},
-            "instance_info": {"image_source": f"{origin.url}/disk.qcow2",
-                              "image_checksum": _sha256(origin.root / "disk.qcow2"),
-                              "image_disk_format": "qcow2"}})
-        assert created.status_code == 201, created.text
-        node = created.json()["uuid"]
-        port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
-        assert port.status_code == 201, port.text
-        for target, state in (("manage", "manageable"), ("provide", "available")):
-            assert api.put(f"/v1/nodes/{node}/states/provision",
-                           json={"target": target}).status_code == 202
-            wait_for(api, node, (state,))
-        started = time.monotonic()
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={
-            "target": "active",
-            "configdrive": {"meta_data": {"hostname": "ingot-e2e-host"},
-                            "user_data": "hello-from-user-data"}})
-        assert response.status_code == 202, response.text
-        heartbeat = None
-        deadline = started + DEPLOY_TIMEOUT
-        shown: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            shown = api.get(f"/v1/nodes/{node}").json()
-            if heartbeat is None and shown["driver_internal_info"].get("agent_url"):
-                heartbeat = time.monotonic() - started
-            if shown["provision_state"] in ("active", "deploy failed", "error"):
-                break
-            time.sleep(2)
-        serial = _serial(qemu_ingot, node)
-        assert shown.get("provision_state") == "active", \
-            f"{shown.get('provision_state')}: {shown.get('last_error')}\n{serial[-4000:]}"
-        deployed = time.monotonic() - started
-        assert heartbeat is not None, "active without the agent ever heartbeating"
-        assert "ingot-ramdisk: started" in serial
+        node = _node(api, origin, ramdisk, {"vm_disk": str(disk)}, instance_info={
+            "image_source": f"{origin.url}/disk.qcow2",
+            "image_checksum": _sha256(origin.root / "disk.qcow2"),
+            "image_disk_format": "qcow2"})
+        serial = _deploy_and_boot(api, qemu_ingot, node, "ingot-e2e-host")
         assert "Root disk /dev/vda" in serial
-        # Active: the machine was powered on from its own disk, into the deployed OS.
-        while f"{OS_MARKER} done" not in _serial(qemu_ingot, node):
-            assert time.monotonic() < deadline, _serial(qemu_ingot, node)[-3000:]
-            time.sleep(1)
-        booted = time.monotonic() - started
-        report = _serial(qemu_ingot, node).split("ingot-test-os: booted from its disk")[-1]
-        assert f"{OS_MARKER} hostname=ingot-e2e-host" in report, report
-        assert f"{OS_MARKER} user_data=hello-from-user-data" in report, report
-        print(f"\nramdisk {ramdisk.initramfs.stat().st_size >> 20} MiB; from deploy request: "
-              f"first heartbeat {heartbeat:.0f} s, active {deployed:.0f} s, OS report "
-              f"{booted:.0f} s")
         with open(disk, "rb") as written:
             assert written.read(440) == image.read_bytes()[:440]
 
@@ -159,3 +181,28 @@ def test_deploy_with_ingots_ramdisk_then_boot_the_os_with_its_config_drive(
         print(f"undeploy with cleaning: {time.monotonic() - started:.0f} s")
         with open(disk, "rb") as wiped:
             assert wiped.read(512) == bytes(512)  # no boot code, no partition table
+
+
+def test_uefi_two_disks_hinted_raw_gpt_image(
+        qemu_ingot: IngotServer, origin: HttpRootServer, ramdisk: build.Ramdisk) -> None:
+    image = origin.root / "uefi.img"
+    vms = qemu_ingot.workdir.parent / "vms"
+    first, second = vms / f"{factories.name('uefi')}.img", vms / f"{factories.name('uefi')}.img"
+    with qemu_ingot.client() as api:
+        node = _node(api, origin, ramdisk, {
+            "vm_disk": str(first), "vm_disk2": str(second), "vm_disk2_size": 6 * 1024,
+            "vm_disk2_serial": "ingot-second"},
+            properties={"capabilities": "boot_mode:uefi",
+                        "root_device": {"serial": "ingot-second"}},
+            instance_info={"image_source": f"{origin.url}/uefi.img",
+                           "image_checksum": _sha256(image), "image_disk_format": "raw"})
+        serial = _deploy_and_boot(api, qemu_ingot, node, "ingot-uefi-host")
+    # The hint, not the default (the smallest disk); the guest may name it vda or vdb.
+    assert re.search(r"Root disk /dev/vd[ab] \(6 GiB, hints", serial), serial[-3000:]
+    data = image.read_bytes()
+    with open(second, "rb") as written:
+        written_start = written.read(len(data))
+    assert written_start[512:520] == b"EFI PART"  # a GPT (its headers updated for config-2)
+    assert written_start[1 << 20:] == data[1 << 20:]  # the EFI system partition as sent
+    with open(first, "rb") as untouched:
+        assert untouched.read(1 << 20) == bytes(1 << 20)
