@@ -7,6 +7,7 @@ import os
 import struct
 
 SECTOR = 512
+TABLE = 446  # where the MBR's partition table starts
 MESSAGE = b"ingot demo image: deployed by ingot\r\n\0"
 
 # Real-mode x86: set up segments and stack, print MESSAGE with int 10h/ah=0Eh, halt.
@@ -34,6 +35,19 @@ def build(size_mib: int) -> bytes:
     first = mbr(sectors)
     partition_data = os.urandom(size_mib * 1024 * 1024 - 2048 * SECTOR)
     return first + b"\0" * (2048 * SECTOR - SECTOR) + partition_data
+
+
+# ISO 9660: the primary volume descriptor is sector 16 (of 2048 bytes); its volume
+# identifier, 32 bytes, starts at byte 40.
+_ISO_VOLUME_ID = slice(16 * 2048 + 40, 16 * 2048 + 72)
+
+
+def iso_label(partition_start: bytes) -> str | None:
+    """The volume label of an ISO 9660 file system (a config drive's is config-2)."""
+    descriptor = partition_start[16 * 2048: 16 * 2048 + 6]
+    if descriptor[1:6] != b"CD001":
+        return None
+    return partition_start[_ISO_VOLUME_ID].decode("ascii", "replace").strip()
 
 
 def partitions(disk: bytes) -> list[dict[str, int | bool]]:

@@ -22,6 +22,7 @@ from ingot.demo import image
 from ingot.demo.progress import MIB, Line, bar
 
 HEADERS = {"X-OpenStack-Ironic-API-Version": "1.73"}
+USER_DATA = "hello from the ingot demo"
 
 
 def say(text: str) -> None:
@@ -103,8 +104,10 @@ def wait_state(api: httpx.Client, uuid: str, wanted: str, line: Line | None = No
 
 
 def provision(api: httpx.Client, uuid: str, target: str, wanted: str,
-              line: Line | None = None) -> dict[str, Any]:
-    response = api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": target})
+              line: Line | None = None, body: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    response = api.put(f"/v1/nodes/{uuid}/states/provision",
+                       json={"target": target, **(body or {})})
     if response.status_code != 202:
         raise SystemExit(f"{target} was refused: {response.text}")
     return wait_state(api, uuid, wanted, line)
@@ -151,25 +154,36 @@ def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started_service
                 say(f"{target}: the node goes to {wanted}")
                 provision(api, uuid, target, wanted, line)
                 line.end()
-            say("deploy: the agent downloads, verifies and writes the image")
+            say(f"deploy: the agent downloads, verifies and writes the image, then a "
+                f"config drive (hostname {name}, user_data {USER_DATA!r})")
             deploy_started = time.monotonic()
-            node = provision(api, uuid, "active", "active", line)
+            node = provision(api, uuid, "active", "active", line, body={
+                "configdrive": {"meta_data": {"hostname": name}, "user_data": USER_DATA}})
             deployed = True
             line.end()
             deployed_in = time.monotonic() - deploy_started
 
-            landed = disk.read_bytes()[:len(data)]
-            matches = hashlib.sha256(landed).hexdigest() == digest
+            written = disk.read_bytes()
+            landed = written[:len(data)]
+            # The partition table now lists the config drive too; the rest is as sent.
+            matches = landed[image.SECTOR:] == data[image.SECTOR:] \
+                and landed[:image.TABLE] == data[:image.TABLE]
             say(f"\nNode {name} ({uuid}) is {node['provision_state']} after "
                 f"{time.monotonic() - began:.1f} s (deploy {deployed_in:.1f} s, "
                 f"{len(data) / MIB / deployed_in:.0f} MiB/s end to end)")
             say(f"Disk file {disk}:")
-            for part in image.partitions(landed):
+            for part in image.partitions(written):
+                start = int(part["start"]) * image.SECTOR
+                label = image.iso_label(written[start:start + 64 * 1024])
+                size = int(part["sectors"]) * image.SECTOR
                 say(f"  partition {part['number']}: type 0x{part['type']:02x}"
                     f"{' (bootable)' if part['bootable'] else ''}, start sector "
-                    f"{part['start']}, {int(part['sectors']) * image.SECTOR / MIB:.0f} MiB")
-            say(f"  sha256 of the first {size_mib} MiB: "
-                f"{'matches' if matches else 'DIFFERS FROM'} the image ({digest[:16]}...)")
+                    f"{part['start']}, "
+                    + (f"{size / MIB:.0f} MiB" if size >= MIB else f"{size >> 10} KiB")
+                    + (f", ISO 9660 labelled {label}: the config drive" if label else ""))
+            say(f"  the first {size_mib} MiB {'match' if matches else 'DIFFER FROM'} the "
+                f"image (sha256 {digest[:16]}...), apart from the partition table entry "
+                f"the config drive added")
         finally:
             image_file.unlink(missing_ok=True)
             if uuid is not None and not keep:

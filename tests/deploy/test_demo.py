@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 
 from ingot.demo import image
@@ -17,6 +18,7 @@ def test_generated_image_is_a_bootable_mbr_disk() -> None:
     assert image.partitions(data) == [{"number": 1, "bootable": True, "type": 0x83,
                                        "start": 2048, "sectors": 4 * 2048 - 2048}]
     assert image.partitions(b"\0" * 1024) == []
+    assert image.iso_label(data[:64 * 1024]) is None
 
 
 def test_demo_deploys_and_reports_the_disk(tmp_path: pathlib.Path) -> None:
@@ -28,7 +30,10 @@ def test_demo_deploys_and_reports_the_disk(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is active after" in result.stdout
     assert "partition 1: type 0x83 (bootable), start sector 2048" in result.stdout
-    assert "sha256 of the first 16 MiB: matches the image" in result.stdout
+    assert "the first 16 MiB match the image" in result.stdout
+    # The config drive it sent: a second partition, the ISO 9660 config-2.
+    assert re.search(r"partition 2: type 0x83, start sector \d+, \d+ [KM]iB, ISO 9660 "
+                     r"labelled config-2: the config drive", result.stdout), result.stdout
     assert "100.0%" in result.stderr  # the progress bar reached the end
     # It cleans up after itself: no node, no disk file, no image file.
     assert "Removing node ingot-demo-" in result.stdout
