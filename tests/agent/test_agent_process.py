@@ -18,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from ingot.agent.service import EXIT_REBOOT
 from ingot.db.models import nodes, utcnow
 from tests.servers.ingot import INGOT, IngotServer
 from tests.servers.origin import Fault, Origin, running_origin
@@ -227,5 +228,23 @@ def test_prepare_image_writes_and_reports_progress(
         assert token not in log and "SECRETSIG" not in log
     except subprocess.TimeoutExpired:
         pytest.fail(f"the agent did not stop after power_off:\n{agent.log()}")
+    finally:
+        agent.stop()
+
+
+def test_run_image_ends_the_agent_for_a_reboot(
+        ingot_server: IngotServer, tmp_path: pathlib.Path) -> None:
+    """The exit code tells the ramdisk's /init to reboot rather than power off."""
+    mac = "52:54:00:aa:00:09"
+    token = secrets.token_urlsafe(32)
+    uuid = waiting_node(ingot_server, mac, token)
+    agent, agent_url = start_agent(ingot_server, tmp_path, mac, tmp_path / "disk.img", token)
+    try:
+        wait_for_heartbeat(ingot_server, uuid, agent)
+        with httpx.Client(base_url=agent_url, timeout=30) as client:
+            reboot = run_command(client, token, "standby.run_image", {})
+            assert reboot["command_status"] in ("RUNNING", "SUCCEEDED")
+        agent.popen.wait(timeout=15)
+        assert agent.popen.returncode == EXIT_REBOOT
     finally:
         agent.stop()
