@@ -36,7 +36,7 @@ def resource_links(base: str, name: str) -> list[dict[str, str]]:
 
 
 def v1_document(base: str, minor: int, supported: microversion.VersionRange,
-                *, agent_endpoints: bool) -> dict[str, Any]:
+                *, agent_endpoints: bool, shards: bool = True) -> dict[str, Any]:
     """GET /v1 in Ironic's shape; the proxy serves it too, without the agent endpoints."""
     body: dict[str, Any] = {
         "id": "v1",
@@ -53,7 +53,7 @@ def v1_document(base: str, minor: int, supported: microversion.VersionRange,
         body["heartbeat"] = resource_links(base, "heartbeat")
     if minor >= 49:
         body["conductors"] = resource_links(base, "conductors")
-    if minor >= 82:
+    if shards and minor >= 82:
         body["shards"] = resource_links(base, "shards")
     return body
 

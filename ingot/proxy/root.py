@@ -34,8 +34,9 @@ async def root(request: Request) -> Response:
 async def v1(request: Request) -> Response:
     supported = context(request).versions.current()
     assert supported is not None  # the middleware answered 503 otherwise
+    # Shards are counted per site; the proxy does not merge them (yet), so no link.
     return json_response(v1_document(base_url(request), version(request).minor, supported,
-                                      agent_endpoints=False))
+                                      agent_endpoints=False, shards=False))
 
 
 async def volume(request: Request) -> Response:
