@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import functools
 import logging
+import threading
 from collections.abc import Callable, Sequence
 
 from ingot.common import states
@@ -15,7 +16,7 @@ from ingot.conductor.actions import ACTIONS
 from ingot.conductor.power_sync import PowerSync
 from ingot.conductor.settings import ConductorSettings
 from ingot.conductor.task import LostReservation, NodeTask
-from ingot.db import conductors, history, nodes
+from ingot.db import conductors, history, nodes, notify
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from ingot.drivers.services import Services
@@ -26,6 +27,9 @@ LOG = logging.getLogger(__name__)
 _WAIT_STATES = states.AGENT_WAIT_STATES
 # Where a heartbeat continues the operation (inspection continues on its inventory).
 _HEARTBEAT_STATES = tuple(state for state in _WAIT_STATES if state != states.INSPECTWAIT)
+# On PostgreSQL every new piece of work is notified (ingot/db/notify.py); the poll then
+# only covers a notification lost with its connection.
+_LISTENING_POLL_INTERVAL = 30.0
 
 
 class ConductorService:
@@ -42,6 +46,8 @@ class ConductorService:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -52,9 +58,14 @@ class ConductorService:
         # Whatever this host held before it restarted is no longer being worked on.
         self.recover([self.settings.host],
                      f"Conductor {self.settings.host} restarted while the operation ran")
+        self._heartbeat_stop.clear()
+        self._heartbeat = threading.Thread(target=self._heartbeat_loop,
+                                           name="conductor-heartbeat", daemon=True)
+        self._heartbeat.start()
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="conductor-claim"),
-            asyncio.create_task(self._heartbeat_loop(), name="conductor-heartbeat"),
+            *([] if self.db.is_sqlite else
+              [asyncio.create_task(notify.listen(self.db, self.wake), name="conductor-listen")]),
             asyncio.create_task(self._check_loop(), name="conductor-check"),
         ]
         if self.settings.sync_power_state_interval > 0:
@@ -75,6 +86,9 @@ class ConductorService:
                 job.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await asyncio.gather(*self._loops, return_exceptions=True)
+        self._heartbeat_stop.set()
+        if self._heartbeat is not None:
+            await asyncio.to_thread(self._heartbeat.join)
         self.recover([self.settings.host],
                      f"Conductor {self.settings.host} stopped while the operation ran")
         with self.db.write() as conn:
@@ -87,11 +101,13 @@ class ConductorService:
     # --- claiming and running work ---------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        poll = self.settings.poll_interval if self.db.is_sqlite \
+            else max(self.settings.poll_interval, _LISTENING_POLL_INTERVAL)
         while not self._stopping:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             # that races with the wake-up, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.poll_interval):
+                async with asyncio.timeout(poll):
                     await self._wake.wait()
             self._wake.clear()
             try:
@@ -122,6 +138,9 @@ class ConductorService:
         args = node.pending_args or {}
         async with self._slots:
             started = utcnow()
+            # Ironic logs each transition too; here, which conductor ran what, once.
+            LOG.info("Conductor %s runs %s for node %s", self.settings.host, action_name,
+                     node.uuid)
             try:
                 task = NodeTask(self.db, self.settings, node, self.services)
                 action = ACTIONS.get(action_name)
@@ -202,9 +221,10 @@ class ConductorService:
                             reason)
         return len(stale)
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.heartbeat_interval)
+    def _heartbeat_loop(self) -> None:
+        """In a thread of its own: a conductor whose event loop is busy with hundreds of
+        nodes is alive, and must not look dead to the others, who would fail its nodes."""
+        while not self._heartbeat_stop.wait(self.settings.heartbeat_interval):
             try:
                 with self.db.write() as conn:
                     conductors.touch(conn, self.settings.host)

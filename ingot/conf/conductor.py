@@ -20,7 +20,8 @@ opts = [
     cfg.FloatOpt("poll_interval", default=1.0,
                  help="Seconds between looks for new work in the database, for work "
                       "requested by another process (an in-process API wakes the "
-                      "conductor at once)."),
+                      "conductor at once; on PostgreSQL conductors LISTEN for work and "
+                      "look only every 30 s or this, whichever is longer)."),
     cfg.IntOpt("check_provision_state_interval", default=30,
                help="Seconds between checks for deploys that time out."),
     cfg.IntOpt("deploy_callback_timeout", default=1800,
