@@ -2,14 +2,14 @@
 separate conductor processes wake at once instead of polling (ingot/db/notify.py).
 SQLite has no separate conductors to wake: nothing to do there.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 
 
 def upgrade() -> None:
