@@ -30,7 +30,7 @@ LISTED_COLUMNS = (
     "uuid", "name", "created_at", "updated_at", "provision_updated_at", "driver",
     "provision_state", "power_state", "target_provision_state", "maintenance",
     "resource_class", "conductor_group", "owner", "lessee", "instance_uuid", "fault",
-    "retired", "protected", "conductor_affinity",
+    "retired", "protected", "conductor_affinity", "shard", "instance_name",
 )
 
 nodes = sa.Table(
@@ -114,14 +114,18 @@ nodes = sa.Table(
     sa.Index("nodes_pending_action_idx", "pending_action"),
     sa.Index("nodes_reservation_idx", "reservation"),
     *(sa.Index(f"nodes_{column}_id_idx", column, "id") for column in LISTED_COLUMNS),
-    sa.Index("nodes_shard_idx", "shard"),
-    sa.Index("nodes_parent_node_idx", "parent_node"),
 )
 # The associated filter in id order: partial indexes, since "IS [NOT] NULL" does not
 # fix an index's first column for ordering the way an equality does.
 for _name, _where in (("nodes_associated_id_idx", nodes.c.instance_uuid.is_not(None)),
-                      ("nodes_unassociated_id_idx", nodes.c.instance_uuid.is_(None))):
+                      ("nodes_unassociated_id_idx", nodes.c.instance_uuid.is_(None)),
+                      ("nodes_sharded_id_idx", nodes.c.shard.is_not(None))):
     sa.Index(_name, nodes.c.id, sqlite_where=_where, postgresql_where=_where)
+# Only children: every list without include_children asks for parent_node IS NULL, which
+# nearly every node meets, and must not be steered to this index (and a sort) by it.
+_where = nodes.c.parent_node.is_not(None)
+sa.Index("nodes_parent_node_id_idx", nodes.c.parent_node, nodes.c.id, sqlite_where=_where,
+         postgresql_where=_where)
 
 ports = sa.Table(
     "ports",

@@ -34,7 +34,10 @@ def _row(i: int) -> dict[str, Any]:
         "conductor_group": f"v{i % POOL}", "power_state": _value(i),
         "target_provision_state": _value(i), "resource_class": _value(i),
         "owner": _value(i), "lessee": _value(i + 1), "fault": _value(i),
-        "conductor_affinity": _value(i),
+        "conductor_affinity": _value(i), "instance_name": _value(i),
+        "shard": f"v{i % 100}" if i % 10 == 7 else None,  # few sites shard
+        # Children are rare, and lists leave them out unless asked.
+        "parent_node": None if i % 100 else f"v{i % 300}",
         "instance_uuid": None if i % 50 == 1 else f"00000000-0000-4000-8000-{i:012d}",
         "maintenance": i % 100 == 3, "retired": i % 100 == 4, "protected": i % 100 == 5,
         "console_enabled": False, "provision_updated_at": stamp, "updated_at": stamp,
