@@ -30,7 +30,7 @@ LISTED_COLUMNS = (
     "uuid", "name", "created_at", "updated_at", "provision_updated_at", "driver",
     "provision_state", "power_state", "target_provision_state", "maintenance",
     "resource_class", "conductor_group", "owner", "lessee", "instance_uuid", "fault",
-    "retired", "protected", "conductor_affinity", "shard", "instance_name",
+    "retired", "protected", "conductor_affinity", "shard", "instance_name", "chassis_uuid",
 )
 
 nodes = sa.Table(

@@ -1,4 +1,4 @@
-"""PostgreSQL LISTEN for node work (migration 0008's trigger notifies ``ingot_pending``
+"""PostgreSQL LISTEN for node work (migration 0010's trigger notifies ``ingot_pending``
 when a node has work no conductor holds): separate conductor processes wake on it
 instead of polling the table."""
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ingot.db import migrate
 from ingot.db.engine import Database
-from ingot.db.models import nodes, utcnow
+from ingot.db.models import chassis, nodes, utcnow
 from tests.conftest import database_url
 
 ROWS = 2000
@@ -25,6 +25,10 @@ def _value(i: int) -> str | None:
     return None if i % 50 == 0 else f"v{i % POOL}"
 
 
+def _chassis(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
+
+
 def _row(i: int) -> dict[str, Any]:
     now = utcnow()
     stamp = None if i % 50 == 0 else now
@@ -35,6 +39,7 @@ def _row(i: int) -> dict[str, Any]:
         "target_provision_state": _value(i), "resource_class": _value(i),
         "owner": _value(i), "lessee": _value(i + 1), "fault": _value(i),
         "conductor_affinity": _value(i), "instance_name": _value(i),
+        "chassis_uuid": None if i % 50 == 0 else _chassis(i % 100),
         "shard": f"v{i % 100}" if i % 10 == 7 else None,  # few sites shard
         # Children are rare, and lists leave them out unless asked.
         "parent_node": None if i % 100 else f"v{i % 300}",
@@ -55,6 +60,8 @@ def filled(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
         db = Database(url)
         migrate.upgrade(db)
         with db.write() as conn:
+            conn.execute(sa.insert(chassis), [{"uuid": _chassis(i), "extra": {},
+                                               "created_at": utcnow()} for i in range(100)])
             conn.execute(sa.insert(nodes), [_row(i) for i in range(1, ROWS + 1)])
             conn.execute(sa.text("ANALYZE" if db.is_sqlite else "ANALYZE nodes"))
         try:

@@ -37,6 +37,7 @@ FILTERS: list[tuple[str, Any, str]] = [
     ("instance_uuid", "00000000-0000-4000-8000-000000000007", "instance_uuid"),
     ("shard", [RARE], "shard|sharded"), ("sharded", True, "sharded"),
     ("instance_name", RARE, "instance_name"), ("parent_node", "v100", "parent_node"),
+    ("chassis_uuid", "00000000-0000-4000-8000-000000000007", "chassis_uuid"),
 ]
 # A substring search cannot seek a B-tree index: it walks the id index until the page
 # is full (docs/api.md says so).

@@ -2,14 +2,14 @@
 separate conductor processes wake at once instead of polling (ingot/db/notify.py).
 SQLite has no separate conductors to wake: nothing to do there.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 """
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 
 
 def upgrade() -> None:
