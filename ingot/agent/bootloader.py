@@ -83,7 +83,10 @@ def install(target: str, root_uuid: str, efi_uuid: str | None, boot_mode: str) -
                 esp, number = _find(disk, efi_uuid)
                 efi_dir = os.path.join(root, "boot", "efi")
                 os.makedirs(efi_dir, exist_ok=True)
-                mounts.enter_context(_mounted(esp, efi_dir))
+                # The kernel's default FAT iocharset (utf8) may be a module the ramdisk
+                # lacks; these two it has.
+                mounts.enter_context(_mounted(esp, efi_dir, "-t", "vfat", "-o",
+                                              "codepage=437,iocharset=iso8859-1"))
                 _in_root(root, ["grub-install", "--target=x86_64-efi",
                                 "--efi-directory=/boot/efi", "--removable", "--no-nvram",
                                 f"--bootloader-id={BOOTLOADER_ID}"],
