@@ -1,5 +1,5 @@
-"""Inspection of a qemu-vm machine (TCG, real iPXE) with ingot's own ramdisk: the
-agent reads ipa-inspection-callback-url from its kernel command line, collects the
+"""Inspection of a qemu-vm machine (TCG, real iPXE; two disks, two NICs) with ingot's
+own ramdisk: the agent reads ipa-inspection-callback-url from its kernel command line, collects the
 virtual hardware as /proc and /sys show it and posts it. With fast track the agent then
 stays up, looks its node up and picks the root disk a deploy would write to: the one
 inspection reported."""
@@ -59,7 +59,7 @@ def test_qemu_machine_inspected_by_ingots_agent(
         site: tuple[IngotServer, HttpRootServer], ramdisk: build.Ramdisk) -> None:  # noqa: F811
     server, origin = site
     disk = server.workdir.parent / "vms" / f"{factories.name('inspect')}.img"
-    mac = factories.mac()
+    mac, mac2 = factories.mac(), factories.mac()
     with server.client() as api:
         created = api.post("/v1/nodes", json={
             "driver": "qemu-vm",
@@ -69,8 +69,11 @@ def test_qemu_machine_inspected_by_ingots_agent(
                 "deploy_kernel_checksum": _sha256(ramdisk.kernel),
                 "deploy_ramdisk": f"{origin.url}/initramfs",
                 "deploy_ramdisk_checksum": _sha256(ramdisk.initramfs),
-                "kernel_append_params": "console=ttyS0"},
-            "properties": {"root_device": {"name": "/dev/vda"}}})
+                "kernel_append_params": "console=ttyS0",
+                "vm_disk2": str(disk.with_suffix(".2.img")), "vm_disk2_size": 8 * 1024,
+                "vm_disk2_serial": "INSPECT2", "vm_nic2_mac": mac2},
+            # The second disk, by its serial: what local_gb and a deploy must use.
+            "properties": {"root_device": {"serial": "INSPECT2"}}})
         assert created.status_code == 201, created.text
         node = created.json()["uuid"]
         assert created.json()["inspect_interface"] == "agent"
@@ -88,18 +91,21 @@ def test_qemu_machine_inspected_by_ingots_agent(
         properties = shown["properties"]
         assert properties["cpu_arch"] == "x86_64" and properties["cpus"] >= 1
         assert 900 <= properties["memory_mb"] <= 1024
-        assert properties["local_gb"] == 5  # the 6 GiB virtio disk, less 1
+        assert properties["local_gb"] == 7  # the 8 GiB second disk, less 1
         assert properties["capabilities"] == "boot_mode:bios"
         assert shown["power_state"] == "power on"  # fast track: the agent stays up
         stored = api.get(f"/v1/nodes/{node}/inventory", headers=INVENTORY).json()
-        assert [d["name"] for d in stored["inventory"]["disks"]] == ["/dev/vda"]
-        assert stored["plugin_data"]["root_disk"]["name"] == "/dev/vda"
+        assert [d["name"] for d in stored["inventory"]["disks"]] == ["/dev/vda", "/dev/vdb"]
+        # Which of vda and vdb it is depends on the PCI order: the hint names its serial.
+        root = stored["plugin_data"]["root_disk"]
+        assert (root["serial"], root["size"]) == ("INSPECT2", 8 << 30)
         macs = [i["mac_address"] for i in stored["inventory"]["interfaces"]]
-        assert macs == [mac]
+        assert sorted(macs) == sorted([mac, mac2])
         # iPXE's BOOTIF names the NIC it booted from: its port is the PXE one.
         assert stored["inventory"]["boot"]["pxe_interface"] == mac
         ports = api.get("/v1/ports/detail", params={"node": node}).json()["ports"]
-        assert [(p["address"], p["pxe_enabled"]) for p in ports] == [(mac, True)]
+        assert sorted((p["address"], p["pxe_enabled"]) for p in ports) == \
+            sorted([(mac, True), (mac2, False)])
         assert "Posting the inventory" in log
         # The agent that stayed up chose its root disk, as at a deploy: the same one.
         deadline = time.monotonic() + INSPECT_TIMEOUT
