@@ -74,7 +74,7 @@ GUNICORN_CONFIG = """\
 wsgi_app = "keystone.wsgi.api:application"
 bind = "127.0.0.1:{port}"
 workers = 1
-threads = 4
+threads = {threads}
 timeout = 60
 # Stopping waits this long for open keep-alive connections; tests need no grace.
 graceful_timeout = 1
@@ -166,7 +166,11 @@ class KeystoneServer:
     """Keystone under ``workdir``: ``start()``, ``stop()`` and ``start()`` again (same
     port, database and keys, so earlier tokens stay valid)."""
 
-    def __init__(self, workdir: pathlib.Path):
+    def __init__(self, workdir: pathlib.Path, threads: int = 4):
+        """threads: requests served at once. Keystone's SQLite database answers
+        "database is locked" (a 500) to concurrent logins, which a client logging in
+        from several processes at once (tempest's workers) runs into."""
+        self.threads = threads
         self.dir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -183,7 +187,8 @@ class KeystoneServer:
     def start(self, timeout: float = 60) -> KeystoneServer:
         venv = keystone_venv()
         bootstrap = None if self._bootstrapped else self._setup(venv)
-        (self.dir / "gunicorn.conf.py").write_text(GUNICORN_CONFIG.format(port=self.port))
+        (self.dir / "gunicorn.conf.py").write_text(GUNICORN_CONFIG.format(port=self.port,
+                                                                        threads=self.threads))
         # Started while bootstrap still runs: both spend seconds importing Keystone.
         self.process = Process([str(venv / "bin" / "gunicorn")],
                                str(self.dir / "keystone.log"), cwd=str(self.dir),
@@ -297,6 +302,19 @@ class KeystoneServer:
             self._call("PUT", f"/projects/{project_id}/users/{user_id}/roles/"
                               f"{self.ensure_role(role)}")
         return Account(name, password, project, self.auth_url)
+
+    def create_system_user(self, name: str, roles: Sequence[str],
+                           password: str | None = None) -> Account:
+        """A new user in the default domain with ``roles`` on the whole system (what
+        system-scoped tokens carry). The Account's project is its default project."""
+        password = password or secrets.token_urlsafe(16)
+        project_id = self.ensure_project(name)
+        user_id = self._call("POST", "/users", json={"user": {
+            "name": name, "password": password, "domain_id": "default",
+            "default_project_id": project_id}})["user"]["id"]
+        for role in roles:
+            self._call("PUT", f"/system/users/{user_id}/roles/{self.ensure_role(role)}")
+        return Account(name, password, name, self.auth_url)
 
     def register_service(self, service_type: str, name: str, url: str,
                          interfaces: Sequence[str] = ("public", "internal")) -> str:
