@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ingot.api import (
+    allocations,
     chassis,
     drivers,
     history,
@@ -135,6 +136,15 @@ def _routes() -> list[BaseRoute]:
                volume.delete_target),
         Route(f"{node}/volume/connectors", volume.list_node_connectors, methods=["GET"]),
         Route(f"{node}/volume/targets", volume.list_node_targets, methods=["GET"]),
+        Route(f"{node}/allocation", allocations.show_node_allocation, methods=["GET"]),
+        Route(f"{node}/allocation", allocations.delete_node_allocation, methods=["DELETE"]),
+        Route("/v1/allocations", allocations.list_allocations, methods=["GET"]),
+        Route("/v1/allocations", allocations.create_allocation, methods=["POST"]),
+        Route("/v1/allocations/{allocation}", allocations.show_allocation, methods=["GET"]),
+        Route("/v1/allocations/{allocation}", allocations.patch_allocation,
+              methods=["PATCH"]),
+        Route("/v1/allocations/{allocation}", allocations.delete_allocation,
+              methods=["DELETE"]),
         Route("/v1/drivers", drivers.list_drivers, methods=["GET"]),
         Route("/v1/drivers/{driver}", drivers.show_driver, methods=["GET"]),
         Route("/v1/drivers/{driver}/properties", drivers.driver_properties, methods=["GET"]),

@@ -131,7 +131,7 @@ NODE = Resource("node", (
     _interface("vendor", 31),
     # Shown from elsewhere: node_view fills in the conductor from the directory.
     Field("conductor", 49, show=lambda node: None),
-    Field("allocation_uuid", 52, show=lambda node: None),
+    Field("allocation_uuid", 52),
     Field("chassis_uuid", 1, _optional_uuid,
           schema={"type": "string", "format": "uuid", "nullable": True}),
 ), ("uuid", "instance_uuid", "maintenance", "power_state", "provision_state", "name"),

@@ -13,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingot.api import chassis, microversion, portgroups, volume
+from ingot.api.allocation_fields import ALLOCATION
 from ingot.api.fields import Resource
 from ingot.api.node_fields import NODE
 from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 
-UNSUPPORTED = ("allocations", "deploy_templates", "runbooks", "events")
+UNSUPPORTED = ("deploy_templates", "runbooks", "events")
 
 _JSON = "application/json"
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -82,6 +83,9 @@ _NODE_FILTERS = [
      _query("shard", _STRING, "Comma-separated shards (API 1.82).")] + [
     _query(name, _BOOL) for name in ("maintenance", "associated", "retired", "sharded",
                                      "include_children")]
+_ALLOCATION = _path("allocation", "An allocation's UUID or name.")
+_ALLOCATION_FILTERS = [_query(name, _STRING) for name in (
+    "node", "resource_class", "state", "owner")]
 _PORT_FILTERS = [_query("node", _STRING), _query("node_uuid", _STRING),
                  _query("address", _STRING)]
 
@@ -92,6 +96,14 @@ def create_schema(resource: Resource) -> dict[str, Any]:
             "required": [spec.name for spec in resource.fields if spec.required],
             "properties": {spec.name: dict(spec.schema) for spec in resource.fields
                            if spec.writable_on_create}}
+
+
+def _allocation_create() -> dict[str, Any]:
+    schema = create_schema(ALLOCATION)
+    del schema["required"]  # resource_class, unless node names a node to backfill
+    schema["properties"]["node"] = {"type": "string", "nullable": True,
+                                    "description": "A deployed node to backfill (API 1.58)."}
+    return schema
 
 
 def _schemas() -> dict[str, Any]:
@@ -139,6 +151,7 @@ def _schemas() -> dict[str, Any]:
         "Traits": {"type": "object", "required": ["traits"],
                    "properties": {"traits": {"type": "array", "items": _STRING}}},
         "PortCreate": create_schema(PORT),
+        "AllocationCreate": _allocation_create(),
         "Heartbeat": {
             "type": "object", "required": ["callback_url", "agent_token"],
             "properties": {
@@ -334,6 +347,25 @@ def _paths() -> dict[str, dict[str, Any]]:
             "patch": _operation("Update a port with a JSON patch.", one,
                                 body=_ref("JsonPatch")),
             "delete": _operation("Delete a port.", no_content),
+        },
+        f"{node}/allocation": {
+            "parameters": [_NODE],
+            "get": _operation("The node's allocation (API 1.52).", one,
+                              params=[_query("fields", _STRING)]),
+            "delete": _operation("Delete the node's allocation.", no_content)},
+        "/v1/allocations": {
+            "get": _operation("List allocations (API 1.52).", listed,
+                              params=_PAGING[:-1] + _ALLOCATION_FILTERS),
+            "post": _operation("Create an allocation; a conductor finds it a node.",
+                               {"201": _answer("The allocation.", _OBJECT)},
+                               body=_ref("AllocationCreate")),
+        },
+        "/v1/allocations/{allocation}": {
+            "parameters": [_ALLOCATION],
+            "get": _operation("Show an allocation.", one, params=[_query("fields", _STRING)]),
+            "patch": _operation("Update name or extra (API 1.57).", one,
+                                body=_ref("JsonPatch")),
+            "delete": _operation("Delete an allocation, freeing its node.", no_content),
         },
         "/v1/drivers": {"get": _operation("List drivers (hardware types).", one, params=[
             _query("type", _STRING), _query("detail", _BOOL),

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from ingot.common import states
+from ingot.conductor import allocations
 from ingot.conductor.actions import ACTIONS
 from ingot.conductor.power_sync import PowerSync
 from ingot.conductor.settings import ConductorSettings
@@ -112,6 +113,7 @@ class ConductorService:
             self._wake.clear()
             try:
                 self.claim_once()
+                allocations.process_pending(self.db, self.settings.heartbeat_timeout)
             except Exception:
                 LOG.exception("Claiming work failed")
 

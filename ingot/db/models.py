@@ -103,6 +103,9 @@ nodes = sa.Table(
     sa.Column("agent_progress", sa.JSON, nullable=True),
     # The CA (PEM) of the agent's self-signed TLS certificate, from its heartbeats.
     sa.Column("agent_verify_ca", sa.Text, nullable=True),
+    # The allocation holding the node (migration 0010); set and cleared only together
+    # with allocations.node_id, in one transaction (db/allocations.py).
+    sa.Column("allocation_uuid", sa.String(36), nullable=True, unique=True),
     # Bumped by every UPDATE: API writes that read a node first (JSON patches) apply
     # only if nothing changed since the read.
     sa.Column("revision", sa.Integer, nullable=False),
@@ -267,6 +270,27 @@ firmware_components = sa.Table(
                         name="firmware_components_node_id_component_key"),
 )
 
+allocations = sa.Table(
+    "allocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=True, unique=True),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
+              nullable=True, unique=True),
+    # allocating, then active or error (Ironic's allocation states).
+    sa.Column("state", sa.String(15), nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("resource_class", sa.String(80), nullable=True),
+    sa.Column("traits", sa.JSON, nullable=False),
+    sa.Column("candidate_nodes", sa.JSON, nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Index("allocations_state_idx", "state"),
+)
+
 conductors = sa.Table(
     "conductors",
     metadata,
@@ -381,6 +405,7 @@ class Node:
     agent_token: str | None
     agent_progress: dict[str, Any] | None
     agent_verify_ca: str | None
+    allocation_uuid: str | None
     revision: int
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
@@ -412,6 +437,24 @@ class Port:
     updated_at: datetime.datetime | None
     portgroup_uuid: str | None = None
     node_uuid: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class Allocation:
+    id: int
+    uuid: str
+    name: str | None
+    node_id: int | None
+    state: str
+    last_error: str | None
+    resource_class: str | None
+    traits: list[str]
+    candidate_nodes: list[str]
+    extra: dict[str, Any]
+    owner: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    node_uuid: str | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -545,6 +588,7 @@ def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = (
 
 _check_field_order(Node, nodes)
 _check_field_order(Port, ports, ("node_uuid",))
+_check_field_order(Allocation, allocations, ("node_uuid",))
 _check_field_order(Conductor, conductors)
 _check_field_order(HistoryEvent, node_history)
 _check_field_order(Chassis, chassis)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from ingot.db.models import (
     Node,
+    allocations,
     bios_settings,
     firmware_components,
     node_history,
@@ -234,7 +235,14 @@ def update(conn: sa.Connection, node_id: int, values: Mapping[str, Any],
         else:
             clauses.append(column == value)
     values = {"updated_at": utcnow(), **values, "revision": nodes.c.revision + 1}
+    # A node that forgets its instance forgets the allocation that stood for it, as
+    # Ironic's does (undeploy, or instance_uuid removed by a PATCH).
+    unlinks = "instance_uuid" in values and values["instance_uuid"] is None
+    if unlinks:
+        values["allocation_uuid"] = None
     result = conn.execute(sa.update(nodes).where(*clauses).values(**values))
+    if result.rowcount == 1 and unlinks:
+        conn.execute(sa.delete(allocations).where(allocations.c.node_id == node_id))
     return result.rowcount == 1
 
 
@@ -243,7 +251,7 @@ def delete(conn: sa.Connection, node_id: int, **expected: Any) -> bool:
     clauses += [nodes.c[name].is_(None) if value is None else nodes.c[name] == value
                 for name, value in expected.items()]
     for dependent in (ports, portgroups, volume_connectors, volume_targets, node_history,
-                      node_inventory, bios_settings, firmware_components):
+                      node_inventory, bios_settings, firmware_components, allocations):
         conn.execute(sa.delete(dependent).where(dependent.c.node_id == node_id))
     return conn.execute(sa.delete(nodes).where(*clauses)).rowcount == 1
 
