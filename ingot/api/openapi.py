@@ -14,12 +14,13 @@ from starlette.responses import Response
 
 from ingot.api import chassis, microversion, portgroups, volume
 from ingot.api.allocation_fields import ALLOCATION
+from ingot.api.deploy_template_fields import DEPLOY_TEMPLATE
 from ingot.api.fields import Resource
 from ingot.api.node_fields import NODE
 from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 
-UNSUPPORTED = ("deploy_templates", "runbooks", "events")
+UNSUPPORTED = ("runbooks", "events")
 
 _JSON = "application/json"
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -152,6 +153,7 @@ def _schemas() -> dict[str, Any]:
                    "properties": {"traits": {"type": "array", "items": _STRING}}},
         "PortCreate": create_schema(PORT),
         "AllocationCreate": _allocation_create(),
+        "DeployTemplateCreate": create_schema(DEPLOY_TEMPLATE),
         "Heartbeat": {
             "type": "object", "required": ["callback_url", "agent_token"],
             "properties": {
@@ -366,6 +368,20 @@ def _paths() -> dict[str, dict[str, Any]]:
             "patch": _operation("Update name or extra (API 1.57).", one,
                                 body=_ref("JsonPatch")),
             "delete": _operation("Delete an allocation, freeing its node.", no_content),
+        },
+        "/v1/deploy_templates": {
+            "get": _operation("List deploy templates (API 1.55).", listed, params=_PAGING),
+            "post": _operation("Create a deploy template.",
+                               {"201": _answer("The deploy template.", _OBJECT)},
+                               body=_ref("DeployTemplateCreate")),
+        },
+        "/v1/deploy_templates/{template}": {
+            "parameters": [_path("template", "A deploy template's UUID or name.")],
+            "get": _operation("Show a deploy template.", one,
+                              params=[_query("fields", _STRING)]),
+            "patch": _operation("Update a deploy template with a JSON patch.", one,
+                                body=_ref("JsonPatch")),
+            "delete": _operation("Delete a deploy template.", no_content),
         },
         "/v1/drivers": {"get": _operation("List drivers (hardware types).", one, params=[
             _query("type", _STRING), _query("detail", _BOOL),

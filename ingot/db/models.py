@@ -291,6 +291,20 @@ allocations = sa.Table(
     sa.Index("allocations_state_idx", "state"),
 )
 
+# Deploy templates (migration 0011): a name that is a trait, and the deploy steps a
+# deployment whose instance asks for that trait runs.
+deploy_templates = sa.Table(
+    "deploy_templates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
 conductors = sa.Table(
     "conductors",
     metadata,
@@ -458,6 +472,17 @@ class Allocation:
 
 
 @dataclasses.dataclass(slots=True)
+class DeployTemplate:
+    id: int
+    uuid: str
+    name: str
+    steps: list[dict[str, Any]]
+    extra: dict[str, Any]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+@dataclasses.dataclass(slots=True)
 class Conductor:
     id: int
     hostname: str
@@ -589,6 +614,7 @@ def _check_field_order(record: type, table: sa.Table, extra: tuple[str, ...] = (
 _check_field_order(Node, nodes)
 _check_field_order(Port, ports, ("node_uuid",))
 _check_field_order(Allocation, allocations, ("node_uuid",))
+_check_field_order(DeployTemplate, deploy_templates)
 _check_field_order(Conductor, conductors)
 _check_field_order(HistoryEvent, node_history)
 _check_field_order(Chassis, chassis)

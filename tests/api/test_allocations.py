@@ -231,6 +231,7 @@ def test_bad_patches_and_duplicates_are_refused(api: httpx.Client, ingot: IngotS
     name = factories.name("dup")
     created = api.post("/v1/allocations", json={"resource_class": "none", "name": name})
     assert created.status_code == 201
+    assert settled(api, name)["state"] == "error"  # the conductor is done with it
     before = snapshot(ingot)
     again = api.post("/v1/allocations", json={"resource_class": "none", "name": name})
     assert again.status_code == 409 and name in fault(again)

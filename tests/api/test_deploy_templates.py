@@ -1,0 +1,117 @@
+"""Deploy templates: stored and shown as Ironic's, bad input refused naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import factories
+from tests.assertions import fault, snapshot
+from tests.servers.ingot import IngotServer
+
+STEP = {"interface": "bios", "step": "apply_configuration", "priority": 150,
+        "args": {"settings": [{"name": "LogicalProc", "value": "Enabled"}]}}
+
+
+@pytest.fixture
+def api(ingot: IngotServer) -> Iterator[httpx.Client]:
+    with ingot.client("1.55") as client:
+        yield client
+
+
+def template_name() -> str:
+    return "CUSTOM_" + factories.name("t").upper().replace("-", "_")
+
+
+def test_create_show_list_patch_delete(api: httpx.Client) -> None:
+    name = template_name()
+    secret_step = {"interface": "deploy", "step": "write_image", "priority": 80,
+                   "args": {"image_password": "s3cret"}}
+    created = api.post("/v1/deploy_templates", json={
+        "name": name, "steps": [STEP, secret_step], "extra": {"k": "v"}})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert created.headers["Location"].endswith(f"/v1/deploy_templates/{body['uuid']}")
+    assert body["steps"][0] == STEP and body["extra"] == {"k": "v"}
+    assert body["steps"][1]["args"] == {"image_password": "******"}
+    assert api.get(f"/v1/deploy_templates/{name}").json() == body
+    listed = api.get("/v1/deploy_templates").json()["deploy_templates"]
+    mine = [t for t in listed if t["uuid"] == body["uuid"]]
+    assert mine and set(mine[0]) == {"uuid", "name", "links"}
+    detailed = api.get("/v1/deploy_templates", params={"detail": "true"}).json()
+    assert body in detailed["deploy_templates"]
+    assert set(api.get(f"/v1/deploy_templates/{name}", params={"fields": "steps"}).json()) \
+        == {"steps", "links"}
+    renamed = api.patch(f"/v1/deploy_templates/{body['uuid']}", json=[
+        {"op": "replace", "path": "/name", "value": name + "_B"},
+        {"op": "remove", "path": "/steps/1"}])
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["name"], renamed.json()["steps"]) == (name + "_B", [STEP])
+    assert api.delete(f"/v1/deploy_templates/{name}_B").status_code == 204
+    assert api.get(f"/v1/deploy_templates/{body['uuid']}").status_code == 404
+
+
+def test_versions_gate_deploy_templates(api: httpx.Client) -> None:
+    old = {"X-OpenStack-Ironic-API-Version": "1.54"}
+    assert api.get("/v1/deploy_templates", headers=old).status_code == 404
+    answer = api.post("/v1/deploy_templates", json={"name": template_name(), "steps": [STEP]},
+                      headers=old)
+    assert answer.status_code == 405
+
+
+BAD_CREATES = [
+    ({"steps": [STEP]}, "Missing required field name"),
+    ({"name": "lowercase", "steps": [STEP]}, "Deploy template name must be a valid trait"),
+    ({"name": "CUSTOM_X"}, "Missing required field steps"),
+    ({"name": "CUSTOM_X", "steps": []}, "No deploy steps specified in steps"),
+    ({"name": "CUSTOM_X", "steps": [{**STEP, "interface": "boot"}]},
+     "steps[0].interface must be one of"),
+    ({"name": "CUSTOM_X", "steps": [{**STEP, "priority": -1}]}, "steps[0].priority"),
+    ({"name": "CUSTOM_X", "steps": [{**STEP, "priority": True}]}, "steps[0].priority"),
+    ({"name": "CUSTOM_X", "steps": [{**STEP, "step": ""}]}, "steps[0].step"),
+    ({"name": "CUSTOM_X", "steps": [{**STEP, "args": []}]}, "steps[0].args"),
+    ({"name": "CUSTOM_X", "steps": [{"interface": "bios", "step": "x"}]},
+     "steps[0]: missing args, priority"),
+    ({"name": "CUSTOM_X", "steps": [{**STEP, "colour": 1}]}, "steps[0]: unknown colour"),
+    ({"name": "CUSTOM_X", "steps": [STEP, {**STEP, "priority": 1}]},
+     "Duplicate deploy steps in steps"),
+    ({"name": "CUSTOM_X", "steps": [STEP], "uuid": "nope"}, "Expected a UUID for uuid"),
+    ({"name": "CUSTOM_X", "steps": [STEP], "extra": 3}, "Expected an object for extra"),
+    ({"name": "CUSTOM_X", "steps": [STEP], "colour": 1},
+     "Unknown field(s) in deploy template: colour"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_CREATES)
+def test_bad_creates_name_the_field_and_change_nothing(
+        api: httpx.Client, ingot: IngotServer, body: dict[str, Any], message: str) -> None:
+    before = snapshot(ingot)
+    answer = api.post("/v1/deploy_templates", json=body)
+    assert answer.status_code == 400 and message in fault(answer)
+    assert snapshot(ingot) == before
+
+
+def test_duplicates_and_bad_patches_change_nothing(api: httpx.Client,
+                                                   ingot: IngotServer) -> None:
+    first, second = template_name(), template_name()
+    for name in (first, second):
+        assert api.post("/v1/deploy_templates",
+                        json={"name": name, "steps": [STEP]}).status_code == 201
+    before = snapshot(ingot)
+    again = api.post("/v1/deploy_templates", json={"name": first, "steps": [STEP]})
+    assert again.status_code == 409 and first in fault(again)
+    for ops, status, message in [
+            ([{"op": "replace", "path": "/name", "value": second}], 409, second),
+            ([{"op": "replace", "path": "/name", "value": "bad name"}], 400, "valid trait"),
+            ([{"op": "remove", "path": "/steps/0"}], 400, "No deploy steps"),
+            ([{"op": "remove", "path": "/name"}], 400, "'/name' is mandatory"),
+            ([{"op": "replace", "path": "/uuid", "value": "x"}], 400, "'/uuid'"),
+            ([{"op": "add", "path": "/steps/0/priority", "value": "high"}], 400,
+             "steps[0].priority")]:
+        answer = api.patch(f"/v1/deploy_templates/{first}", json=ops)
+        assert answer.status_code == status and message in fault(answer), answer.text
+    assert api.get("/v1/deploy_templates", params={"sort_key": "steps"}).status_code == 400
+    assert snapshot(ingot) == before
