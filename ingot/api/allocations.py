@@ -20,7 +20,7 @@ from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
 from ingot.api.fields import links
-from ingot.api.lookup import find_node
+from ingot.api.lookup import find_node, without_json_suffix
 from ingot.api.responses import json_response
 from ingot.common import states
 from ingot.db import allocations, nodes
@@ -49,7 +49,9 @@ def _need_allocations(request: Request) -> int:
     return minor
 
 
-def _find(conn: sa.Connection, ident: str) -> Allocation:
+def _find(conn: sa.Connection, ident: str, minor: int | None = None) -> Allocation:
+    if minor is not None:
+        ident = without_json_suffix(ident, minor)
     found = (allocations.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident)
              else allocations.get_by_name(conn, ident))
     if found is None:
@@ -206,7 +208,7 @@ async def show_allocation(request: Request) -> Response:
     minor = _need_allocations(request)
     fields = ALLOCATION.parse_fields(request.query_params.get("fields"), minor)
     with ctx.db.read() as conn:
-        allocation = _find(conn, request.path_params["allocation"])
+        allocation = _find(conn, request.path_params["allocation"], minor)
     return json_response(allocation_view(allocation, minor, base_url(request), fields))
 
 
@@ -223,7 +225,7 @@ async def patch_allocation(request: Request) -> Response:
         return ALLOCATION.patched(field, raw, minor)
 
     with ctx.db.write() as conn:
-        allocation = _find(conn, request.path_params["allocation"])
+        allocation = _find(conn, request.path_params["allocation"], minor)
         current = {name: getattr(allocation, name) for name in ALLOCATION.patchable()}
         changes = patch.apply(current, operations, check)
         if changes.get("name") and allocations.get_by_name(conn, changes["name"]):
@@ -252,9 +254,9 @@ def _check_deletable(conn: sa.Connection, allocation: Allocation) -> None:
 
 async def delete_allocation(request: Request) -> Response:
     ctx = context(request)
-    _need_allocations(request)
+    minor = _need_allocations(request)
     with ctx.db.write() as conn:
-        allocation = _find(conn, request.path_params["allocation"])
+        allocation = _find(conn, request.path_params["allocation"], minor)
         _check_deletable(conn, allocation)
         allocations.delete(conn, allocation)
     return Response(status_code=204)

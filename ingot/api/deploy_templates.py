@@ -16,6 +16,7 @@ from ingot.api.context import base_url, context, version
 from ingot.api.deploy_template_fields import DEPLOY_TEMPLATE
 from ingot.api.errors import Conflict, MethodNotAllowed, NotFound
 from ingot.api.fields import links
+from ingot.api.lookup import without_json_suffix
 from ingot.api.responses import json_response
 from ingot.db import deploy_templates
 from ingot.db.models import DeployTemplate, utcnow
@@ -43,7 +44,9 @@ def _need_templates(request: Request) -> int:
     return minor
 
 
-def _find(conn: sa.Connection, ident: str) -> DeployTemplate:
+def _find(conn: sa.Connection, ident: str, minor: int | None = None) -> DeployTemplate:
+    if minor is not None:
+        ident = without_json_suffix(ident, minor)
     found = (deploy_templates.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident)
              else deploy_templates.get_by_name(conn, ident))
     if found is None:
@@ -93,7 +96,7 @@ async def show_template(request: Request) -> Response:
     minor = _need_templates(request)
     fields = DEPLOY_TEMPLATE.parse_fields(request.query_params.get("fields"), minor)
     with ctx.db.read() as conn:
-        template = _find(conn, request.path_params["template"])
+        template = _find(conn, request.path_params["template"], minor)
     return json_response(template_view(template, minor, base_url(request), fields))
 
 
@@ -128,7 +131,7 @@ async def patch_template(request: Request) -> Response:
         return DEPLOY_TEMPLATE.patched(field, raw, minor)
 
     with ctx.db.write() as conn:
-        template = _find(conn, request.path_params["template"])
+        template = _find(conn, request.path_params["template"], minor)
         current = {name: getattr(template, name) for name in DEPLOY_TEMPLATE.patchable()}
         changes = patch.apply(current, operations, check)
         _check_unique(conn, template.id, None, changes.get("name"))
@@ -140,8 +143,8 @@ async def patch_template(request: Request) -> Response:
 
 async def delete_template(request: Request) -> Response:
     ctx = context(request)
-    _need_templates(request)
+    minor = _need_templates(request)
     with ctx.db.write() as conn:
-        template = _find(conn, request.path_params["template"])
+        template = _find(conn, request.path_params["template"], minor)
         deploy_templates.delete(conn, template.id)
     return Response(status_code=204)

@@ -19,6 +19,12 @@ def find_node(conn: sa.Connection, ident: str) -> Node:
     return node
 
 
+def without_json_suffix(ident: str, minor: int) -> str:
+    """Up to API 1.90 Ironic reads ``<ident>.json`` as ``<ident>`` (a relic of format
+    suffixes); from 1.91 the suffix is part of the name, which then is not found."""
+    return ident.removesuffix(".json") if minor <= 90 else ident
+
+
 def locked(node: Node) -> Conflict:
     return Conflict(f"Node {node.uuid} is locked by host {node.reservation}, please retry "
                     f"after the current operation is completed.")

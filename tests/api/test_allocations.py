@@ -303,3 +303,11 @@ def test_conductors_racing_over_one_database_never_share_a_node(
     assert len(active) == 5 and len({a.node_uuid for a in active}) == 5
     assert [a.state for a in result].count("error") == 7
     assert {a.node_uuid: a.uuid for a in active} == linked
+
+
+def test_a_json_suffix_names_the_allocation_up_to_1_90(api: httpx.Client) -> None:
+    created = api.post("/v1/allocations", json={"resource_class": "none"}).json()
+    path = f"/v1/allocations/{created['uuid']}.json"
+    assert api.get(path, headers={"X-OpenStack-Ironic-API-Version": "1.90"}).json()[
+        "uuid"] == created["uuid"]
+    assert api.get(path, headers={"X-OpenStack-Ironic-API-Version": "1.91"}).status_code == 404

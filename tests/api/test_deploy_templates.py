@@ -115,3 +115,14 @@ def test_duplicates_and_bad_patches_change_nothing(api: httpx.Client,
         assert answer.status_code == status and message in fault(answer), answer.text
     assert api.get("/v1/deploy_templates", params={"sort_key": "steps"}).status_code == 400
     assert snapshot(ingot) == before
+
+
+def test_a_json_suffix_names_the_template_up_to_1_90(api: httpx.Client) -> None:
+    name = template_name()
+    assert api.post("/v1/deploy_templates", json={"name": name, "steps": [STEP]}
+                    ).status_code == 201
+    path = f"/v1/deploy_templates/{name}.json"
+    assert api.get(path, headers={"X-OpenStack-Ironic-API-Version": "1.90"}).json()[
+        "name"] == name
+    assert api.delete(path, headers={"X-OpenStack-Ironic-API-Version": "1.91"}
+                      ).status_code == 404
