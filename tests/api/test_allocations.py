@@ -58,7 +58,6 @@ def test_an_allocation_gets_the_node_matching_class_traits_and_maintenance(
     add_node(ingot, resource_class=rc)  # no trait
     add_node(ingot, resource_class=rc, traits=["CUSTOM_GPU"], maintenance=True)
     add_node(ingot, resource_class=rc + "x", traits=["CUSTOM_GPU"])
-    add_node(ingot, resource_class=rc, traits=["CUSTOM_GPU"], power_state=None)
     match = add_node(ingot, resource_class=rc, traits=["CUSTOM_GPU", "CUSTOM_X"])
     created = api.post("/v1/allocations", json={"resource_class": rc,
                                                 "traits": ["CUSTOM_GPU"]})
@@ -262,6 +261,25 @@ def test_concurrent_requests_never_share_a_node(api: httpx.Client, ingot: IngotS
     for allocation in active:
         node = api.get(f"/v1/nodes/{allocation['node_uuid']}").json()
         assert node["allocation_uuid"] == node["instance_uuid"] == allocation["uuid"]
+
+
+def test_a_node_without_a_power_state_is_no_candidate(tmp_path: pathlib.Path) -> None:
+    """(Arranged without a server: its power sync would give the node a state.)"""
+    db = Database(f"sqlite:///{tmp_path}/ingot.sqlite")
+    migrate.upgrade(db)
+    with db.write() as conn:
+        conductors.register(conn, "c1", "", [""], ["fake-hardware"])
+        conn.execute(sa.insert(nodes).values(**factories.node_row(
+            provision_state="available", power_state=None, resource_class="rc")))
+        allocations.insert(conn, {
+            "uuid": str(uuid.uuid4()), "state": "allocating", "resource_class": "rc",
+            "traits": [], "candidate_nodes": [], "extra": {}, "created_at": utcnow()})
+    assert processing.process_pending(db, 60) == 1
+    with db.read() as conn:
+        [allocation] = allocations.list_allocations(conn, allocations.AllocationFilters())
+    db.dispose()
+    assert allocation.state == "error" and allocation.node_uuid is None
+    assert "no available nodes match the resource class rc" in (allocation.last_error or "")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
