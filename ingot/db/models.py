@@ -103,7 +103,7 @@ nodes = sa.Table(
     sa.Column("agent_progress", sa.JSON, nullable=True),
     # The CA (PEM) of the agent's self-signed TLS certificate, from its heartbeats.
     sa.Column("agent_verify_ca", sa.Text, nullable=True),
-    # The allocation holding the node (migration 0010); set and cleared only together
+    # The allocation holding the node (migration 0012); set and cleared only together
     # with allocations.node_id, in one transaction (db/allocations.py).
     sa.Column("allocation_uuid", sa.String(36), nullable=True, unique=True),
     # Bumped by every UPDATE: API writes that read a node first (JSON patches) apply
@@ -291,7 +291,7 @@ allocations = sa.Table(
     sa.Index("allocations_state_idx", "state"),
 )
 
-# Deploy templates (migration 0011): a name that is a trait, and the deploy steps a
+# Deploy templates (migration 0013): a name that is a trait, and the deploy steps a
 # deployment whose instance asks for that trait runs.
 deploy_templates = sa.Table(
     "deploy_templates",

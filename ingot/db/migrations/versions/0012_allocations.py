@@ -3,15 +3,15 @@
 Both sides of the link are unique (allocations.node_id, nodes.allocation_uuid): even a
 write that skipped the conditional UPDATE could not give one node two allocations.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 
 
 def upgrade() -> None:
