@@ -194,23 +194,32 @@ def _walk(conn: sa.Connection, clauses: list[sa.ColumnElement[bool]],
 
 def _segments(column: sa.Column[Any], ascending: bool, anchor: tuple[Any, int] | None
               ) -> list[list[sa.ColumnElement[bool]]]:
-    """The conditions of the runs still to read, in list order: each an index range on
-    (column, id), a row-value comparison so that both columns bound the range."""
-    past: list[sa.ColumnElement[bool]] = []
-    if anchor is not None:
-        key: Any = nodes.c.id if column is nodes.c.id else sa.tuple_(column, nodes.c.id)
-        start: Any = anchor[1] if column is nodes.c.id else anchor
-        past.append(key > start if ascending else key < start)
-    if not column.nullable:
-        return [past]
-    nulls: list[sa.ColumnElement[bool]] = [column.is_(None)]
-    values: list[sa.ColumnElement[bool]] = [column.is_not(None)]
+    """The conditions of the runs still to read, in list order, each an index range on
+    (column, id). Past a marker, the rest of the marker's value (column = v, id beyond)
+    and the values beyond it are two ranges: SQLite bounds a row-value comparison by its
+    first column only, which walks every node sharing a common value."""
     if anchor is None:
-        return [nulls, values] if ascending else [values, nulls]
+        past: list[list[sa.ColumnElement[bool]]] = [[]]
+    elif column is nodes.c.id:
+        past = [[nodes.c.id > anchor[1] if ascending else nodes.c.id < anchor[1]]]
+    elif anchor[0] is None:
+        past = []
+    else:
+        # Bound with the column's type: SQLAlchemy refuses "> True" as a literal.
+        value, row_id = sa.bindparam(None, anchor[0], type_=column.type), anchor[1]
+        past = [[column == value, nodes.c.id > row_id if ascending else nodes.c.id < row_id],
+                [column > value if ascending else column < value]]
+    if not column.nullable:
+        return past
+    not_null = column.is_not(None)
+    values = [[not_null, *segment] for segment in past]
+    nulls: list[sa.ColumnElement[bool]] = [column.is_(None)]
+    if anchor is None:
+        return [nulls, *values] if ascending else [*values, nulls]
     if anchor[0] is None:
         nulls.append(nodes.c.id > anchor[1] if ascending else nodes.c.id < anchor[1])
-        return [nulls, values] if ascending else [nulls]
-    return [[*values, *past]] if ascending else [[*values, *past], nulls]
+        return [nulls, [not_null]] if ascending else [nulls]
+    return values if ascending else [*values, nulls]
 
 
 def insert(conn: sa.Connection, values: Mapping[str, Any]) -> Node:

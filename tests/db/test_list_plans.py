@@ -121,7 +121,9 @@ def test_every_sort_order_walks_an_index(filled: Database, sort_key: str,
         for plan in _plans(filled, nodes.NodeFilters(), sort_key, sort_dir, marker):
             assert _walks_in_order(plan, filled.is_sqlite), (sort_key, sort_dir, marker, plan)
             if sort_key != "id":
-                assert f"nodes_{sort_key}_id_idx" in plan, (sort_key, marker, plan)
+                # The rest of the marker's own value may come from a unique index.
+                assert f"nodes_{sort_key}_id_idx" in plan or f"({sort_key}=?" in plan, (
+                    sort_key, marker, plan)
             elif filled.is_sqlite:
                 assert plan.startswith("SCAN nodes") or "rowid" in plan, plan
 
