@@ -22,8 +22,8 @@ from tests.servers.ingot import IngotServer
 
 pytestmark = pytest.mark.postgres
 
-# 3000 in bench/deploy_scale.py --conductors 3 --kill; this many keeps the test within
-# its CI share on 2 busy cores.
+# bench/deploy_scale.py --nodes 3000 --conductors 3 runs the full count (no kill); this
+# many keeps the test within its CI share on 2 busy cores.
 NODES = 600
 HEARTBEAT_TIMEOUT = 8
 CONDUCTOR_OPTIONS = {"conductor": {"heartbeat_interval": 1,
