@@ -11,7 +11,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from ingot.api.microversion import MAX_MINOR
 from ingot.db import node_settings
 from ingot.db.models import nodes
 from tests import factories
@@ -231,7 +230,6 @@ def test_bios_settings(api: httpx.Client, bios_and_firmware: str) -> None:
     assert too_old.status_code == 404
 
 
-@pytest.mark.xfail(MAX_MINOR < 86, strict=True, reason="microversion 1.86 not advertised yet")
 def test_registry_fields_and_firmware(ingot: IngotServer, bios_and_firmware: str) -> None:
     node = bios_and_firmware
     with ingot.client(version="1.86") as api:
