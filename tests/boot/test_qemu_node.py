@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests import factories
-from tests.deploy.nodes import provision, wait_for
+from tests.deploy.nodes import ABORT_IN_WAIT_CALL_BACK, provision, wait_for
 from tests.servers.bootfiles import BootFiles, boot_files
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
@@ -121,7 +121,8 @@ def wait_callback(callbacks: HttpRootServer, name: str, server: IngotServer,
 def abort_and_power_off(api: httpx.Client, server: IngotServer, node: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "abort"})
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "abort"},
+                           headers=ABORT_IN_WAIT_CALL_BACK)
         if response.status_code == 202:
             break
         time.sleep(0.2)

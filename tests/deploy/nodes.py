@@ -11,6 +11,9 @@ import httpx
 
 from tests import factories
 
+# As in Ironic 39, aborting a node in wait call-back needs API 1.110 (406 before).
+ABORT_IN_WAIT_CALL_BACK = {"X-OpenStack-Ironic-API-Version": "1.110"}
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

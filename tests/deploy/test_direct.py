@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from tests.assertions import fault
-from tests.deploy.nodes import deploy, provision, sha256, vm_node, wait_for
+from tests.deploy.nodes import (
+    ABORT_IN_WAIT_CALL_BACK,
+    deploy,
+    provision,
+    sha256,
+    vm_node,
+    wait_for,
+)
 from tests.servers.ingot import IngotServer
 from tests.servers.origin import Fault, Origin
 
@@ -154,7 +161,8 @@ def test_abort_in_wait_call_back(api: httpx.Client, server: IngotServer,
         time.sleep(0.1)
     response = None
     while time.monotonic() < deadline:
-        response = api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "abort"})
+        response = api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "abort"},
+                           headers=ABORT_IN_WAIT_CALL_BACK)
         if response.status_code == 202:
             break
         time.sleep(0.1)  # the conductor holds the node while it handles a heartbeat
