@@ -40,7 +40,7 @@ def _row(i: int) -> dict[str, Any]:
         "owner": _value(i), "lessee": _value(i + 1), "fault": _value(i),
         "conductor_affinity": _value(i), "instance_name": _value(i),
         "chassis_uuid": None if i % 50 == 0 else _chassis(i % 100),
-        "shard": f"v{i % 100}" if i % 10 == 7 else None,  # few sites shard
+        "shard": f"v{i % 300}" if i % 100 == 7 else None,  # few sites shard
         # Children are rare, and lists leave them out unless asked.
         "parent_node": None if i % 100 else f"v{i % 300}",
         "instance_uuid": None if i % 50 == 1 else f"00000000-0000-4000-8000-{i:012d}",
