@@ -26,7 +26,10 @@ def test_interrupted_run_leaves_no_server(tmp_path: pathlib.Path, sig: int) -> N
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-k", "sqlite",
          "--basetemp", str(tmp_path / "inner"), "tests/interrupted_run.py"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        start_new_session=True,
+        # A run started in the background by a shell inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the inner run the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_until(lambda: ready.exists() and ready.read_text() != "", 90,
                    "the inner run's servers", interval=0.2)
