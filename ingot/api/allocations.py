@@ -194,10 +194,8 @@ async def list_allocations(request: Request) -> Response:
     base = base_url(request)
     body: dict[str, Any] = {"allocations": [allocation_view(a, minor, base, fields)
                                             for a in found]}
-    carried = {k: v for k, v in params.items()
-               if k not in ("limit", "marker", "sort_key", "sort_dir")}
     nxt = listing.next_link(base, "/v1/allocations", page, len(found),
-                            found[-1].uuid if found else None, carried)
+                            found[-1].uuid if found else None, params)
     if nxt:
         body["next"] = nxt
     return json_response(body)

@@ -144,10 +144,8 @@ def list_handler(kind: Kind, *, detail: bool = False,
         base = base_url(request)
         body: dict[str, Any] = {kind.key: [kind.view(r, minor, base, names, wants_detail)
                                            for r in found]}
-        carried = {k: v for k, v in params.items()
-                   if k not in ("limit", "marker", "sort_key", "sort_dir")}
         nxt = listing.next_link(base, request.url.path.rstrip("/"), page, len(found),
-                                found[-1].uuid if found else None, carried)
+                                found[-1].uuid if found else None, params)
         if nxt:
             body["next"] = nxt
         return json_response(body)

@@ -82,10 +82,8 @@ async def list_templates(request: Request) -> Response:
     base = base_url(request)
     body: dict[str, Any] = {"deploy_templates": [
         template_view(t, minor, base, fields, detail) for t in found]}
-    carried = {k: v for k, v in params.items()
-               if k not in ("limit", "marker", "sort_key", "sort_dir")}
     nxt = listing.next_link(base, "/v1/deploy_templates", page, len(found),
-                            found[-1].uuid if found else None, carried)
+                            found[-1].uuid if found else None, params)
     if nxt:
         body["next"] = nxt
     return json_response(body)

@@ -65,10 +65,8 @@ async def list_history(request: Request) -> Response:
     base = base_url(request)
     body: dict[str, Any] = {"history": [_event_view(e, node.uuid, minor, base, detail)
                                         for e in found]}
-    carried = {k: v for k, v in params.items()
-               if k not in ("limit", "marker", "sort_key", "sort_dir")}
     nxt = listing.next_link(base, request.url.path.rstrip("/"), page, len(found),
-                            found[-1].uuid if found else None, carried)
+                            found[-1].uuid if found else None, params)
     if nxt:
         body["next"] = nxt
     return json_response(body)

@@ -40,11 +40,16 @@ def page_params(request: Request, max_limit: int, sortable: Collection[str], *,
     return Page(min(limit or max_limit, max_limit), marker, sort_key, sort_dir)
 
 
+PAGING = ("limit", "marker", "sort_key", "sort_dir")
+
+
 def next_link(base: str, path: str, page: Page, count: int, last_uuid: str | None,
-              carried: Mapping[str, str]) -> str | None:
-    """The link to the following page, when this page was full."""
+              params: Mapping[str, str]) -> str | None:
+    """The link to the following page, when this page was full; it keeps the
+    request's other parameters (filters, fields, detail)."""
     if count < page.limit or last_uuid is None:
         return None
+    carried = {key: value for key, value in params.items() if key not in PAGING}
     query = {**carried, "sort_key": page.sort_key, "sort_dir": page.sort_dir,
              "limit": str(page.limit), "marker": last_uuid}
     return f"{base}{path}?{urlencode(query)}"

@@ -110,10 +110,8 @@ def _list(request: Request, detail: bool | None, chassis_uuid: str | None = None
         node_view(node, minor, base, fields, detail=bool(detail),
                   conductor=ctx.directory.conductor_for(node) if wants_conductor else None)
         for node in found]}
-    carried = {key: value for key, value in params.items()
-               if key not in ("limit", "marker", "sort_key", "sort_dir")}
     nxt = listing.next_link(base, request.url.path.rstrip("/"), page, len(found),
-                            found[-1].uuid if found else None, carried)
+                            found[-1].uuid if found else None, params)
     if nxt:
         body["next"] = nxt
     return json_response(body)

@@ -78,10 +78,8 @@ def _list(request: Request, node_ident: str | None, detail: bool,
             raise NotFound(f"Port {page.marker} could not be found.") from None
     base = base_url(request)
     body: dict[str, Any] = {"ports": [port_view(p, minor, base, fields, detail) for p in found]}
-    carried = {k: v for k, v in params.items()
-               if k not in ("limit", "marker", "sort_key", "sort_dir")}
     nxt = listing.next_link(base, request.url.path.rstrip("/"), page, len(found),
-                            found[-1].uuid if found else None, carried)
+                            found[-1].uuid if found else None, params)
     if nxt:
         body["next"] = nxt
     return json_response(body)
