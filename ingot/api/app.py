@@ -45,6 +45,7 @@ from ingot.api.responses import http_exception_handler
 from ingot.db.engine import Database
 from ingot.drivers.settings import DriverSettings
 from ingot.inspection.settings import InspectionSettings
+from ingot.ui import service as dashboard
 
 _UNSUPPORTED = openapi.UNSUPPORTED
 _ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -227,7 +228,7 @@ def create_app(db: Database, settings: ApiSettings,
                     await result
 
     app = Starlette(
-        routes=_routes(),
+        routes=[*_routes(), *dashboard.routes(authenticate)],
         middleware=[Middleware(ApiMiddleware), Middleware(AuthMiddleware,
                                                           authenticate=authenticate)],
         exception_handlers={HTTPException: http_exception_handler},

@@ -22,6 +22,7 @@ from ingot.proxy import catalog, nodes, ports, resources, root
 from ingot.proxy.config import ProxyConfig
 from ingot.proxy.context import ProxyContext
 from ingot.proxy.middleware import ProxyMiddleware
+from ingot.ui import multisite as dashboard
 
 _ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Resources an Ironic site may have that the proxy does not route (yet); agents talk to
@@ -124,10 +125,11 @@ def create_app(config: ProxyConfig) -> Starlette:
             for site in ctx.sites:
                 await site.aclose()
 
+    auth = authenticator(config)
     app = Starlette(
-        routes=_routes(),
+        routes=[*_routes(), *dashboard.routes(auth)],
         middleware=[Middleware(ProxyMiddleware, versions=ctx.versions),
-                    Middleware(AuthMiddleware, authenticate=authenticator(config))],
+                    Middleware(AuthMiddleware, authenticate=auth)],
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
     )

@@ -1,0 +1,103 @@
+"""Live updates: one change cursor per process, fanned out to every open page as
+server-sent events.
+
+Whatever writes a node (API, conductor, an agent's heartbeat, another process on the
+same database) bumps its updated_at, so one indexed query per interval, for all
+viewers together, finds every change: never one request per node or per viewer. The
+query looks back a short window because a transaction may commit after a later one's
+timestamp was read; what was already sent (same node revision) is not sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+
+from ingot.ui.fleet import Change
+
+LOG = logging.getLogger(__name__)
+
+Reader = Callable[[datetime.datetime, int], list[Change]]
+_BATCH = 500
+_QUEUE = 2000  # events a slow viewer may lag behind before it is told to reload
+
+
+class ChangeFeed:
+    def __init__(self, read: Reader, latest: Callable[[], datetime.datetime | None], *,
+                 interval: float = 0.5, window: float = 2.0):
+        self.read = read
+        self.latest = latest
+        self.interval = interval
+        self.window = datetime.timedelta(seconds=window)
+        self._queues: set[asyncio.Queue[bytes]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._cursor: datetime.datetime | None = None
+        self._sent: dict[str, tuple[int, datetime.datetime]] = {}
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[bytes]]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE)
+        self._queues.add(queue)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    async def _run(self) -> None:
+        """Polls while anyone listens; stops with the last viewer."""
+        if self._cursor is None:
+            self._cursor = self.latest() or datetime.datetime(1970, 1, 1)
+        while self._queues:
+            try:
+                self._poll()
+            except Exception:
+                # A database hiccup must not end live updates for every viewer.
+                LOG.exception("Reading node changes for the dashboard failed")
+            await asyncio.sleep(self.interval)
+
+    def _poll(self) -> None:
+        assert self._cursor is not None
+        since = self._cursor - self.window
+        while True:
+            batch = self.read(since, _BATCH)
+            for change in batch:
+                known = self._sent.get(change.uuid)
+                if known is not None and known[0] >= change.revision:
+                    continue
+                self._sent[change.uuid] = (change.revision, change.updated_at)
+                self._publish(b"event: node\ndata: " + orjson.dumps(change.event) + b"\n\n")
+            if batch:
+                self._cursor = max(self._cursor, batch[-1].updated_at)
+            if len(batch) < _BATCH or batch[-1].updated_at == since:
+                break
+            since = batch[-1].updated_at
+        # Forget what has left the window: its revision cannot come round again.
+        horizon = self._cursor - self.window
+        self._sent = {uuid: seen for uuid, seen in self._sent.items() if seen[1] >= horizon}
+
+    def _publish(self, message: bytes) -> None:
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:
+                # The page missed events: it reloads what it shows instead.
+                queue.get_nowait()
+                queue.put_nowait(b"event: reload\ndata: {}\n\n")
+
+
+async def stream(feed: ChangeFeed, keepalive: float = 15.0) -> AsyncIterator[bytes]:
+    """The event stream of one viewer, with comments as keep-alives."""
+    async with feed.subscribe() as queue:
+        yield b"retry: 2000\nevent: hello\ndata: {}\n\n"
+        while True:
+            try:
+                yield await asyncio.wait_for(queue.get(), keepalive)
+            except TimeoutError:
+                yield b": keep-alive\n\n"

@@ -1,0 +1,45 @@
+"""The dashboard of `ingot serve` and `ingot api`: the pages, the fleet's counts, and
+live node changes from this service's database."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from ingot.db.engine import Database
+from ingot.ui import events, fleet, pages
+
+
+def _db(request: Request) -> Database:
+    # The API's context (ingot.api.context) holds the database the handlers use.
+    db: Database = request.app.state.ctx.db
+    return db
+
+
+async def _summary(request: Request) -> Response:
+    return JSONResponse(fleet.summary(_db(request)), headers={"Cache-Control": "no-store"})
+
+
+def _feed(request: Request) -> events.ChangeFeed:
+    state = request.app.state
+    feed: events.ChangeFeed | None = getattr(state, "ui_feed", None)
+    if feed is None:
+        db = _db(request)
+        feed = events.ChangeFeed(lambda since, limit: fleet.changes_since(db, since, limit),
+                                 lambda: fleet.latest_change(db))
+        state.ui_feed = feed
+    return feed
+
+
+async def _events(request: Request) -> Response:
+    return StreamingResponse(events.stream(_feed(request)), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store",
+                                      "X-Accel-Buffering": "no"})
+
+
+def routes(auth: pages.Authenticate) -> list[BaseRoute]:
+    return pages.routes(auth, [
+        Route("/summary", pages.guarded(auth, _summary), methods=["GET"]),
+        Route("/events", pages.guarded(auth, _events), methods=["GET"]),
+    ], multisite=False)
