@@ -15,13 +15,13 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import bcrypt
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingot.api.errors import Forbidden, ServiceUnavailable, Unauthorized
+from ingot.api.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 
 LOG = logging.getLogger(__name__)
 
@@ -150,8 +150,11 @@ class KeystoneAuthenticator:
     """
 
     def __init__(self, session: Any, allowed_roles: Collection[str], cache_seconds: int = 300,
-                 www_authenticate_uri: str | None = None):
+                 www_authenticate_uri: str | None = None, auth_url: str | None = None):
         self.session = session
+        # Where people get tokens with a password (the dashboard's login form): the
+        # public Keystone clients are sent to, else the one ingot itself uses.
+        self.login_url = www_authenticate_uri or auth_url
         self.allowed_roles = set(allowed_roles)
         self.cache_seconds = cache_seconds
         self._cache: dict[bytes, _CachedToken] = {}
@@ -205,6 +208,46 @@ class KeystoneAuthenticator:
         expires = _parse_expiry(body.get("expires_at"))
         return identity, expires
 
+    async def login(self, fields: Mapping[str, Any]) -> str:
+        """A project-scoped token for a person's password (fields username, password,
+        project, domain), checked like any token the API receives: valid, and with an
+        allowed role."""
+        values = []
+        for name in ("username", "password", "project", "domain"):
+            value = fields.get(name)
+            if not isinstance(value, str) or not value or len(value) > 255:
+                raise BadRequest(f"Login needs {name}: a string of 1 to 255 characters.")
+            values.append(value)
+        username, password, project, domain = values
+        if not self.login_url:
+            raise ServiceUnavailable("Cannot log in: [keystone_authtoken] names no "
+                                     "www_authenticate_uri or auth_url.")
+        token = await asyncio.to_thread(self._password_token, self.login_url, username,
+                                        password, project, domain)
+        await self({b"x-auth-token": token.encode()})
+        return token
+
+    def _password_token(self, url: str, username: str, password: str, project: str,
+                        domain: str) -> str:
+        from keystoneauth1 import exceptions as ks_exc  # noqa: PLC0415 - keystone mode
+        from keystoneauth1 import session as ks_session  # noqa: PLC0415
+        from keystoneauth1.identity import v3  # noqa: PLC0415
+
+        auth = v3.Password(auth_url=url, username=username, password=password,
+                           project_name=project, user_domain_name=domain,
+                           project_domain_name=domain)
+        try:
+            token = ks_session.Session(auth=auth, verify=self.session.verify).get_token()
+        except (ks_exc.Unauthorized, ks_exc.NotFound, ks_exc.BadRequest):
+            raise Unauthorized("Keystone refused the user name, password, project or "
+                               "domain.") from None
+        except ks_exc.ClientException as exc:
+            LOG.error("Logging in at Keystone failed: %s", exc.__class__.__name__)
+            raise ServiceUnavailable("Cannot log in: Keystone is unreachable.") from None
+        if not token:
+            raise Unauthorized("Keystone issued no token.")
+        return str(token)
+
     def _authorize(self, identity: dict[str, Any]) -> dict[str, Any]:
         if self.allowed_roles and not self.allowed_roles & set(identity["roles"]):
             raise Forbidden("The token's roles do not allow access to the Bare Metal API.")
@@ -228,7 +271,8 @@ def keystone_authenticator(conf: Any) -> KeystoneAuthenticator:
     return KeystoneAuthenticator(
         session, conf.api.keystone_allowed_roles,
         cache_seconds=conf[keystone.GROUP].token_cache_time,
-        www_authenticate_uri=conf[keystone.GROUP].www_authenticate_uri)
+        www_authenticate_uri=conf[keystone.GROUP].www_authenticate_uri,
+        auth_url=getattr(auth, "auth_url", None))
 
 
 def noauth(_headers: dict[bytes, bytes]) -> dict[str, Any]:

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import jinja2
+import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -60,6 +62,31 @@ def guarded(auth: Authenticate, handler: Handler) -> Handler:
     return endpoint
 
 
+_LOGIN_MAX = 16384
+
+
+def login(auth: Authenticate) -> Handler:
+    """Keystone's authenticator (ingot.api.auth) has login: a token for the login form's
+    password, handed to the page's script, which keeps it in sessionStorage. Other
+    authenticators have none: 404."""
+    async def endpoint(request: Request) -> Response:
+        get_token = getattr(auth, "login", None)
+        if get_token is None:
+            raise HTTPException(404)
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > _LOGIN_MAX:
+                raise HTTPException(413)
+        try:
+            fields = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            fields = None
+        token = await get_token(fields if isinstance(fields, dict) else {})
+        return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
+    return endpoint
+
+
 def page(auth: Authenticate, template: str, multisite: bool) -> Handler:
     async def endpoint(request: Request) -> Response:
         token_login = False
@@ -95,5 +122,5 @@ def routes(auth: Authenticate, data: list[BaseRoute], *, multisite: bool) -> lis
         Route("/", fleet, methods=["GET"]),
         Route("/nodes/{node}", page(auth, "node.html.j2", multisite), methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="ui-static"),
-        Mount("/api", routes=data),
+        Mount("/api", routes=[Route("/login", login(auth), methods=["POST"]), *data]),
     ])]

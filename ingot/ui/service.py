@@ -3,6 +3,9 @@ live node changes from this service's database."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -17,8 +20,19 @@ def _db(request: Request) -> Database:
     return db
 
 
+# Counts read every row's index entry (35 ms at 100k nodes on SQLite, bench/ui_fleet.py)
+# and every open page asks again after changes: one reading serves all for a moment.
+_SUMMARY_TTL = 2.0
+
+
 async def _summary(request: Request) -> Response:
-    return JSONResponse(fleet.summary(_db(request)), headers={"Cache-Control": "no-store"})
+    state = request.app.state
+    cached: tuple[float, dict[str, Any]] | None = getattr(state, "ui_summary", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > _SUMMARY_TTL:
+        cached = (now, fleet.summary(_db(request)))
+        state.ui_summary = cached
+    return JSONResponse(cached[1], headers={"Cache-Control": "no-store"})
 
 
 def _feed(request: Request) -> events.ChangeFeed:

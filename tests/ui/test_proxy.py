@@ -72,6 +72,8 @@ def test_proxy_view_names_the_site_that_stopped(sites: TwoSites, page: Page) -> 
     page.wait_for_selector("#banner:not([hidden])")
     banner = page.text_content("#banner") or ""
     assert banner.startswith("Sites not answering: west") and "east" not in banner
+    # The banner comes from the sites' probe, the rows from the listing after it.
+    page.wait_for_function("document.querySelectorAll('#nodes tbody tr').length === 3")
     assert _sites_column(page) == {"east-0": "east", "east-1": "east", "east-2": "east"}
     page.wait_for_function("document.querySelector('#total').textContent === '3'")
     assert "west: no answer" in (page.text_content("#site-counts") or "")
