@@ -69,7 +69,7 @@ def browser_open(url: str, count: int) -> tuple[float, float] | None:
         from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional
     except ImportError:
         return None
-    from tests.ui.conftest import chromium_path  # noqa: PLC0415
+    from tests.ui.browser import chromium_path  # noqa: PLC0415
 
     executable = chromium_path()
     if executable is None:

@@ -8,6 +8,7 @@ import pathlib
 import secrets
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +18,10 @@ from tests.servers.ingot import IngotServer
 from tests.servers.postgres import temporary_database
 from tests.servers.process import install_cleanup, stop_all, unavailable
 from tests.servers.swift import SwiftServer, SwiftUnavailable
+from tests.ui import browser as chromium
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # Every process this run starts inherits the marker, so whatever outlives the run can
 # be found (tests/servers/leftovers.py, .ci/run). INGOT_TEST_RUN_ID chooses the id.
@@ -102,3 +107,11 @@ def glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlanceServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the dashboard's tests (tests/ui, tests/keystone), one per
+    session: Playwright's sync API allows one instance at a time."""
+    with chromium.launched() as launched:
+        yield launched

@@ -9,12 +9,10 @@ import httpx
 
 from tests.servers.ingot import IngotServer
 from tests.servers.keystone import DOMAIN, Account
-from tests.ui.conftest import browser, screenshot
+from tests.ui.browser import screenshot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
-
-__all__ = ["browser"]  # the session's Chromium, a fixture of tests/ui
 
 
 def _log_in(page: Page, account: Account, password: str) -> None:

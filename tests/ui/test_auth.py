@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.servers.ingot import IngotServer
-from tests.ui.conftest import screenshot
+from tests.ui.browser import screenshot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

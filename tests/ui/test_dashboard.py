@@ -22,7 +22,7 @@ from ingot.db import migrate
 from ingot.db.engine import Database
 from ingot.demo import image
 from tests.servers.ingot import IngotServer
-from tests.ui.conftest import screenshot
+from tests.ui.browser import screenshot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
