@@ -25,16 +25,31 @@ if TYPE_CHECKING:
 
 # Every process this run starts inherits the marker, so whatever outlives the run can
 # be found (tests/servers/leftovers.py, .ci/run). INGOT_TEST_RUN_ID chooses the id.
+_PARENT_RUN_ID = os.environ.get(leftovers.MARKER)  # an xdist worker's: its controller's
 RUN_ID = os.environ.get("INGOT_TEST_RUN_ID") or f"{os.getpid()}-{secrets.token_hex(4)}"
 os.environ[leftovers.MARKER] = RUN_ID
 install_cleanup()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker marks what it starts <run id>.<worker id>: its own sweep at the end
+    then spares the servers of the workers still running, and a sweep of the run's id
+    (.ci/run's) still finds everything."""
+    global RUN_ID
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker:
+        RUN_ID = f"{_PARENT_RUN_ID or RUN_ID}.{worker}"
+        os.environ[leftovers.MARKER] = RUN_ID
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Stop what the fixtures' teardown did not (an interrupted run, an agent a server
     started and nothing stopped), and say so."""
     stopped = stop_all()
-    swept = leftovers.sweep(RUN_ID, exclude={os.getpid()})
+    # An xdist controller starts nothing itself; a sweep of its id would also hit the
+    # workers, which sweep their own.
+    distributing = session.config.pluginmanager.has_plugin("dsession")
+    swept = {} if distributing else leftovers.sweep(RUN_ID, exclude={os.getpid()})
     for what in [*stopped, *swept.values()]:
         if "multiprocessing.resource_tracker" in what:
             continue  # the pytest process's own helper (a spawn Pool), ending with it

@@ -51,18 +51,29 @@ def test_interrupted_run_leaves_no_server(tmp_path: pathlib.Path, sig: int) -> N
 
 def test_leftovers_finds_and_kills_marked_processes(tmp_path: pathlib.Path) -> None:
     run_id = f"leftover-{secrets.token_hex(4)}"
-    env = {**os.environ, leftovers.MARKER: run_id}
-    orphan = subprocess.Popen(["sleep", "600"], env=env, start_new_session=True)
+
+    def orphan(marker: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["sleep", "600"], env={**os.environ, leftovers.MARKER: marker},
+                                start_new_session=True)
+
+    # The run's own, one of its parallel workers', and another run's whose id only
+    # starts like this one's.
+    mine, workers, other = orphan(run_id), orphan(f"{run_id}.gw1"), orphan(f"{run_id}0")
     try:
         result = subprocess.run([sys.executable, "-m", "tests.servers.leftovers", run_id],
                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 1
-        assert f"pid {orphan.pid}: sleep 600" in result.stderr
-        assert orphan.wait(10) == -signal.SIGTERM
+        assert f"pid {mine.pid}: sleep 600" in result.stderr
+        assert f"pid {workers.pid}: sleep 600" in result.stderr
+        assert f"pid {other.pid}:" not in result.stderr
+        assert mine.wait(10) == -signal.SIGTERM
+        assert workers.wait(10) == -signal.SIGTERM
+        assert other.poll() is None
         clean = subprocess.run([sys.executable, "-m", "tests.servers.leftovers", run_id],
                                cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert clean.returncode == 0, clean.stderr
     finally:
-        if orphan.poll() is None:
-            orphan.kill()
-            orphan.wait(10)
+        for process in (mine, workers, other):
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)

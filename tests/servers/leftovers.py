@@ -17,7 +17,8 @@ MARKER = "INGOT_TEST_RUN"
 
 
 def marked(run_id: str, exclude: set[int] | frozenset[int] = frozenset()) -> dict[int, str]:
-    """pid -> command line of the processes carrying run_id's marker."""
+    """pid -> command line of the processes carrying run_id's marker, or that of one of
+    its parallel workers (<run_id>.<worker>)."""
     needle = f"{MARKER}={run_id}".encode()
     found: dict[int, str] = {}
     for entry in pathlib.Path("/proc").iterdir():
@@ -25,7 +26,7 @@ def marked(run_id: str, exclude: set[int] | frozenset[int] = frozenset()) -> dic
             continue
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
-            if needle not in environ:
+            if not any(var == needle or var.startswith(needle + b".") for var in environ):
                 continue
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip()
         except OSError:
