@@ -203,8 +203,10 @@ class KeystoneAuthenticator:
                 from None
         body = response.json()["token"]
         roles = [role["name"] for role in body.get("roles", [])]
+        # system: a system-scoped token, which sees every project's runbooks.
         identity = {"user": body.get("user", {}).get("name"), "roles": roles,
-                    "project": body.get("project", {}).get("id")}
+                    "project": body.get("project", {}).get("id"),
+                    "system": bool(body.get("system", {}).get("all"))}
         expires = _parse_expiry(body.get("expires_at"))
         return identity, expires
 

@@ -1,6 +1,7 @@
 """List, show, create, patch and delete for the small resources (chassis, portgroups,
-volume connectors and targets): a `Kind` names the field table, the store and the
-rules particular to the resource; the handlers here do the rest as Ironic does.
+volume connectors and targets, deploy templates, runbooks): a `Kind` names the field
+table, the store and the rules particular to the resource; the handlers here do the
+rest as Ironic does.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from starlette.responses import Response
 from ingot.api import listing, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
+from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotAcceptable, NotFound
 from ingot.api.fields import Resource, links
-from ingot.api.lookup import find_node, locked
+from ingot.api.lookup import find_node, locked, without_json_suffix
 from ingot.api.responses import json_response
 from ingot.db import nodes, records
 from ingot.db.models import Node
@@ -30,6 +31,13 @@ Prepare = Callable[[sa.Connection, dict[str, Any], Any], dict[str, Any]]
 BeforeDelete = Callable[[sa.Connection, Any], None]
 # The list's query parameters -> extra WHERE clauses (conn to resolve names).
 Filters = Callable[[sa.Connection, Mapping[str, str], int], list[sa.ColumnElement[bool]]]
+# Rules that depend on who asks or with which version: (request, minor, checked
+# values, the record being patched or None) -> values to store.
+Admit = Callable[[Request, int, dict[str, Any], Any], dict[str, Any]]
+# (request, record, write): raise when the requester may not see (or change) it.
+Access = Callable[[Request, Any, bool], None]
+# (request) -> WHERE clauses limiting a list to what the requester may see.
+Visible = Callable[[Request], list[sa.ColumnElement[bool]]]
 
 
 def _no_filters(conn: sa.Connection, params: Mapping[str, str],
@@ -45,6 +53,19 @@ def _nothing(conn: sa.Connection, record: Any) -> None:
     return None
 
 
+def _admit_all(request: Request, minor: int, values: dict[str, Any],
+               current: Any) -> dict[str, Any]:
+    return values
+
+
+def _open(request: Request, record: Any, write: bool) -> None:
+    return None
+
+
+def _everything(request: Request) -> list[sa.ColumnElement[bool]]:
+    return []
+
+
 @dataclasses.dataclass(frozen=True)
 class Kind:
     fields: Resource
@@ -53,6 +74,10 @@ class Kind:
     key: str                     # the list's key: "chassis", "connectors"
     title: str                   # in messages: "Chassis", "Volume connector"
     since: int = 1               # older requests get 404, as from Ironic
+    # Ironic answers older writes to some resources 405 (reads still 404), saying
+    # "The API version does not allow <gate_name>".
+    gate_name: str | None = None
+    json_suffix: bool = False    # "<ident>.json" names <ident> up to API 1.90
     by_name: bool = False        # may be named by name as well as UUID
     detail_since: int = 43       # the list's detail parameter
     sublinks: Mapping[str, int] = dataclasses.field(default_factory=dict)  # name -> since
@@ -64,12 +89,31 @@ class Kind:
     # Node-owned records change only when the node may change (volume: powered off);
     # called with the node and e.g. "volume connector update".
     node_rule: Callable[[Node, str], None] | None = None
+    admit: Admit = _admit_all
+    access: Access = _open
+    visible: Visible = _everything
 
     def gate(self, request: Request) -> int:
         minor = version(request).minor
         if minor < self.since:
-            raise NotFound(f"The resource could not be found: {request.url.path}")
+            if self.gate_name is None:
+                raise NotFound(f"The resource could not be found: {request.url.path}")
+            message = f"The API version does not allow {self.gate_name}."
+            if request.method == "GET":
+                raise NotFound(message)
+            raise MethodNotAllowed(message)
         return minor
+
+    def ident(self, request: Request, param: str, minor: int) -> str:
+        ident: str = request.path_params[param]
+        return without_json_suffix(ident, minor) if self.json_suffix else ident
+
+    def find_for(self, conn: sa.Connection, request: Request, param: str, minor: int,
+                 *, write: bool) -> Any:
+        """The record the request names, if the requester may see (write: change) it."""
+        record = self.find(conn, self.ident(request, param, minor))
+        self.access(request, record, write)
+        return record
 
     def view(self, record: Any, minor: int, base: str,
              names: tuple[str, ...] | None = None, detail: bool = True) -> dict[str, Any]:
@@ -132,7 +176,7 @@ def list_handler(kind: Kind, *, detail: bool = False,
             raise BadRequest("Can't fetch a subset of fields with 'detail' set.")
         page = listing.page_params(request, ctx.settings.max_limit, kind.store.sortable)
         with ctx.db.read() as conn:
-            clauses = kind.filters(conn, params, minor)
+            clauses = kind.filters(conn, params, minor) + kind.visible(request)
             if scope is not None:
                 clauses += scope(conn, request)
             try:
@@ -158,7 +202,7 @@ def show_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
         ctx = context(request)
         names = kind.fields.parse_fields(request.query_params.get("fields"), minor)
         with ctx.db.read() as conn:
-            record = kind.find(conn, request.path_params[param])
+            record = kind.find_for(conn, request, param, minor, write=False)
         return json_response(kind.view(record, minor, base_url(request), names))
     return handler
 
@@ -180,6 +224,7 @@ def create_handler(kind: Kind) -> Callable[[Request], Any]:
         body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
         values = {**kind.fields.defaults(), **kind.fields.creation_values(body, minor)}
         values["uuid"] = values.get("uuid") or str(uuidlib.uuid4())
+        values = kind.admit(request, minor, values, None)
         try:
             with ctx.db.write() as conn:
                 values = kind.prepare(conn, values, None)
@@ -206,12 +251,13 @@ def patch_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
                                                  ctx.settings.max_body_depth))
         try:
             with ctx.db.write() as conn:
-                record = kind.find(conn, request.path_params[param])
+                record = kind.find_for(conn, request, param, minor, write=True)
                 current = {name: getattr(record, name) for name in kind.fields.patchable()}
                 changes = patch.apply(current, operations,
                                       lambda field, raw: kind.fields.patched(field, raw,
                                                                              minor))
                 if changes:
+                    changes = kind.admit(request, minor, changes, record)
                     if kind.store.owned:
                         _node_allows(kind, conn, record.node_id, "update")
                     changes = kind.prepare(conn, changes, record)
@@ -228,10 +274,10 @@ def patch_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
 
 def delete_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
     async def handler(request: Request) -> Response:
-        kind.gate(request)
+        minor = kind.gate(request)
         ctx = context(request)
         with ctx.db.write() as conn:
-            record = kind.find(conn, request.path_params[param])
+            record = kind.find_for(conn, request, param, minor, write=True)
             if kind.store.owned:
                 _node_allows(kind, conn, record.node_id, "deletion")
             kind.before_delete(conn, record)

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import validation
+from ingot.api import runbooks, validation
 from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, Forbidden, NotAcceptable, PayloadTooLarge
@@ -23,7 +23,7 @@ from ingot.common import power, states
 from ingot.configdrive import check as configdrive_check
 from ingot.configdrive.errors import ConfigDriveRejected
 from ingot.db import nodes
-from ingot.db.models import Node, utcnow
+from ingot.db.models import Node, Runbook, utcnow
 from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import InvalidParameter
 from ingot.drivers.settings import DriverSettings
@@ -114,7 +114,7 @@ async def set_provision_state(request: Request) -> Response:
     body = await read_object(request, ctx.settings.max_provision_body,
                              ctx.settings.max_body_depth)
     unknown = set(body) - {"target", "configdrive", "clean_steps", "deploy_steps",
-                           "service_steps", "rescue_password", "disable_ramdisk"}
+                           "service_steps", "rescue_password", "disable_ramdisk", "runbook"}
     if unknown:
         raise BadRequest(f"Unknown field(s) in provision request: "
                          f"{', '.join(sorted(unknown))}.")
@@ -126,11 +126,15 @@ async def set_provision_state(request: Request) -> Response:
     if verb.min_version > minor:
         raise NotAcceptable(f"Provision target \"{target}\" needs API version "
                             f"1.{verb.min_version} or later.")
-    args = _action_args(target, verb.event, body, minor)
+    runbook = _runbook_request(body, verb.event, minor)
+    args = _action_args(target, verb.event, body, minor, runbook is not None)
 
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])
         _check_request(node, verb.event, target)
+        if runbook is not None:
+            _apply_runbook(args, runbooks.approved(conn, request, runbook, node, minor),
+                           verb.event, minor)
         if verb.event == "abort" and node.provision_state == states.DEPLOYWAIT and minor < 110:
             raise NotAcceptable("Aborting a deploy in \"wait call-back\" needs API version "
                                 "1.110 or later.")
@@ -145,7 +149,39 @@ async def set_provision_state(request: Request) -> Response:
     return Response(status_code=202, headers=_states_location(request, node))
 
 
-def _action_args(target: str, event: str, body: dict[str, Any], minor: int) -> dict[str, Any]:
+def _runbook_request(body: dict[str, Any], event: str, minor: int) -> Any:
+    """The runbook a clean or service request names instead of its steps (API 1.92)."""
+    runbook = body.get("runbook")
+    if runbook is None:
+        return None
+    if minor < runbooks.MIN_MINOR:
+        raise NotAcceptable(f"\"runbook\" needs API version 1.{runbooks.MIN_MINOR} or "
+                            f"later.")
+    if event not in ("clean", "service"):
+        raise BadRequest("\"runbook\" is only valid when setting target provision state to "
+                         "clean or service.")
+    steps = "clean_steps" if event == "clean" else "service_steps"
+    if body.get(steps):
+        raise BadRequest(f"Please provide either \"{steps}\" or a runbook, but not both.")
+    return runbook
+
+
+def _apply_runbook(args: dict[str, Any], runbook: Runbook, event: str, minor: int) -> None:
+    """The runbook's steps become the request's; its disable_ramdisk replaces the
+    request's, as in Ironic."""
+    args["clean_steps" if event == "clean" else "service_steps"] = [
+        dict(step) for step in runbook.steps]
+    args.pop("disable_ramdisk", None)
+    if runbook.disable_ramdisk:
+        # As Ironic: the runbook's flag is held to the request's version rules.
+        if minor < (70 if event == "clean" else 108):
+            raise NotAcceptable("\"disable_ramdisk\" is not acceptable in this API "
+                                "version.")
+        args["disable_ramdisk"] = True
+
+
+def _action_args(target: str, event: str, body: dict[str, Any], minor: int,
+                 runbook: bool = False) -> dict[str, Any]:
     args: dict[str, Any] = {}
     configdrive = body.get("configdrive")
     if configdrive is not None:
@@ -154,7 +190,7 @@ def _action_args(target: str, event: str, body: dict[str, Any], minor: int) -> d
                              "state to active, deploy or rebuild.")
         args["configdrive"] = _check_configdrive(configdrive, minor)
     clean_steps = body.get("clean_steps")
-    if event == "clean":
+    if event == "clean" and not runbook:
         if not isinstance(clean_steps, list) or not clean_steps:
             raise BadRequest("\"clean_steps\" is required when setting target provision state "
                              "to clean.")
@@ -179,7 +215,7 @@ def _action_args(target: str, event: str, body: dict[str, Any], minor: int) -> d
     elif rescue_password is not None:
         raise BadRequest("\"rescue_password\" is only valid with the rescue target.")
     service_steps = body.get("service_steps")
-    if event == "service":
+    if event == "service" and not runbook:
         if not isinstance(service_steps, list) or not service_steps:
             raise BadRequest("\"service_steps\" is required when setting target provision "
                              "state to service.")

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import chassis, microversion, portgroups, volume
+from ingot.api import chassis, microversion, portgroups, runbooks, volume
 from ingot.api.allocation_fields import ALLOCATION
 from ingot.api.deploy_template_fields import DEPLOY_TEMPLATE
 from ingot.api.fields import Resource
@@ -20,7 +20,7 @@ from ingot.api.node_fields import NODE
 from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 
-UNSUPPORTED = ("runbooks", "events")
+UNSUPPORTED = ("events",)
 
 _JSON = "application/json"
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -193,7 +193,8 @@ def _collection(base: str, param: str, title: str, resource: Resource, *, detail
     """The paths of a list/create/show/patch/delete collection (api/crud.py)."""
     listed = {"200": _answer("A page of items (and next, when there are more).", _OBJECT)}
     one = {"200": _answer(f"The {title}.", _OBJECT)}
-    ident = _path(param, f"A {title}'s UUID{' or name' if param == 'portgroup' else ''}.")
+    named = param in ("portgroup", "runbook")
+    ident = _path(param, f"A {title}'s UUID{' or name' if named else ''}.")
     paths: dict[str, dict[str, Any]] = {
         base: {"get": _operation(f"List {title}s.", listed, params=_PAGING + filters),
                "post": _operation(f"Create a {title}.", {"201": _answer(f"The {title}.",
@@ -432,6 +433,23 @@ def _paths() -> dict[str, dict[str, Any]]:
             "patch": _operation("Update an inspection rule with a JSON patch.", one,
                                 body=_ref("JsonPatch")),
             "delete": _operation("Delete an inspection rule.", no_content)},
+        **_collection("/v1/runbooks", "runbook", "runbook", runbooks.FIELDS, detail=False,
+                      filters=[_query("detail", _BOOL)]),
+        "/v1/runbooks/{runbook}/traits": {
+            "parameters": [_path("runbook", "A runbook's UUID or name.")],
+            "get": _operation("The runbook's traits (API 1.112).", one),
+            "put": _operation("Replace the runbook's traits.", {"204": _answer("Done.")},
+                              body={"type": "object", "required": ["traits"],
+                                    "properties": {"traits": {"type": "array",
+                                                              "items": _STRING}}}),
+            "delete": _operation("Remove every trait of the runbook.",
+                                 {"204": _answer("Done.")})},
+        "/v1/runbooks/{runbook}/traits/{trait}": {
+            "parameters": [_path("runbook", "A runbook's UUID or name."),
+                           _path("trait", "A trait.")],
+            "put": _operation("Add a trait to the runbook.", {"204": _answer("Done.")}),
+            "delete": _operation("Remove a trait from the runbook (none: no change).",
+                                 {"204": _answer("Done.")})},
         **_collection("/v1/chassis", "chassis", "chassis", chassis.FIELDS, detail=True,
                       filters=[]),
         "/v1/chassis/{chassis}/nodes": _sublist([chassis_id], "The chassis' nodes."),

@@ -305,6 +305,25 @@ deploy_templates = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=True),
 )
 
+# Runbooks (migration 0014, API 1.92): named step lists a node may run for cleaning or
+# servicing when its traits approve it (the name before API 1.112, traits after).
+runbooks = sa.Table(
+    "runbooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("disable_ramdisk", sa.Boolean, nullable=False),
+    sa.Column("public", sa.Boolean, nullable=False),
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("traits", sa.JSON, nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
+
 conductors = sa.Table(
     "conductors",
     metadata,
@@ -483,6 +502,22 @@ class DeployTemplate:
 
 
 @dataclasses.dataclass(slots=True)
+class Runbook:
+    id: int
+    uuid: str
+    name: str
+    steps: list[dict[str, Any]]
+    disable_ramdisk: bool
+    public: bool
+    owner: str | None
+    description: str | None
+    traits: list[str]
+    extra: dict[str, Any]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+
+
+@dataclasses.dataclass(slots=True)
 class Conductor:
     id: int
     hostname: str
@@ -615,6 +650,7 @@ _check_field_order(Node, nodes)
 _check_field_order(Port, ports, ("node_uuid",))
 _check_field_order(Allocation, allocations, ("node_uuid",))
 _check_field_order(DeployTemplate, deploy_templates)
+_check_field_order(Runbook, runbooks)
 _check_field_order(Conductor, conductors)
 _check_field_order(HistoryEvent, node_history)
 _check_field_order(Chassis, chassis)
