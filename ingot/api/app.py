@@ -35,6 +35,7 @@ from ingot.api import (
     shards,
     vendor,
     vifs,
+    vmedia,
     volume,
 )
 from ingot.api.auth import AuthMiddleware
@@ -126,6 +127,9 @@ def _routes() -> list[BaseRoute]:
         Route(f"{node}/bios", node_settings.list_bios, methods=["GET"]),
         Route(f"{node}/bios/{{setting}}", node_settings.show_bios, methods=["GET"]),
         Route(f"{node}/firmware", node_settings.list_firmware, methods=["GET"]),
+        Route(f"{node}/vmedia", vmedia.show, methods=["GET"]),
+        Route(f"{node}/vmedia", vmedia.attach, methods=["POST"]),
+        Route(f"{node}/vmedia", vmedia.detach, methods=["DELETE"]),
         Route(f"{node}/vifs", vifs.list_vifs, methods=["GET"]),
         Route(f"{node}/vifs", vifs.attach_vif, methods=["POST"]),
         Route(f"{node}/vifs/{{vif}}", vifs.detach_vif, methods=["DELETE"]),

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import chassis, microversion, portgroups, runbooks, volume
+from ingot.api import chassis, microversion, portgroups, runbooks, vmedia, volume
 from ingot.api.allocation_fields import ALLOCATION
 from ingot.api.deploy_template_fields import DEPLOY_TEMPLATE
 from ingot.api.fields import Resource
@@ -479,6 +479,24 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "properties": {"id": _STRING,
                                "port_uuid": {"type": "string", "format": "uuid"},
                                "portgroup_uuid": {"type": "string", "format": "uuid"}}})},
+        f"{node}/vmedia": {
+            "parameters": [_NODE],
+            "get": _operation("The node's attached virtual media (API 1.93).",
+                              {"200": _answer("media_types, inserted, image of each.",
+                                              {"type": "array", "items": _OBJECT})}),
+            "post": _operation("Attach virtual media (API 1.89).", {"204": _answer("Done.")},
+                               body={"type": "object", "required": ["device_type",
+                                                                    "image_url"],
+                                     "properties": {
+                                         "device_type": {"type": "string",
+                                                         "enum": list(vmedia.DEVICES)},
+                                         "image_url": _STRING,
+                                         "image_download_source": {
+                                             "type": "string",
+                                             "enum": list(vmedia.DOWNLOAD_SOURCES)}}}),
+            "delete": _operation("Detach virtual media (all, or device_types).",
+                                 {"204": _answer("Done.")},
+                                 params=[_query("device_types", _STRING)])},
         f"{node}/vifs/{{vif}}": {
             "parameters": [_NODE, _path("vif", "A VIF's ID.")],
             "delete": _operation("Detach a VIF.", {"204": _answer("Done.")})},

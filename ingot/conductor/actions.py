@@ -220,6 +220,18 @@ async def secure_boot(task: NodeTask, args: dict[str, Any]) -> None:
     task.save(secure_boot=args["target"], last_error=None)
 
 
+async def vmedia(task: NodeTask, args: dict[str, Any]) -> None:
+    """Attach or detach virtual media (API 1.89); a failure is the node's last_error."""
+    management = task.driver.management
+    if "attach" in args:
+        media = args["attach"]
+        await management.attach_virtual_media(task, media["device_type"], media["image_url"],
+                                               media["image_download_source"])
+    else:
+        await management.detach_virtual_media(task, args.get("detach"))
+    task.save(last_error=None)
+
+
 async def power(task: NodeTask, args: dict[str, Any]) -> None:
     await node_power_action(task, args["target"], timeout=args.get("timeout"))
     task.save(power_state=await task.driver.power.get_power_state(task),
@@ -242,4 +254,5 @@ ACTIONS: dict[str, Action] = {
     "service": service,
     "boot_mode": boot_mode,
     "secure_boot": secure_boot,
+    "vmedia": vmedia,
 }

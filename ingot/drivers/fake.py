@@ -36,6 +36,11 @@ class FakePower(PowerInterface):
         task.save(power_state=state)
 
 
+_VMEDIA_KEY = "fake_vmedia"
+# Redfish's names of the virtual media types ingot's device types stand for.
+_MEDIA_TYPES = {"cdrom": "CD", "disk": "USBStick", "floppy": "Floppy"}
+
+
 class FakeManagement(ManagementInterface):
     """As Ironic's: boots from pxe, accepts nothing else, changes nothing."""
 
@@ -54,6 +59,28 @@ class FakeManagement(ManagementInterface):
         if device not in self.supported_boot_devices(node):
             raise InvalidParameter(f"Invalid boot device {device} specified.")
         return {}
+
+    # Unlike Ironic's fake, which refuses virtual media, this one records what it was
+    # asked in driver_internal_info, so API flows run end to end and tests can see it.
+    def check_vmedia(self, node: Node) -> None:
+        return None
+
+    async def attach_virtual_media(self, task: Task, device_type: str, image_url: str,
+                                   download_source: str) -> None:
+        attached = dict(task.node.driver_internal_info.get(_VMEDIA_KEY) or {})
+        attached[device_type] = {"image": image_url, "download_source": download_source}
+        task.set_internal(**{_VMEDIA_KEY: attached})
+
+    async def detach_virtual_media(self, task: Task, device_types: list[str] | None) -> None:
+        attached = dict(task.node.driver_internal_info.get(_VMEDIA_KEY) or {})
+        for device in list(attached) if device_types is None else device_types:
+            attached.pop(device, None)
+        task.set_internal(**{_VMEDIA_KEY: attached or None})
+
+    def virtual_media(self, node: Node) -> list[dict[str, Any]]:
+        attached = node.driver_internal_info.get(_VMEDIA_KEY) or {}
+        return [{"media_types": [_MEDIA_TYPES[device]], "inserted": True,
+                 "image": media["image"]} for device, media in sorted(attached.items())]
 
 
 class FakeBoot(BootInterface):

@@ -133,6 +133,25 @@ class ManagementInterface(Interface):
     def inject_nmi(self, node: Node) -> None:
         raise Unsupported(node.driver, "inject_nmi")
 
+    # Virtual media (API 1.89, 1.93). The API calls check_vmedia first, so a driver
+    # without it is a 400 before anything is recorded; a conductor then attaches.
+    VMEDIA_DEVICES: ClassVar[tuple[str, ...]] = ("disk", "cdrom", "floppy")
+
+    def check_vmedia(self, node: Node) -> None:
+        raise Unsupported(node.driver, "virtual media")
+
+    async def attach_virtual_media(self, task: Task, device_type: str, image_url: str,
+                                   download_source: str) -> None:
+        raise Unsupported(task.node.driver, "virtual media")
+
+    async def detach_virtual_media(self, task: Task, device_types: list[str] | None) -> None:
+        """Eject device_types (None: every device)."""
+        raise Unsupported(task.node.driver, "virtual media")
+
+    def virtual_media(self, node: Node) -> list[dict[str, Any]]:
+        """The attached media, as the node records them: media_types, inserted, image."""
+        raise Unsupported(node.driver, "virtual media")
+
 
 class BootInterface(Interface):
     kind = "boot"

@@ -25,6 +25,7 @@ REQUIREMENTS = ["openstacksdk==4.22.0", "oslotest==6.1.1", "fixtures==4.3.2",
                 "testtools==2.9.1", "pytest==9.2.0"]
 KNOWN = pathlib.Path(__file__).with_name("sdk_functional_known.txt")
 SUITE_TIMEOUT = 1800.0  # about 5 minutes on an idle two-core machine
+IRONIC_39 = {"passed": 94, "failed": 2, "skipped": 0}
 CLOUDS = ["devstack", "devstack-alt", "devstack-admin", "devstack-system-admin"]
 
 
@@ -100,4 +101,7 @@ def test_openstacksdk_functional_suite(tmp_path: pathlib.Path) -> None:
     problems += [f"{test_id}: listed as known but not run" for test_id in known
                  if test_id not in results]
     counts = {o: list(results.values()).count(o) for o in ("passed", "failed", "skipped")}
+    # The anchor: Ironic 39 against the same suite (issue 11), printed beside ingot's.
+    print(f"openstacksdk functional baremetal: ingot {counts}; Ironic 39: "
+          f"{IRONIC_39}")
     assert not problems, f"{counts}\n" + "\n".join(problems)
