@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 import orjson
@@ -38,6 +39,9 @@ class ChangeFeed:
         self._task: asyncio.Task[None] | None = None
         self._cursor: datetime.datetime | None = None
         self._sent: dict[str, tuple[int, datetime.datetime]] = {}
+        # When a poll last found a change (time.monotonic()): cached counts older than
+        # that are stale.
+        self.changed_at = 0.0
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[bytes]]:
@@ -52,15 +56,24 @@ class ChangeFeed:
 
     async def _run(self) -> None:
         """Polls while anyone listens; stops with the last viewer."""
-        if self._cursor is None:
-            self._cursor = self.latest() or datetime.datetime(1970, 1, 1)
         while self._queues:
             try:
-                self._poll()
+                if self._cursor is None:
+                    self._start()
+                else:
+                    self._poll()
             except Exception:
                 # A database hiccup must not end live updates for every viewer.
                 LOG.exception("Reading node changes for the dashboard failed")
             await asyncio.sleep(self.interval)
+
+    def _start(self) -> None:
+        cursor = self.latest() or datetime.datetime(1970, 1, 1)
+        # What is already in the window happened before anyone watched: pages read it
+        # from the API.
+        for change in self.read(cursor - self.window, _BATCH):
+            self._sent[change.uuid] = (change.revision, change.updated_at)
+        self._cursor = cursor
 
     def _poll(self) -> None:
         assert self._cursor is not None
@@ -72,6 +85,7 @@ class ChangeFeed:
                 if known is not None and known[0] >= change.revision:
                     continue
                 self._sent[change.uuid] = (change.revision, change.updated_at)
+                self.changed_at = time.monotonic()
                 self._publish(b"event: node\ndata: " + orjson.dumps(change.event) + b"\n\n")
             if batch:
                 self._cursor = max(self._cursor, batch[-1].updated_at)

@@ -229,6 +229,8 @@
   } else {
     summary();
     load();
-    ingot.listen({node: onNode, reload: () => { summary(); load(); }});
+    // Read again once the stream is open: nothing changed between it and the view.
+    const again = () => { summary(); load(); };
+    ingot.listen({hello: again, node: onNode, reload: again});
   }
 })();

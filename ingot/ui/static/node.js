@@ -157,6 +157,7 @@
     setInterval(load, 5000);
     document.getElementById("live").textContent = "● every 5 s";
   } else {
-    ingot.listen({node: onNode, reload: load});
+    // Read again once the stream is open: nothing changed between it and the page.
+    ingot.listen({hello: load, node: onNode, reload: load});
   }
 })();
