@@ -37,7 +37,7 @@ CONFIG = "config"
 MAC_LINKS = "mac_links"
 # Boot files a node directory may hold, named as in Ironic.
 BOOT_FILE_LABELS = frozenset({"deploy_kernel", "deploy_ramdisk", "rescue_kernel",
-                              "rescue_ramdisk", "kernel", "ramdisk"})
+                              "rescue_ramdisk", "kernel", "ramdisk", "boot_iso"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from ingot.boot.render import (
     RenderedConfig,
     render_boot_script,
     render_deploy_config,
+    render_iso_boot_config,
     render_local_boot_config,
 )
 from ingot.boot.settings import PxeSettings
@@ -37,6 +38,7 @@ from ingot.boot.sources import BootSource, BootUrl, CachedFile, as_boot_url
 
 DEPLOY_FILES = ("deploy_kernel", "deploy_ramdisk")
 INSTANCE_FILES = ("kernel", "ramdisk")
+ISO_FILE = "boot_iso"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -170,12 +172,37 @@ class IpxeBoot:
         placed = tuple(self.http_root.place_file(node.uuid, label, source.path)
                        for label, source in sources.items() if isinstance(source, CachedFile))
         removed = self.http_root.remove_files(
-            node.uuid, [*DEPLOY_FILES, *(label for label, source in sources.items()
-                                         if not isinstance(source, CachedFile))])
+            node.uuid, [*DEPLOY_FILES, ISO_FILE, *(label for label, source in sources.items()
+                                                   if not isinstance(source, CachedFile))])
         written = self.http_root.write_config(node.uuid, config.text, node.pxe_macs)
         return PreparedBoot(config=config, written=written, placed=placed,
                             removed=tuple(removed), boot_script_written=boot_script,
                             kernel_url=urls["kernel"], ramdisk_url=urls["ramdisk"])
+
+    def prepare_iso_instance(self, node: NodeBoot, *, iso: BootSource,
+                             valid_for: float | None, now: float | None = None
+                             ) -> PreparedBoot:
+        """Render and write the config of a ramdisk instance that boots its ISO
+        (instance_info ``boot_iso``) each time; a cached ISO is served from the HTTP
+        root, whose server answers the range requests sanboot makes."""
+        for mac in node.pxe_macs:
+            self.http_root.mac_link(mac)
+        if isinstance(iso, CachedFile) and not iso.path.is_file():
+            raise BootConfigError(ISO_FILE, f"cached file {iso.path} does not exist")
+        url = self._url_for(node.uuid, ISO_FILE, iso)
+        config = render_iso_boot_config(
+            url, node_uuid=node.uuid, boot_mode=node.boot_mode,
+            attempts=self.settings.download_attempts, valid_for=valid_for,
+            now=time.time() if now is None else now)
+        boot_script = self.write_boot_script()
+        placed = (self.http_root.place_file(node.uuid, ISO_FILE, iso.path),) \
+            if isinstance(iso, CachedFile) else ()
+        removed = self.http_root.remove_files(
+            node.uuid, [*DEPLOY_FILES, *INSTANCE_FILES,
+                        *(() if isinstance(iso, CachedFile) else (ISO_FILE,))])
+        written = self.http_root.write_config(node.uuid, config.text, node.pxe_macs)
+        return PreparedBoot(config=config, written=written, placed=placed,
+                            removed=tuple(removed), boot_script_written=boot_script)
 
     def prepare_local_boot(self, node: NodeBoot) -> PreparedBoot:
         """Re-render the node's config to boot its disk; drop the deploy boot files."""

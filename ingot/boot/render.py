@@ -33,12 +33,13 @@ from ingot.boot.sources import BootUrl, ExpiringUrl, as_boot_url, earliest_expir
 
 BootMode = Literal["bios", "uefi"]
 BOOT_MODES: tuple[BootMode, ...] = ("bios", "uefi")
-ConfigKind = Literal["boot_script", "deploy", "local_boot"]
+ConfigKind = Literal["boot_script", "deploy", "local_boot", "iso_boot"]
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 BOOT_SCRIPT_TEMPLATE = "boot.ipxe.j2"
 DEPLOY_TEMPLATE = "deploy.ipxe.j2"
 LOCAL_BOOT_TEMPLATE = "local_boot.ipxe.j2"
+ISO_BOOT_TEMPLATE = "iso_boot.ipxe.j2"
 
 DEFAULT_DEPLOY_ATTEMPTS = 10
 DEFAULT_SCRIPT_ATTEMPTS = 3
@@ -252,6 +253,26 @@ def render_deploy_config(kernel_url: str | BootUrl | ExpiringUrl,
                           expires_at=earliest_expiry(list(values)))
 
 
+def render_iso_boot_config(iso_url: str | BootUrl | ExpiringUrl, *, node_uuid: str,
+                           boot_mode: BootMode = "bios",
+                           attempts: int = DEFAULT_DEPLOY_ATTEMPTS,
+                           valid_for: float | None = None,
+                           now: float | None = None) -> RenderedConfig:
+    """A ramdisk instance's config that boots its ISO (instance_info ``boot_iso``) with
+    ``sanboot`` over HTTP, ``attempts`` bounded tries. With ``valid_for``, a temporary
+    URL expiring within that many seconds is refused (UrlExpiresTooSoon)."""
+    url = as_boot_url(iso_url)
+    check_boot_url("boot_iso URL", url.url)
+    _check_lifetime({"boot_iso URL": url}, valid_for, now)
+    mode = _check_boot_mode(boot_mode)
+    text = _render(ISO_BOOT_TEMPLATE, None,
+                   node_uuid=check_node_uuid("node uuid", node_uuid), boot_mode=mode,
+                   iso_url=url.url,
+                   attempts=_check_count("download attempts", attempts, 1, 100))
+    return RenderedConfig(kind="iso_boot", text=text, boot_mode=mode, urls=(url,),
+                          expires_at=earliest_expiry([url]))
+
+
 def render_local_boot_config(*, node_uuid: str, boot_mode: BootMode = "bios",
                              drive: int = 0x80,
                              template: str | pathlib.Path | None = None) -> RenderedConfig:
@@ -275,5 +296,6 @@ __all__ = [
     "RenderedConfig",
     "render_boot_script",
     "render_deploy_config",
+    "render_iso_boot_config",
     "render_local_boot_config",
 ]

@@ -25,6 +25,7 @@ from ingot.drivers.interfaces import (
     Task,
 )
 from ingot.drivers.ipxe import IpxeBootInterface
+from ingot.drivers.ramdisk_deploy import RamdiskDeploy
 from ingot.drivers.settings import DriverSettings
 
 IPMITOOL = "ipmitool"
@@ -187,6 +188,6 @@ IPMI = hardware.HardwareType("ipmi", hardware.with_no_op({
     "power": (IpmitoolPower,),
     "management": (IpmitoolManagement,),
     "boot": (IpxeBootInterface,),
-    "deploy": (DirectDeploy, fake.FakeDeploy),
+    "deploy": (DirectDeploy, RamdiskDeploy, fake.FakeDeploy),
 }))
 hardware.register(IPMI)

@@ -48,6 +48,8 @@ from ingot.images.sources.errors import ImageSourceError, MissingImageInfo
 LOG = logging.getLogger(__name__)
 BOOT_FILES = ("deploy_kernel", "deploy_ramdisk")
 INSTANCE_BOOT_FILES = ("kernel", "ramdisk")
+BOOT_ISO = "boot_iso"  # a ramdisk instance's ISO, instead of its kernel and ramdisk
+_INSTANCE_FIELDS = (*INSTANCE_BOOT_FILES, BOOT_ISO)  # read from instance_info
 RAMDISK_DEPLOY = "ramdisk"
 # {"rendered": t, "expires": t} of a ramdisk instance's config with temporary URLs.
 INSTANCE_EXPIRY = "instance_boot_urls"
@@ -70,9 +72,9 @@ def boot_mode(node: Node) -> str:
 
 
 def _boot_files_info(node: Node, field: str) -> dict[str, Any]:
-    """What dispatch needs about a boot file, from driver_info (an instance's kernel
-    and ramdisk: instance_info)."""
-    info = node.instance_info if field in INSTANCE_BOOT_FILES else node.driver_info
+    """What dispatch needs about a boot file, from driver_info (an instance's kernel,
+    ramdisk or ISO: instance_info)."""
+    info = node.instance_info if field in _INSTANCE_FIELDS else node.driver_info
     checksum = info.get(f"{field}_checksum")
     return {"image_checksum": checksum} if checksum else {}
 
@@ -193,18 +195,24 @@ def _drop_staging(services: Services, node_uuid: str) -> None:
 
 def prepare_ramdisk_instance(node: Node, node_boot: NodeBoot, services: Services
                              ) -> dict[str, float] | None:
-    """Render a ramdisk instance's config; when of temporary URLs, when it was
+    """Render a ramdisk instance's config (its boot_iso if it has one, as Ironic
+    prefers it, else its kernel and ramdisk); when of temporary URLs, when it was
     rendered and when its first URL expires (renew_ramdisk_instances re-renders)."""
     settings = _settings(services)
     try:
-        kernel, ramdisk = (_boot_source(node, services, field, settings, valid_for=None)
-                           for field in INSTANCE_BOOT_FILES)
-        prepared = IpxeBoot(settings).prepare_ramdisk_instance(
-            node_boot, kernel=kernel, ramdisk=ramdisk, valid_for=None)
+        if node.instance_info.get(BOOT_ISO):
+            iso = _boot_source(node, services, BOOT_ISO, settings, valid_for=None)
+            prepared = IpxeBoot(settings).prepare_iso_instance(node_boot, iso=iso,
+                                                               valid_for=None)
+        else:
+            kernel, ramdisk = (_boot_source(node, services, field, settings, valid_for=None)
+                               for field in INSTANCE_BOOT_FILES)
+            prepared = IpxeBoot(settings).prepare_ramdisk_instance(
+                node_boot, kernel=kernel, ramdisk=ramdisk, valid_for=None)
     except (BootConfigError, UrlExpiresTooSoon) as exc:
         raise DriverError(f"Cannot prepare the instance's iPXE boot: {exc}") from None
     except (ImageSourceError, ChecksumError, CacheError) as exc:
-        raise DriverError(f"Cannot fetch the instance's kernel or ramdisk: {exc}") from None
+        raise DriverError(f"Cannot fetch the instance's boot files: {exc}") from None
     if prepared.expires_at is None:
         return None
     return {"rendered": time.time(), "expires": prepared.expires_at}
@@ -244,7 +252,7 @@ def _boot_source(node: Node, services: Services, field: str, settings: PxeSettin
     """A temp URL for a boot file in Swift (with ipxe_use_swift), else a cached file.
     ``valid_for``: seconds the URL must stay usable (None: the configured lifetime)."""
     access = image_delivery.access(node, services)
-    info = node.instance_info if field in INSTANCE_BOOT_FILES else node.driver_info
+    info = node.instance_info if field in _INSTANCE_FIELDS else node.driver_info
     source = dispatch.resolve(info[field], _boot_files_info(node, field), access)
     if settings.use_swift and source.swift is not None and access.swift_temp_url:
         url = services.swift.object_url(source.swift, valid_for=valid_for)

@@ -1,6 +1,8 @@
 """The ``ramdisk`` deploy interface, as Ironic's: the instance is a kernel and a ramdisk
-(instance_info ``kernel``/``ramdisk``: a Glance image, http(s)://, file:// or swift://)
-that the machine boots over iPXE every time; nothing is written to its disk.
+(instance_info ``kernel``/``ramdisk``: a Glance image, http(s)://, file:// or swift://),
+or an ISO (instance_info ``boot_iso``, preferred when given, as in Ironic; iPXE
+sanboots it over HTTP), that the machine boots over iPXE every time; nothing is written
+to its disk. Any hardware type whose node boots with the ``ipxe`` boot interface.
 
 Deploying renders the node's iPXE config for them (drivers/ipxe.py; with [pxe]
 ipxe_use_swift, objects in Swift as temporary URLs, re-rendered by the conductor's
@@ -13,6 +15,7 @@ from __future__ import annotations
 from ingot.common.power import REBOOT
 from ingot.db.models import Node
 from ingot.drivers.direct import DirectDeploy
+from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import (
     DriverError,
     InvalidParameter,
@@ -20,7 +23,7 @@ from ingot.drivers.interfaces import (
     Outcome,
     Task,
 )
-from ingot.drivers.ipxe import INSTANCE_BOOT_FILES, boot_mode
+from ingot.drivers.ipxe import BOOT_ISO, INSTANCE_BOOT_FILES, IpxeBootInterface, boot_mode
 from ingot.drivers.power_actions import node_power_action
 from ingot.drivers.settings import DriverSettings
 from ingot.images.sources import dispatch
@@ -32,16 +35,20 @@ class RamdiskDeploy(DirectDeploy):
 
     def validate(self, node: Node, settings: DriverSettings) -> None:
         info = node.instance_info
-        for field in ("boot_iso", "image_source"):
-            if info.get(field):
-                raise InvalidParameter(
-                    f"instance_info {field} is not supported by the ramdisk deploy of "
-                    f"ingot: give instance_info kernel and ramdisk.")
-        for field in INSTANCE_BOOT_FILES:
+        boot = driver_for(node).boot.name
+        if boot != IpxeBootInterface.name:
+            raise InvalidParameter(
+                f"The ramdisk deploy of ingot boots the instance over iPXE: boot_interface "
+                f"{boot!r} cannot, use {IpxeBootInterface.name!r}.")
+        if info.get("image_source"):
+            raise InvalidParameter(
+                "instance_info image_source is not used by the ramdisk deploy: give "
+                "instance_info kernel and ramdisk, or boot_iso.")
+        for field in (BOOT_ISO,) if info.get(BOOT_ISO) else INSTANCE_BOOT_FILES:
             reference = info.get(field)
             if not reference:
                 raise MissingParameter(f"instance_info is missing {field}, which the "
-                                       f"ramdisk deploy boots.")
+                                       f"ramdisk deploy boots (or give boot_iso).")
             checksum = info.get(f"{field}_checksum")
             try:
                 dispatch.check_reference(reference,

@@ -24,6 +24,7 @@ from ingot.drivers.interfaces import (
     Task,
 )
 from ingot.drivers.ipxe import IpxeBootInterface
+from ingot.drivers.ramdisk_deploy import RamdiskDeploy
 from ingot.drivers.redfish_client import call
 from ingot.drivers.redfish_vmedia import RedfishVirtualMediaBoot
 from ingot.drivers.settings import DriverSettings
@@ -152,7 +153,7 @@ def _supported() -> dict[str, tuple[type[Any], ...]]:
         "power": (RedfishPower,),
         "management": (RedfishManagement,),
         "boot": (IpxeBootInterface, RedfishVirtualMediaBoot),
-        "deploy": (DirectDeploy, fake.FakeDeploy),
+        "deploy": (DirectDeploy, RamdiskDeploy, fake.FakeDeploy),
     }
 
 

@@ -211,3 +211,37 @@ def test_ramdisk_instance_boots_its_kernel_with_its_own_params(
         boot.prepare_ramdisk_instance(node(), kernel=CachedFile(instance),
                                       ramdisk=BootUrl(TEMP_RAMDISK, NOW + 60),
                                       valid_for=120, now=NOW)
+
+
+def test_ramdisk_instance_from_an_iso_sanboots_it(tmp_path: pathlib.Path,
+                                                  cache: dict[str, CachedFile]) -> None:
+    """instance_info boot_iso: a cached ISO is served from the HTTP root and sanbooted;
+    one in Swift is sanbooted from its temp URL, and the cached copy goes."""
+    boot = IpxeBoot(settings(tmp_path))
+    instance = tmp_path / "instance-kernel"
+    instance.write_bytes(b"instance kernel")
+    boot.prepare_ramdisk_instance(node(), kernel=CachedFile(instance),
+                                  ramdisk=BootUrl(TEMP_RAMDISK, None), valid_for=None)
+    iso = tmp_path / "instance.iso"
+    iso.write_bytes(b"iso")
+    prepared = boot.prepare_iso_instance(node(boot_mode="uefi"), iso=CachedFile(iso),
+                                         valid_for=None, now=NOW)
+    node_dir = tmp_path / "httpboot" / NODE
+    assert sorted(p.name for p in node_dir.iterdir()) == ["boot_iso", "config", "mac_links"]
+    assert (node_dir / "boot_iso").read_bytes() == b"iso"
+    text = (tmp_path / "httpboot" / "pxelinux.cfg" / "52-54-00-12-34-56").read_text()
+    assert text == prepared.config.text
+    assert f"sanboot --no-describe {HTTP_URL}/{NODE}/boot_iso || goto ingot_retry" in text
+    assert "(uefi)" in text and "kernel " not in text and prepared.expires_at is None
+
+    in_swift = boot.prepare_iso_instance(node(), iso=BootUrl(TEMP_KERNEL, NOW + 60),
+                                         valid_for=30, now=NOW)
+    assert f"sanboot --no-describe {TEMP_KERNEL} " in in_swift.config.text
+    assert in_swift.expires_at == NOW + 60
+    assert not (node_dir / "boot_iso").exists()
+    with pytest.raises(UrlExpiresTooSoon):
+        boot.prepare_iso_instance(node(), iso=BootUrl(TEMP_KERNEL, NOW + 60),
+                                  valid_for=120, now=NOW)
+    with pytest.raises(BootConfigError):
+        boot.prepare_iso_instance(node(), iso=CachedFile(tmp_path / "gone.iso"),
+                                  valid_for=None, now=NOW)

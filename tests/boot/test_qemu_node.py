@@ -8,10 +8,8 @@ posts /proc/cmdline to a callback URL on its command line.
 
 from __future__ import annotations
 
-import hashlib
-import pathlib
+import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,11 +18,17 @@ import pytest
 
 from tests import factories
 from tests.deploy.nodes import ABORT_IN_WAIT_CALL_BACK, provision, wait_for
-from tests.servers.bootfiles import BootFiles, boot_files
+from tests.deploy.qemu import (
+    busybox_files,  # noqa: F401 - fixture
+    new_disk,
+    put_in_swift,
+    serial,
+    sha256,
+    start_ingot,
+)
+from tests.servers.bootfiles import BootFiles
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
-from tests.servers.process import free_port
-from tests.servers.qemu import require_qemu
 from tests.servers.swift import SwiftServer
 
 pytestmark = pytest.mark.slow
@@ -32,9 +36,8 @@ BOOT_TIMEOUT = 150
 
 
 @pytest.fixture(scope="module")
-def files() -> BootFiles:
-    require_qemu()
-    return boot_files()
+def files(busybox_files: BootFiles) -> BootFiles:  # noqa: F811
+    return busybox_files
 
 
 @pytest.fixture(scope="module")
@@ -42,54 +45,32 @@ def callbacks(tmp_path_factory: pytest.TempPathFactory, files: BootFiles
               ) -> Iterator[HttpRootServer]:
     """Receives the callbacks, and serves the boot files over plain HTTP too."""
     root = tmp_path_factory.mktemp("origin")
-    (root / "vmlinuz").write_bytes(files.kernel.read_bytes())
-    (root / "initrd").write_bytes(files.initramfs.read_bytes())
+    shutil.copyfile(files.kernel, root / "vmlinuz")
+    shutil.copyfile(files.initramfs, root / "initrd")
     with HttpRootServer(root) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def in_swift(swift: SwiftServer, account_key: str, files: BootFiles) -> dict[str, str]:
-    connection = swift.connection()
-    connection.put_container("boot")
-    names = {"kernel": f"vmlinuz-{uuid.uuid4().hex[:8]}",
-             "ramdisk": f"initrd-{uuid.uuid4().hex[:8]}"}
-    connection.put_object("boot", names["kernel"], files.kernel.read_bytes())
-    connection.put_object("boot", names["ramdisk"], files.initramfs.read_bytes())
-    connection.close()
-    return names
+    return put_in_swift(swift, "boot", files)
 
 
 @pytest.fixture(scope="module")
 def qemu_ingot(tmp_path_factory: pytest.TempPathFactory, swift: SwiftServer,
                account_key: str) -> Iterator[IngotServer]:
-    workdir = tmp_path_factory.mktemp("qemu-node")
-    (workdir / "vms").mkdir()
-    api_port, http_port = free_port(), free_port()
-    server = IngotServer(workdir / "ingot", options={
-        "DEFAULT": {"enabled_hardware_types": "fake-hardware,local-vm,qemu-vm"},
-        "api": {"port": api_port},
-        # What the machine sees: QEMU's user network maps 10.0.2.2 to the host.
-        "deploy": {"http_port": http_port, "http_url": f"http://10.0.2.2:{http_port}"},
-        "pxe": {"ipxe_use_swift": True},
-        "local_vm": {"disk_paths": workdir / "vms"},
-        "conductor": {"api_url": f"http://10.0.2.2:{api_port}",
-                      "check_provision_state_interval": 2},
-        "swift": swift.swift_options(),
-    }).start()
+    server = start_ingot(tmp_path_factory.mktemp("qemu-node"),
+                         DEFAULT={"enabled_hardware_types": "fake-hardware,local-vm,qemu-vm"},
+                         pxe={"ipxe_use_swift": True}, swift=swift.swift_options())
     yield server
     server.stop()
-
-
-def sha256(path: pathlib.Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def boot_node(api: httpx.Client, server: IngotServer, driver_info: dict[str, Any],
               callbacks: HttpRootServer, name: str) -> tuple[str, str]:
     callback = callbacks.callback_url(name)
     mac = factories.mac()
-    disk = server.workdir.parent / "vms" / f"{factories.name('qemu')}.img"
+    disk = new_disk(server)
     created = api.post("/v1/nodes", json={
         "driver": "qemu-vm", "automated_clean": False,
         "driver_info": {"vm_disk": str(disk), "vm_disk_size": 64,
@@ -112,9 +93,8 @@ def wait_callback(callbacks: HttpRootServer, name: str, server: IngotServer,
                   node: str) -> str:
     payload = callbacks.wait_callback(name, BOOT_TIMEOUT)
     if payload is None:
-        serial = server.workdir / "state" / "local-vm" / f"{node}.serial"
-        text = serial.read_text(errors="replace")[-3000:] if serial.exists() else "(none)"
-        pytest.fail(f"no callback within {BOOT_TIMEOUT} s; serial log:\n{text}")
+        pytest.fail(f"no callback within {BOOT_TIMEOUT} s; serial log:\n"
+                    f"{serial(server, node)[-3000:] or '(none)'}")
     return payload.decode(errors="replace")
 
 

@@ -13,6 +13,7 @@ from ingot.boot.kernel_params import KernelCommandLine, build_kernel_params
 from ingot.boot.render import (
     render_boot_script,
     render_deploy_config,
+    render_iso_boot_config,
     render_local_boot_config,
 )
 from ingot.boot.sources import BootUrl
@@ -235,3 +236,21 @@ def test_template_value_with_a_line_break_is_refused(tmp_path: pathlib.Path) -> 
     with pytest.raises(BootConfigError, match="template value"):
         render_local_boot_config(node_uuid=NODE, template=template)
 
+
+
+def test_iso_boot_config_retries_are_bounded_and_urls_checked() -> None:
+    config = render_iso_boot_config(BootUrl(TEMP_KERNEL, 1_000_100), node_uuid=NODE,
+                                    attempts=3, valid_for=60, now=1_000_000)
+    text = config.text
+    assert line_starting(text, "sanboot") == \
+        f"sanboot --no-describe {TEMP_KERNEL} || goto ingot_retry"
+    assert line_starting(text, "iseq") == \
+        "iseq ${ingot_attempt} 3 && goto ingot_fail ||"
+    assert gotos(text) <= labels(text)
+    assert config.kind == "iso_boot" and config.expires_at == 1_000_100
+    with pytest.raises(UrlExpiresTooSoon) as caught:
+        render_iso_boot_config(BootUrl(TEMP_KERNEL, 1_000_100), node_uuid=NODE,
+                               valid_for=200, now=1_000_000)
+    assert caught.value.field == "boot_iso URL"
+    with pytest.raises(BootConfigError):
+        render_iso_boot_config("http://192.0.2.1/x.iso ; shell", node_uuid=NODE)

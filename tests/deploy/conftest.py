@@ -1,4 +1,5 @@
-"""Shared by the deploy tests: an ingot server with local-vm nodes and an HTTP origin."""
+"""Shared by the deploy tests: an ingot server with local-vm nodes and an HTTP origin;
+the qemu-vm fixtures of tests/deploy/qemu.py."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.deploy.qemu import agent_ingot, agent_origin, busybox_files, ramdisk
 from tests.servers.ingot import IngotServer
 from tests.servers.origin import Origin, running_origin
+
+__all__ = ["agent_ingot", "agent_origin", "busybox_files", "ramdisk"]  # fixtures
 
 
 @pytest.fixture(scope="module")

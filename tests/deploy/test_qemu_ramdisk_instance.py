@@ -1,30 +1,39 @@
-"""A qemu-vm node deployed with the ``ramdisk`` deploy interface boots its instance's
-kernel and ramdisk from Swift temporary URLs, and again after a reboot past the first
-URLs' lifetime: the conductor re-renders the config before they expire.
+"""qemu-vm nodes deployed with the ``ramdisk`` deploy interface: one boots its
+instance's kernel and ramdisk from Swift temporary URLs, and again after a reboot past
+the first URLs' lifetime (the conductor re-renders the config before they expire);
+another boots its instance from an ISO (instance_info boot_iso) that iPXE sanboots from
+ingot's HTTP root.
 
-The instance is the Debian kernel and the busybox initramfs of tests/servers/bootfiles.py,
-whose /init posts /proc/cmdline to the callback URL on its command line and powers off.
+The instance is the Debian kernel and the busybox initramfs of tests/servers/bootfiles.py
+(tests/deploy/qemu.py's busybox_files), whose /init posts /proc/cmdline to the callback
+URL on its command line and powers off.
 """
 
 from __future__ import annotations
 
-import hashlib
-import pathlib
 import re
+import shutil
 import time
-import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests import factories
+from ingot.ramdisk import iso
 from tests.deploy.nodes import provision, wait_for
-from tests.servers.bootfiles import BootFiles, boot_files
+from tests.deploy.qemu import (
+    make_available,
+    new_disk,
+    put_in_swift,
+    serial,
+    sha256,
+    start_ingot,
+    wait_power_off,
+)
+from tests.servers.bootfiles import BootFiles
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
-from tests.servers.process import free_port
-from tests.servers.qemu import require_qemu
 from tests.servers.swift import SwiftServer
 
 pytestmark = pytest.mark.slow
@@ -33,53 +42,32 @@ URL_LIFETIME = 30  # [glance] swift_temp_url_duration: short, so a reboot outliv
 
 
 @pytest.fixture(scope="module")
-def files() -> BootFiles:
-    require_qemu()
-    return boot_files()
-
-
-@pytest.fixture(scope="module")
-def callbacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpRootServer]:
-    with HttpRootServer(tmp_path_factory.mktemp("callbacks")) as server:
+def callbacks(tmp_path_factory: pytest.TempPathFactory, busybox_files: BootFiles
+              ) -> Iterator[HttpRootServer]:
+    """Receives the callbacks, and serves the boot files over plain HTTP too."""
+    root = tmp_path_factory.mktemp("callbacks")
+    shutil.copyfile(busybox_files.kernel, root / "vmlinuz")
+    shutil.copyfile(busybox_files.initramfs, root / "initrd")
+    with HttpRootServer(root) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def in_swift(swift: SwiftServer, account_key: str, files: BootFiles) -> dict[str, str]:
-    connection = swift.connection()
-    connection.put_container("instances")
-    names = {"kernel": f"vmlinuz-{uuid.uuid4().hex[:8]}",
-             "ramdisk": f"initrd-{uuid.uuid4().hex[:8]}"}
-    connection.put_object("instances", names["kernel"], files.kernel.read_bytes())
-    connection.put_object("instances", names["ramdisk"], files.initramfs.read_bytes())
-    connection.close()
-    return names
+def in_swift(swift: SwiftServer, account_key: str, busybox_files: BootFiles
+             ) -> dict[str, str]:
+    return put_in_swift(swift, "instances", busybox_files)
 
 
 @pytest.fixture(scope="module")
 def qemu_ingot(tmp_path_factory: pytest.TempPathFactory, swift: SwiftServer,
                account_key: str) -> Iterator[IngotServer]:
-    workdir = tmp_path_factory.mktemp("qemu-ramdisk-instance")
-    (workdir / "vms").mkdir()
-    api_port, http_port = free_port(), free_port()
-    server = IngotServer(workdir / "ingot", options={
-        "DEFAULT": {"enabled_hardware_types": "fake-hardware,qemu-vm"},
-        "api": {"port": api_port},
-        "deploy": {"http_port": http_port, "http_url": f"http://10.0.2.2:{http_port}"},
-        "pxe": {"ipxe_use_swift": True},
-        "glance": {"swift_temp_url_duration": URL_LIFETIME,
-                   "swift_temp_url_reuse_margin": 1},
-        "local_vm": {"disk_paths": workdir / "vms"},
-        "conductor": {"api_url": f"http://10.0.2.2:{api_port}",
-                      "check_provision_state_interval": 2},
-        "swift": swift.swift_options(),
-    }).start()
+    server = start_ingot(tmp_path_factory.mktemp("qemu-ramdisk-instance"),
+                         pxe={"ipxe_use_swift": True},
+                         glance={"swift_temp_url_duration": URL_LIFETIME,
+                                 "swift_temp_url_reuse_margin": 1},
+                         swift=swift.swift_options())
     yield server
     server.stop()
-
-
-def _sha256(path: pathlib.Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _boots(callbacks: HttpRootServer, name: str, count: int, server: IngotServer,
@@ -87,53 +75,41 @@ def _boots(callbacks: HttpRootServer, name: str, count: int, server: IngotServer
     deadline = time.monotonic() + BOOT_TIMEOUT
     while len(callbacks.callbacks.get(name, [])) < count:
         if time.monotonic() > deadline:
-            serial = server.workdir / "state" / "local-vm" / f"{node}.serial"
-            text = serial.read_text(errors="replace")[-3000:] if serial.exists() else ""
-            pytest.fail(f"boot {count} made no callback in {BOOT_TIMEOUT} s:\n{text}")
+            pytest.fail(f"boot {count} made no callback in {BOOT_TIMEOUT} s:\n"
+                        f"{serial(server, node)[-3000:]}")
         time.sleep(1)
 
 
-def _power_off(api: httpx.Client, node: str) -> None:
-    deadline = time.monotonic() + 60
-    while api.get(f"/v1/nodes/{node}").json()["power_state"] != "power off":
-        assert time.monotonic() < deadline, "the instance did not power off"
-        time.sleep(1)
+def _ramdisk_node(api: httpx.Client, server: IngotServer, callbacks: HttpRootServer,
+                  files: BootFiles, instance_info: dict[str, Any]) -> str:
+    """An available qemu-vm node with the ramdisk deploy interface (its deploy kernel
+    and ramdisk, which the ipxe boot interface asks for, are never booted)."""
+    created = api.post("/v1/nodes", json={
+        "driver": "qemu-vm", "deploy_interface": "ramdisk", "automated_clean": False,
+        "driver_info": {"vm_disk": str(new_disk(server)), "vm_disk_size": 16,
+                        "deploy_kernel": f"{callbacks.url}/vmlinuz",
+                        "deploy_kernel_checksum": sha256(files.kernel),
+                        "deploy_ramdisk": f"{callbacks.url}/initrd",
+                        "deploy_ramdisk_checksum": sha256(files.initramfs)},
+        "instance_info": instance_info})
+    assert created.status_code == 201, created.text
+    node = str(created.json()["uuid"])
+    make_available(api, node)
+    return node
 
 
 def test_ramdisk_instance_boots_from_swift_and_again_after_its_urls_expired(
         qemu_ingot: IngotServer, swift: SwiftServer, callbacks: HttpRootServer,
-        files: BootFiles, in_swift: dict[str, str]) -> None:
+        busybox_files: BootFiles, in_swift: dict[str, str]) -> None:
     config_path = qemu_ingot.workdir / "state" / "httpboot"
     with qemu_ingot.client() as api:
-        refused = api.post("/v1/nodes", json={
-            "driver": "qemu-vm", "deploy_interface": "ramdisk",
-            "instance_info": {"boot_iso": "http://example.com/x.iso"}})
-        assert refused.status_code == 201
-        validated = api.get(f"/v1/nodes/{refused.json()['uuid']}/validate").json()
-        assert "boot_iso" in validated["deploy"]["reason"], validated["deploy"]
-
-        disk = qemu_ingot.workdir.parent / "vms" / f"{factories.name('qemu')}.img"
         kernel_ref = f"swift://instances/{in_swift['kernel']}"
         ramdisk_ref = f"swift://instances/{in_swift['ramdisk']}"
-        created = api.post("/v1/nodes", json={
-            "driver": "qemu-vm", "deploy_interface": "ramdisk", "automated_clean": False,
-            "driver_info": {"vm_disk": str(disk), "vm_disk_size": 16,
-                            "deploy_kernel": kernel_ref,
-                            "deploy_kernel_checksum": _sha256(files.kernel),
-                            "deploy_ramdisk": ramdisk_ref,
-                            "deploy_ramdisk_checksum": _sha256(files.initramfs)},
-            "instance_info": {
-                "kernel": kernel_ref, "kernel_checksum": _sha256(files.kernel),
-                "ramdisk": ramdisk_ref, "ramdisk_checksum": _sha256(files.initramfs),
-                "kernel_append_params":
-                    f"console=ttyS0 ingot_callback={callbacks.callback_url('ri')}"}})
-        assert created.status_code == 201, created.text
-        node = created.json()["uuid"]
-        assert api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()}
-                        ).status_code == 201
-        provision(api, node, "manage", ("manageable",))
-        assert provision(api, node, "provide", ("available",))["provision_state"] == \
-            "available"
+        node = _ramdisk_node(api, qemu_ingot, callbacks, busybox_files, {
+            "kernel": kernel_ref, "kernel_checksum": sha256(busybox_files.kernel),
+            "ramdisk": ramdisk_ref, "ramdisk_checksum": sha256(busybox_files.initramfs),
+            "kernel_append_params":
+                f"console=ttyS0 ingot_callback={callbacks.callback_url('ri')}"})
         deployed = provision(api, node, "active", ("active", "deploy failed"))
         assert deployed["provision_state"] == "active", deployed["last_error"]
         first = deployed["driver_internal_info"]["instance_boot_urls"]
@@ -142,7 +118,7 @@ def test_ramdisk_instance_boots_from_swift_and_again_after_its_urls_expired(
         assert not (config_path / node / "kernel").exists()  # nothing served locally
         _boots(callbacks, "ri", 1, qemu_ingot, node)
         assert "ingot_callback=" in callbacks.callbacks["ri"][0].decode()
-        _power_off(api, node)
+        wait_power_off(api, node)
 
         # Past the first URLs' lifetime the machine boots again, from renewed URLs.
         while time.time() < first["expires"] + 2:
@@ -157,9 +133,36 @@ def test_ramdisk_instance_boots_from_swift_and_again_after_its_urls_expired(
         assert api.put(f"/v1/nodes/{node}/states/power",
                        json={"target": "power on"}).status_code == 202
         _boots(callbacks, "ri", 2, qemu_ingot, node)
-        _power_off(api, node)
+        wait_power_off(api, node)
 
         undeployed = provision(api, node, "deleted", ("available", "error"))
         assert undeployed["provision_state"] == "available", undeployed["last_error"]
         assert not (config_path / node).exists()
         wait_for(api, node, ("available",))
+
+
+def test_ramdisk_instance_boots_its_iso_through_sanboot(
+        qemu_ingot: IngotServer, callbacks: HttpRootServer, busybox_files: BootFiles) -> None:
+    """instance_info boot_iso: a BIOS/UEFI ISO (grub-mkrescue) of the same kernel and
+    initramfs whose GRUB passes the callback URL. ingot caches it and serves it from its
+    HTTP root; iPXE sanboots it there, reading it by range requests."""
+    image = callbacks.root / "instance.iso"
+    iso.make_iso(busybox_files.kernel, busybox_files.initramfs, image,
+                 f"console=ttyS0 ingot_callback={callbacks.callback_url('iso')}")
+    config_path = qemu_ingot.workdir / "state" / "httpboot"
+    with qemu_ingot.client() as api:
+        node = _ramdisk_node(api, qemu_ingot, callbacks, busybox_files, {
+            "boot_iso": f"{callbacks.url}/instance.iso", "boot_iso_checksum": sha256(image)})
+        deployed = provision(api, node, "active", ("active", "deploy failed"))
+        assert deployed["provision_state"] == "active", deployed["last_error"]
+        config = (config_path / node / "config").read_text()
+        assert re.search(rf"sanboot --no-describe http://10\.0\.2\.2:\d+/{node}/boot_iso ",
+                         config), config
+        assert (config_path / node / "boot_iso").read_bytes() == image.read_bytes()
+        _boots(callbacks, "iso", 1, qemu_ingot, node)
+        cmdline = callbacks.callbacks["iso"][0].decode()
+        assert "BOOT_IMAGE=/boot/vmlinuz" in cmdline, cmdline  # GRUB from the ISO
+        wait_power_off(api, node)
+        undeployed = provision(api, node, "deleted", ("available", "error"))
+        assert undeployed["provision_state"] == "available", undeployed["last_error"]
+        assert not (config_path / node).exists()
