@@ -16,7 +16,7 @@ import pytest
 from ingot.ramdisk import build
 from tests import factories
 from tests.deploy.nodes import wait_for
-from tests.deploy.test_qemu_ramdisk import ramdisk  # noqa: F401 - fixture
+from tests.deploy.qemu import ramdisk  # noqa: F401 - fixture
 from tests.inspection.inventories import INVENTORY
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer

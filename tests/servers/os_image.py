@@ -83,14 +83,14 @@ LABEL os
 """
 
 
-def _initramfs(busybox: bytes, modules: list[tuple[str, bytes]]) -> bytes:
+def _initramfs(busybox: bytes, modules: list[tuple[str, bytes]], init: str = INIT) -> bytes:
     buffer = io.BytesIO()
     archive = CpioWriter(buffer)
     for directory in ("bin", "dev", "lib", "lib/modules", "mnt", "proc", "sys"):
         archive.directory(directory)
     archive.char_device("dev/console", 5, 1)
     archive.file("bin/busybox", busybox, 0o755)
-    archive.file("init", INIT.encode(), 0o755)
+    archive.file("init", init.encode(), 0o755)
     for name, data in modules:
         archive.file(f"lib/modules/{name}", data)
     archive.file("lib/modules/load-order", "".join(f"{n}\n" for n, _ in modules).encode())

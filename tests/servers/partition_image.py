@@ -5,8 +5,12 @@ The root has GRUB for BIOS and UEFI (grub-pc-bin, grub-efi-amd64-bin, grub2-comm
 Debian's essential packages), which the agent runs in a chroot to make the disk
 bootable, and in /boot the Debian kernel with the test OS's busybox initramfs
 (tests/servers/os_image.py: it prints the hostname and user_data of the config drive on
-the serial console between ``OS_MARKER`` lines, then powers off). GRUB's menu is on the
-serial console with no timeout. Shipped as qcow2, so the agent converts it onto the
+the serial console between ``OS_MARKER`` lines, then powers off). Before powering off,
+this image's init also mounts the ext4 file systems labelled ``ephemeral0`` and ``root``,
+prints the marker file an earlier boot left on each (``<label> marker=<hostname>``, or
+``none``) and writes its own hostname there: after a rebuild with preserve_ephemeral
+the OS itself shows which file system was kept and which was replaced. GRUB's menu is
+on the serial console with no timeout. Shipped as qcow2, so the agent converts it onto the
 root partition with the ramdisk's qemu-img.
 """
 
@@ -26,10 +30,10 @@ from tests.servers.bootfiles import (
     cache_root,
     kernel_package,
 )
-from tests.servers.os_image import MODULES, _initramfs
+from tests.servers.os_image import INIT, MODULES, OS_MARKER, _initramfs
 from tests.servers.process import unavailable
 
-FORMAT = "1"
+FORMAT = "2"
 SUITE = "bookworm"
 PACKAGES = ("grub-pc-bin", "grub-efi-amd64-bin", "grub2-common")
 DEFAULT_GRUB = """GRUB_DEFAULT=0
@@ -41,6 +45,23 @@ GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
 GRUB_DISABLE_RECOVERY=true
 """
+# ext4 asks for crc32c at mount time (metadata checksums), which no dependency loads.
+FS_MODULES = ("ext4", "crc32c_generic")
+MARKERS = f"""mkdir -p /fs
+for label in ephemeral0 root; do
+    device=$(findfs "LABEL=$label" 2>/dev/null)
+    if [ -n "$device" ] && mount -t ext4 "$device" /fs; then
+        echo "{OS_MARKER} $label marker=$(cat /fs/ingot-marker 2>/dev/null || echo none)"
+        echo "$hostname" > /fs/ingot-marker
+        umount /fs
+    else
+        echo "{OS_MARKER} $label not mounted"
+    fi
+done
+"""
+DONE = f'echo "{OS_MARKER} done"'
+assert DONE in INIT
+PARTITION_INIT = INIT.replace(DONE, MARKERS + DONE)
 _EXCLUDED = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*",
              "/usr/share/info/*", "/usr/share/zoneinfo/*")
 
@@ -73,10 +94,10 @@ def _build(work: pathlib.Path, package: str) -> None:
     tree = _download_and_unpack(package, work)
     kernel = next((tree / "boot").glob("vmlinuz-*"))
     version = kernel.name.removeprefix("vmlinuz-")
-    modules = kmod.closure(next((tree / "lib" / "modules").iterdir()), MODULES)
+    modules = kmod.closure(next((tree / "lib" / "modules").iterdir()), MODULES + FS_MODULES)
     shutil.copyfile(kernel, root / "boot" / kernel.name)
     (root / "boot" / f"initrd.img-{version}").write_bytes(
-        _initramfs(_busybox(work), modules))
+        _initramfs(_busybox(work), modules, PARTITION_INIT))
     (root / "etc" / "default").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "default" / "grub").write_text(DEFAULT_GRUB)
     raw = work / "root.ext4"
