@@ -7,6 +7,7 @@ conductor (``pending_action``). If the node changed meanwhile, nothing is writte
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -129,21 +130,29 @@ async def set_provision_state(request: Request) -> Response:
     runbook = _runbook_request(body, verb.event, minor)
     args = _action_args(target, verb.event, body, minor, runbook is not None)
 
-    with ctx.db.write() as conn:
-        node = find_node(conn, request.path_params["node"])
-        _check_request(node, verb.event, target)
-        if runbook is not None:
-            _apply_runbook(args, runbooks.approved(conn, request, runbook, node, minor),
-                           verb.event, minor)
-        if verb.event == "abort" and node.provision_state == states.DEPLOYWAIT and minor < 110:
-            raise NotAcceptable("Aborting a deploy in \"wait call-back\" needs API version "
-                                "1.110 or later.")
-        if verb.event in ("deploy", "rebuild"):
-            _validate_for_deploy(node, ctx.drivers)
-        values = _transition_values(node, verb.event, verb.action, args)
-        if not nodes.update(conn, node.id, values, revision=node.revision,
-                            reservation=None, pending_action=None):
-            raise Conflict(f"Node {node.uuid} changed while the request was recorded; retry.")
+    def record() -> tuple[Node, dict[str, Any]]:
+        with ctx.db.write() as conn:
+            node = find_node(conn, request.path_params["node"])
+            _check_request(node, verb.event, target)
+            if runbook is not None:
+                _apply_runbook(args, runbooks.approved(conn, request, runbook, node, minor),
+                               verb.event, minor)
+            if verb.event == "abort" and node.provision_state == states.DEPLOYWAIT \
+                    and minor < 110:
+                raise NotAcceptable("Aborting a deploy in \"wait call-back\" needs API "
+                                    "version 1.110 or later.")
+            if verb.event in ("deploy", "rebuild"):
+                _validate_for_deploy(node, ctx.drivers)
+            values = _transition_values(node, verb.event, verb.action, args)
+            if not nodes.update(conn, node.id, values, revision=node.revision,
+                                reservation=None, pending_action=None):
+                raise Conflict(f"Node {node.uuid} changed while the request was recorded; "
+                               f"retry.")
+        return node, values
+
+    # In a thread: the commit waits for the disk (a WAL flush on PostgreSQL), and
+    # requests committing side by side share one flush instead of queueing in the loop.
+    node, values = await asyncio.to_thread(record)
     if values.get("pending_action"):
         ctx.notify()
     return Response(status_code=202, headers=_states_location(request, node))

@@ -152,6 +152,7 @@ async def continue_inspection(task: NodeTask, args: dict[str, Any]) -> None:
     agent go, or with fast track keep it up for the next operation."""
     if task.node.provision_state != states.INSPECTWAIT:
         return  # aborted meanwhile
+    task.flush()  # this write is not batched: the task's earlier ones go first
     try:
         with task.db.write() as conn:
             values = process(conn, task.node, task.settings.inspection,

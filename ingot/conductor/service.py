@@ -10,6 +10,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ingot.common import states
 from ingot.conductor import allocations
@@ -17,12 +18,14 @@ from ingot.conductor.actions import ACTIONS
 from ingot.conductor.power_sync import PowerSync
 from ingot.conductor.settings import ConductorSettings
 from ingot.conductor.task import LostReservation, NodeTask
+from ingot.conductor.write_batch import WriteBatch
 from ingot.db import conductors, history, nodes, notify
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from ingot.drivers.services import Services
 
 LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # States in which a node waits for its agent; a timeout there fails the operation.
 _WAIT_STATES = states.AGENT_WAIT_STATES
@@ -44,6 +47,8 @@ class ConductorService:
         self.housekeeping = tuple(housekeeping)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.workers)
+        self._batch = WriteBatch(db)
+        self._claiming: asyncio.Future[Any] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -87,6 +92,8 @@ class ConductorService:
                 job.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._claiming is not None:
+            await asyncio.gather(self._claiming, return_exceptions=True)
         self._heartbeat_stop.set()
         if self._heartbeat is not None:
             await asyncio.to_thread(self._heartbeat.join)
@@ -112,23 +119,39 @@ class ConductorService:
                     await self._wake.wait()
             self._wake.clear()
             try:
-                self.claim_once()
-                allocations.process_pending(self.db, self.settings.heartbeat_timeout)
+                await self.claim_once()
+                await self._in_thread(allocations.process_pending, self.db,
+                                      self.settings.heartbeat_timeout)
             except Exception:
                 LOG.exception("Claiming work failed")
 
-    def claim_once(self) -> int:
+    async def claim_once(self) -> int:
         free = self.settings.workers - len(self._running)
         if free <= 0 or self._stopping:
             return 0
-        with self.db.write() as conn:
-            claimed = nodes.claim_pending(conn, self.settings.host, self.settings.groups,
-                                          self.settings.hardware_types, free)
+        claimed = await self._in_thread(self._claim, free)
+        if self._stopped_meanwhile():  # stop() recovers them
+            return 0
         for node in claimed:
             job = asyncio.create_task(self._run(node), name=f"node-{node.uuid}")
             self._running[node.id] = job
             job.add_done_callback(functools.partial(self._finished, node.id))
         return len(claimed)
+
+    def _stopped_meanwhile(self) -> bool:
+        return self._stopping
+
+    def _claim(self, free: int) -> list[Node]:
+        with self.db.write() as conn:
+            return nodes.claim_pending(conn, self.settings.host, self.settings.groups,
+                                       self.settings.hardware_types, free)
+
+    async def _in_thread(self, function: Callable[..., _T], *args: object) -> _T:
+        """Run a blocking claim in a thread: the loop serves requests and running work
+        meanwhile, and what arrives during the commit is claimed together by the next
+        pass instead of one node per commit. stop() waits for it before recovering."""
+        self._claiming = asyncio.ensure_future(asyncio.to_thread(function, *args))
+        return await asyncio.shield(self._claiming)
 
     def _finished(self, node_id: int, _job: object = None) -> None:
         self._running.pop(node_id, None)
@@ -143,30 +166,38 @@ class ConductorService:
             # Ironic logs each transition too; here, which conductor ran what, once.
             LOG.info("Conductor %s runs %s for node %s", self.settings.host, action_name,
                      node.uuid)
+            task: NodeTask | None = None
             try:
-                task = NodeTask(self.db, self.settings, node, self.services)
+                task = NodeTask(self.db, self.settings, node, self.services,
+                                batch=self._batch)
                 action = ACTIONS.get(action_name)
                 if action is None:
                     raise RuntimeError(f"Unknown action {action_name!r}")
                 await action(task, args)
-                task.release()
-                with self.db.write() as conn:
-                    if nodes.requeue_heartbeat(conn, node.id, _HEARTBEAT_STATES, started):
-                        self._wake.set()
+                await task.release()
+                if task.node.provision_state in _HEARTBEAT_STATES:
+                    with self.db.write() as conn:
+                        if nodes.requeue_heartbeat(conn, node.id, _HEARTBEAT_STATES, started):
+                            self._wake.set()
             except LostReservation:
                 LOG.warning("Lost the reservation of node %s during %s", node.uuid,
                             action_name)
             except asyncio.CancelledError:
-                self._fail(node, f"Operation {action_name} was interrupted by conductor "
+                self._fail(node, task, f"Operation {action_name} was interrupted by conductor "
                                  f"{self.settings.host} shutting down")
                 raise
             except Exception as exc:
                 LOG.warning("%s of node %s failed: %s", action_name, node.uuid, exc,
                             exc_info=LOG.isEnabledFor(logging.DEBUG))
-                self._fail(node, str(exc) or exc.__class__.__name__)
+                self._fail(node, task, str(exc) or exc.__class__.__name__)
 
-    def _fail(self, node: Node, message: str) -> None:
+    def _fail(self, node: Node, task: NodeTask | None, message: str) -> None:
         """Release node, moving it to the failure state of whatever state it is in."""
+        # What the task wrote before failing is recorded first, as it would have been
+        # without batching; a write refused there (node taken away) is seen below.
+        if task is not None:
+            with contextlib.suppress(Exception):
+                task.flush()
         with self.db.write() as conn:
             current = nodes.get_by_id(conn, node.id)
             if current is None or current.reservation != self.settings.host:

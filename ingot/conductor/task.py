@@ -1,5 +1,10 @@
 """A node held by a conductor: its record, its driver, and writes guarded by the
-reservation (a write fails if the reservation was taken away)."""
+reservation (a write fails if the reservation was taken away).
+
+Writes are committed with the other tasks' at the end of the event-loop tick
+(conductor/write_batch.py): the record in memory has them at once, the database before
+anything else runs; a write that failed raises at the task's next write or release.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from typing import Any
 
 from ingot.common import states
 from ingot.conductor.settings import ConductorSettings
-from ingot.db import nodes, ports
+from ingot.conductor.write_batch import WriteBatch
+from ingot.db import ports
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from ingot.drivers.hardware import driver_for
@@ -21,7 +27,7 @@ class LostReservation(RuntimeError):
 
 class NodeTask:
     def __init__(self, db: Database, settings: ConductorSettings, node: Node,
-                 services: Services):
+                 services: Services, batch: WriteBatch | None = None):
         self.db = db
         self.settings = settings
         self.services = services
@@ -30,6 +36,8 @@ class NodeTask:
         self.driver: DriverSet = driver_for(node)
         self._macs: list[str] | None = None
         self._pxe_macs: list[str] | None = None
+        self._batch = batch or WriteBatch(db)
+        self._failure: BaseException | None = None
 
     @property
     def macs(self) -> list[str]:
@@ -46,12 +54,26 @@ class NodeTask:
         return self._pxe_macs
 
     def save(self, **values: Any) -> None:
-        with self.db.write() as conn:
-            if not nodes.update(conn, self.node.id, values, reservation=self.host):
-                raise LostReservation(f"Node {self.node.uuid} is no longer reserved by "
-                                      f"{self.host}")
+        self._raise_failure()
+        self._batch.update(self.node.id, self.host, values, self._written)
         for name, value in values.items():
             setattr(self.node, name, value)
+
+    def flush(self) -> None:
+        """Commit this task's writes (and the others' of this tick) now: before reading
+        or writing the node outside the task."""
+        self._batch.flush()
+        self._raise_failure()
+
+    def _written(self, outcome: bool | BaseException) -> None:
+        if outcome is True or self._failure is not None:
+            return
+        self._failure = outcome if isinstance(outcome, BaseException) else LostReservation(
+            f"Node {self.node.uuid} is no longer reserved by {self.host}")
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def set_internal(self, **changes: Any) -> None:
         info = dict(self.node.driver_internal_info)
@@ -74,11 +96,13 @@ class NodeTask:
                   provision_updated_at=utcnow(), **values)
         return new_state
 
-    def release(self, **values: Any) -> bool:
-        """Finish: clear the pending work and drop the reservation in one UPDATE."""
+    async def release(self, **values: Any) -> bool:
+        """Finish: clear the pending work and drop the reservation in one UPDATE, with
+        the writes of this tick; True once committed if the node still was the task's."""
+        self._raise_failure()
         values = {"pending_action": None, "pending_args": None, **values}
-        with self.db.write() as conn:
-            released = nodes.release(conn, self.node.id, self.host, values)
+        released = await self._batch.release(self.node.id, self.host, values)
+        self._raise_failure()
         for name, value in values.items():
             setattr(self.node, name, value)
         return released

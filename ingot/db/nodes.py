@@ -255,6 +255,42 @@ def update(conn: sa.Connection, node_id: int, values: Mapping[str, Any],
     return result.rowcount == 1
 
 
+def update_held(conn: sa.Connection, writes: Sequence[tuple[int, str, Mapping[str, Any]]]
+                ) -> set[int]:
+    """Apply each (node id, host, values) if host still holds the node; the ids written.
+
+    On PostgreSQL the writes setting the same columns are one UPDATE from a VALUES list:
+    a conductor's tick of writes is then a few round trips, not one per node. SQLite's
+    statements are calls into the library, so there each write keeps its own.
+    """
+    done: set[int] = set()
+    alike: dict[tuple[str, ...], list[tuple[int, str, Mapping[str, Any]]]] = {}
+    for write in writes:
+        node_id, host, values = write
+        if conn.dialect.name == "sqlite" or len(writes) == 1 \
+                or ("instance_uuid" in values and values["instance_uuid"] is None):
+            if update(conn, node_id, values, reservation=host):
+                done.add(node_id)
+        else:
+            alike.setdefault(tuple(sorted(values)), []).append(write)
+    for names, group in alike.items():
+        source = sa.values(sa.column("node_id", sa.Integer), sa.column("host", sa.String),
+                           *(sa.column(name, nodes.c[name].type) for name in names),
+                           name="written").data(
+            [(node_id, host, *(values[name] for name in names))
+             for node_id, host, values in group])
+        # VALUES types a column of NULLs as text: each is cast to its column's type.
+        columns: dict[str, Any] = {"updated_at": utcnow()}
+        columns.update({name: sa.cast(source.c[name], nodes.c[name].type) for name in names})
+        columns["revision"] = nodes.c.revision + 1
+        statement = (sa.update(nodes)
+                     .where(nodes.c.id == source.c.node_id,
+                            nodes.c.reservation == source.c.host)
+                     .values(columns).returning(nodes.c.id))
+        done.update(row[0] for row in conn.execute(statement))
+    return done
+
+
 def delete(conn: sa.Connection, node_id: int, **expected: Any) -> bool:
     clauses = [nodes.c.id == node_id]
     clauses += [nodes.c[name].is_(None) if value is None else nodes.c[name] == value

@@ -1,0 +1,151 @@
+"""conductor/write_batch.py on SQLite and PostgreSQL: the writes of many tasks made in
+one event-loop tick are one transaction, every one of them lands as it would have alone,
+a node taken away fails only its own task, and a batch that fails leaves nothing of the
+tick written."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from ingot.common import states
+from ingot.common.power import POWER_OFF
+from ingot.conductor.settings import ConductorSettings
+from ingot.conductor.task import LostReservation, NodeTask
+from ingot.conductor.write_batch import WriteBatch
+from ingot.db import migrate, nodes
+from ingot.db.engine import Database
+from ingot.db.models import Node
+from ingot.drivers.services import Services
+from ingot.drivers.settings import DriverSettings
+from tests.conftest import database_url
+from tests.factories import node_row
+
+HOST = "batch-test"
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate.upgrade(database)
+        yield database
+        database.dispose()
+
+
+def _commits(db: Database) -> list[int]:
+    """A counter of the engine's committed transactions, from now on."""
+    counted = [0]
+
+    def count(_conn: sa.Connection) -> None:
+        counted[0] += 1
+    sa.event.listen(db.engine, "commit", count)
+    return counted
+
+
+def _tasks(db: Database, count: int, state: str = states.DEPLOYING) -> list[NodeTask]:
+    settings = ConductorSettings(host=HOST, group="", groups=("",),
+                                 hardware_types=("fake-hardware",))
+    services = Services(DriverSettings(), db)
+    batch = WriteBatch(db)
+    with db.write() as conn:
+        found = [nodes.insert(conn, node_row(provision_state=state, reservation=HOST,
+                                             target_provision_state=states.ACTIVE,
+                                             pending_action="deploy", pending_args={}))
+                 for _ in range(count)]
+    return [NodeTask(db, settings, node, services, batch=batch) for node in found]
+
+
+def _stored(db: Database, node_id: int) -> Node:
+    with db.read() as conn:
+        node = nodes.get_by_id(conn, node_id)
+    assert node is not None
+    return node
+
+
+def test_one_tick_of_many_tasks_is_one_commit_and_keeps_every_write(db: Database) -> None:
+    tasks = _tasks(db, 30)
+    commits = _commits(db)
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)
+
+    async def run(task: NodeTask, index: int) -> bool:
+        # Writes of different shapes in one tick: alike columns share a statement,
+        # JSON, NULLs and timestamps keep their types; later writes of a task win.
+        task.save(deploy_step={"step": "deploy", "n": index}, last_error=None)
+        if index % 3 == 0:
+            task.set_internal(agent_url=f"http://10.0.0.{index}:9999")
+        task.advance("done", deploy_step={}, inspection_started_at=when)
+        return await task.release(power_state=POWER_OFF if index % 2 else None)
+
+    async def main() -> list[bool]:
+        return await asyncio.gather(*(run(task, i) for i, task in enumerate(tasks)))
+
+    assert asyncio.run(main()) == [True] * len(tasks)
+    assert commits[0] == 1
+    for index, task in enumerate(tasks):
+        node = _stored(db, task.node.id)
+        assert (node.provision_state, node.target_provision_state) == (states.ACTIVE, None)
+        assert (node.reservation, node.pending_action, node.pending_args) == (None, None, None)
+        assert node.deploy_step == {} and node.last_error is None
+        assert node.inspection_started_at == when
+        assert node.power_state == (POWER_OFF if index % 2 else None)
+        assert node.driver_internal_info == (
+            {"agent_url": f"http://10.0.0.{index}:9999"} if index % 3 == 0 else {})
+        assert node.revision == 1  # one UPDATE for the whole tick of this node
+
+
+def test_a_node_taken_away_fails_only_its_task(db: Database) -> None:
+    tasks = _tasks(db, 4)
+    with db.write() as conn:
+        assert nodes.update(conn, tasks[1].node.id, {"reservation": "other-host"})
+
+    async def run(task: NodeTask) -> Any:
+        task.save(last_error="step one")
+        await asyncio.sleep(0)  # the tick ends: the batch is committed
+        task.save(last_error="step two")
+        return await task.release()
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(run(task) for task in tasks), return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert isinstance(outcomes[1], LostReservation)
+    assert outcomes[:1] + outcomes[2:] == [True, True, True]
+    taken = _stored(db, tasks[1].node.id)
+    assert (taken.reservation, taken.last_error) == ("other-host", None)
+    for task in tasks[:1] + tasks[2:]:
+        node = _stored(db, task.node.id)
+        assert (node.reservation, node.last_error) == (None, "step two")
+
+
+def test_a_failed_batch_writes_nothing_of_the_tick_and_every_task_sees_it(
+        db: Database) -> None:
+    tasks = _tasks(db, 5)
+    with db.write() as conn:
+        nodes.update(conn, tasks[4].node.id, {"name": "taken-name"})
+
+    async def run(task: NodeTask, index: int) -> Any:
+        # The last write breaks the unique node name: the whole tick rolls back.
+        task.save(last_error=f"written {index}",
+                  **({"name": "taken-name"} if index == 3 else {}))
+        return await task.release()
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(run(task, i) for i, task in enumerate(tasks[:4])),
+                                    return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(outcome, sa.exc.IntegrityError) for outcome in outcomes), outcomes
+    for task in tasks[:4]:
+        node = _stored(db, task.node.id)
+        # Still held in its state: a conductor failing it (or recovery) moves it on.
+        assert (node.reservation, node.last_error, node.provision_state) == (
+            HOST, None, states.DEPLOYING)
+        with pytest.raises(sa.exc.IntegrityError):
+            task.save(last_error="after the failure")
