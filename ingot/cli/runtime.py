@@ -26,8 +26,11 @@ from ingot.db import migrate
 from ingot.db.engine import Database, default_url
 from ingot.drivers.settings import DriverSettings
 from ingot.inspection.settings import InspectionSettings
+from ingot.ui import service as dashboard
 
 LOG = logging.getLogger("ingot")
+# Seconds requests in flight get when the service stops (see the API server below).
+GRACEFUL_SHUTDOWN = 3
 
 
 def setup_logging(conf: cfg.ConfigOpts) -> None:
@@ -127,6 +130,9 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
         servers.append((uvicorn.Server(uvicorn.Config(
             app, host=conf.api.host_ip, port=conf.api.port, log_level="warning",
             access_log=False, lifespan="on", server_header=False,
+            # An open dashboard's event stream never ends by itself: on stop, requests
+            # get this long, then are cancelled.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
             log_config=None)), sockets[0]))  # uvicorn then logs through the redacting root handler
         LOG.info("ingot API listening on http://%s:%s", conf.api.host_ip, conf.api.port)
     if conductor and conf.deploy.serve_http_root:
@@ -146,6 +152,8 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if api:
+        dashboard.close(app)  # its event streams end now, not at GRACEFUL_SHUTDOWN
     for server, _sock in servers:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)

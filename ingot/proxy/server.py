@@ -50,9 +50,11 @@ def run(config: ProxyConfig, args: list[str], workers: int = 1) -> None:
     # inherit the socket.
     sock = listening_socket(settings.host_ip, settings.port, host_option="[api] host_ip",
                             port_option="[api] port")
+    # timeout_graceful_shutdown: an open dashboard's event stream never ends by itself;
+    # on stop, requests get that long, then are cancelled.
     options: dict[str, Any] = {"log_level": "warning", "access_log": False,
                                "lifespan": "on", "server_header": False,
-                               "log_config": None}
+                               "timeout_graceful_shutdown": 3, "log_config": None}
     LOG.info("ingot proxy listening on http://%s:%s with %d worker(s), sites: %s",
              settings.host_ip, settings.port, workers,
              ", ".join(f"{site.name} ({', '.join(g or '_' for g in site.groups)})"

@@ -8,11 +8,12 @@ to Keystone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -164,6 +165,20 @@ class Site:
                 content = content.replace(key + separator + raw + b"/",
                                           key + separator + target + b"/")
         return content
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[httpx.Response]:
+        """A GET whose answer is read as it comes, with no read timeout (the dashboard's
+        event stream); SiteFailure when the site cannot be reached."""
+        url = await self.endpoint() + path
+        headers = await self._auth_headers()
+        try:
+            async with self._client.stream(
+                    "GET", url, headers=headers,
+                    timeout=httpx.Timeout(self.timeout, read=None)) as response:
+                yield response
+        except httpx.HTTPError as exc:
+            raise SiteFailure(self.name, f"{exc.__class__.__name__}: {exc}") from None
 
     async def _auth_headers(self) -> dict[str, str]:
         if self._static_auth:

@@ -12,36 +12,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import orjson
 
-from ingot.ui.fleet import Change
-
 LOG = logging.getLogger(__name__)
 
-Reader = Callable[[datetime.datetime, int], list[Change]]
 _BATCH = 500
 _QUEUE = 2000  # events a slow viewer may lag behind before it is told to reload
+_END = b""  # in a viewer's queue: its stream ends
 
 
-class ChangeFeed:
-    def __init__(self, read: Reader, latest: Callable[[], datetime.datetime | None], *,
-                 interval: float = 0.5, window: float = 2.0):
-        self.read = read
-        self.latest = latest
-        self.interval = interval
-        self.window = datetime.timedelta(seconds=window)
+@dataclasses.dataclass(frozen=True, slots=True)
+class Change:
+    uuid: str
+    revision: int
+    updated_at: datetime.datetime
+    event: dict[str, Any]  # what the browser receives, redacted
+
+
+Reader = Callable[[datetime.datetime, int], list[Change]]
+
+
+class Broadcast:
+    """Messages to every subscribed viewer; the work that produces them (_run) runs
+    while anyone listens and stops with the last viewer."""
+
+    def __init__(self) -> None:
         self._queues: set[asyncio.Queue[bytes]] = set()
         self._task: asyncio.Task[None] | None = None
-        self._cursor: datetime.datetime | None = None
-        self._sent: dict[str, tuple[int, datetime.datetime]] = {}
-        # When a poll last found a change (time.monotonic()): cached counts older than
-        # that are stale.
-        self.changed_at = 0.0
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[bytes]]:
@@ -55,7 +59,44 @@ class ChangeFeed:
             self._queues.discard(queue)
 
     async def _run(self) -> None:
-        """Polls while anyone listens; stops with the last viewer."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """End every viewer's stream (the service stops)."""
+        for queue in list(self._queues):
+            while True:
+                try:
+                    queue.put_nowait(_END)
+                    break
+                except asyncio.QueueFull:
+                    queue.get_nowait()
+
+    def publish(self, name: str, data: Mapping[str, Any]) -> None:
+        message = f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:
+                # The page missed events: it reloads what it shows instead.
+                queue.get_nowait()
+                queue.put_nowait(b"event: reload\ndata: {}\n\n")
+
+
+class ChangeFeed(Broadcast):
+    def __init__(self, read: Reader, latest: Callable[[], datetime.datetime | None], *,
+                 interval: float = 0.5, window: float = 2.0):
+        super().__init__()
+        self.read = read
+        self.latest = latest
+        self.interval = interval
+        self.window = datetime.timedelta(seconds=window)
+        self._cursor: datetime.datetime | None = None
+        self._sent: dict[str, tuple[int, datetime.datetime]] = {}
+        # When a poll last found a change (time.monotonic()): cached counts older than
+        # that are stale.
+        self.changed_at = 0.0
+
+    async def _run(self) -> None:
         while self._queues:
             try:
                 if self._cursor is None:
@@ -86,7 +127,7 @@ class ChangeFeed:
                     continue
                 self._sent[change.uuid] = (change.revision, change.updated_at)
                 self.changed_at = time.monotonic()
-                self._publish(b"event: node\ndata: " + orjson.dumps(change.event) + b"\n\n")
+                self.publish("node", change.event)
             if batch:
                 self._cursor = max(self._cursor, batch[-1].updated_at)
             if len(batch) < _BATCH or batch[-1].updated_at == since:
@@ -96,22 +137,16 @@ class ChangeFeed:
         horizon = self._cursor - self.window
         self._sent = {uuid: seen for uuid, seen in self._sent.items() if seen[1] >= horizon}
 
-    def _publish(self, message: bytes) -> None:
-        for queue in list(self._queues):
-            try:
-                queue.put_nowait(message)
-            except asyncio.QueueFull:
-                # The page missed events: it reloads what it shows instead.
-                queue.get_nowait()
-                queue.put_nowait(b"event: reload\ndata: {}\n\n")
 
-
-async def stream(feed: ChangeFeed, keepalive: float = 15.0) -> AsyncIterator[bytes]:
+async def stream(source: Broadcast, keepalive: float = 15.0) -> AsyncIterator[bytes]:
     """The event stream of one viewer, with comments as keep-alives."""
-    async with feed.subscribe() as queue:
+    async with source.subscribe() as queue:
         yield b"retry: 2000\nevent: hello\ndata: {}\n\n"
         while True:
             try:
-                yield await asyncio.wait_for(queue.get(), keepalive)
+                message = await asyncio.wait_for(queue.get(), keepalive)
             except TimeoutError:
-                yield b": keep-alive\n\n"
+                message = b": keep-alive\n\n"
+            if message == _END:
+                return
+            yield message

@@ -7,7 +7,6 @@ indexes, changes walk (updated_at, id) from the cursor, whatever the fleet's siz
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from ingot.common.redaction import redact, redact_text
 from ingot.db.engine import Database
 from ingot.db.models import nodes
+from ingot.ui.events import Change
 
 # What a table row or a node page updates from an event.
 _CHANGED = (nodes.c.uuid, nodes.c.name, nodes.c.revision, nodes.c.provision_state,
@@ -44,14 +44,6 @@ def latest_change(db: Database) -> datetime.datetime | None:
         value: datetime.datetime | None = conn.execute(
             sa.select(sa.func.max(nodes.c.updated_at))).scalar_one()
     return value
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Change:
-    uuid: str
-    revision: int
-    updated_at: datetime.datetime
-    event: dict[str, Any]  # what the browser receives, redacted
 
 
 def changes_since(db: Database, since: datetime.datetime, limit: int) -> list[Change]:

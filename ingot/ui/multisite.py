@@ -2,8 +2,9 @@
 the fleet's counts summed over the sites that give them.
 
 Tables come from the proxy's own merged listings; a node's site is the one its conductor
-group maps to. Counts come from each site's /ui/api/summary (an ingot site; an Ironic
-site has none and is shown without counts).
+group maps to. Counts come from each site's /ui/api/summary and live updates from each
+site's /ui/api/events, relayed (an ingot site; an Ironic site has neither and is shown
+without counts or live rows).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from ingot.ui import pages
+from ingot.ui import events, pages
 
 if TYPE_CHECKING:
     from ingot.proxy.context import ProxyContext
@@ -78,8 +81,87 @@ async def _summary(request: Request) -> Response:
     return JSONResponse(total, headers={"Cache-Control": "no-store"})
 
 
+class SiteEvents(events.Broadcast):
+    """Every site's own event stream (an ingot site's /ui/api/events), one connection
+    per site for all of this process's viewers, relayed with the site's name."""
+
+    def __init__(self, sites: Sequence[Site], *, retry: float = 2.0, absent: float = 60.0):
+        super().__init__()
+        self.sites = sites
+        self.retry = retry
+        self.absent = absent  # a site without a dashboard (Ironic) is asked again after
+
+    async def _run(self) -> None:
+        followers = [asyncio.create_task(self._follow(site)) for site in self.sites]
+        try:
+            while self._queues:
+                await asyncio.sleep(self.retry)
+        finally:
+            for follower in followers:
+                follower.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
+
+    async def _follow(self, site: Site) -> None:
+        while True:
+            wait = self.retry
+            try:
+                async with site.stream("/ui/api/events") as response:
+                    if response.status_code != 200:
+                        wait = self.absent
+                    else:
+                        await self._relay(site.name, response.aiter_text())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Down or gone: the sites endpoint says so; the stream is tried again.
+                LOG.debug("Event stream of site %s ended: %s", site.name,
+                          exc.__class__.__name__)
+            await asyncio.sleep(wait)
+
+    async def _relay(self, site: str, chunks: AsyncIterator[str]) -> None:
+        buffer = ""
+        async for chunk in chunks:
+            buffer += chunk
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                name, data = _parse(block)
+                if name == "node" and isinstance(data, dict):
+                    self.publish("node", {**data, "site": site})
+                elif name == "reload":
+                    self.publish("reload", {"site": site})
+
+
+def _parse(block: str) -> tuple[str, Any]:
+    name, data = "message", ""
+    for line in block.split("\n"):
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()
+    try:
+        return name, orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        return name, None
+
+
+def _site_events(request: Request) -> SiteEvents:
+    state = request.app.state
+    relay: SiteEvents | None = getattr(state, "ui_site_events", None)
+    if relay is None:
+        relay = SiteEvents(_ctx(request).sites)
+        state.ui_site_events = relay
+    return relay
+
+
+async def _events(request: Request) -> Response:
+    return StreamingResponse(events.stream(_site_events(request)),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
 def routes(auth: pages.Authenticate) -> list[BaseRoute]:
     return pages.routes(auth, [
         Route("/summary", pages.guarded(auth, _summary), methods=["GET"]),
         Route("/sites", pages.guarded(auth, _sites), methods=["GET"]),
+        Route("/events", pages.guarded(auth, _events), methods=["GET"]),
     ], multisite=True)

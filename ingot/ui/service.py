@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -57,6 +58,13 @@ async def _events(request: Request) -> Response:
     return StreamingResponse(events.stream(_feed(request)), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store",
                                       "X-Accel-Buffering": "no"})
+
+
+def close(app: Starlette) -> None:
+    """The service stops: end the open event streams (a browser reconnects later)."""
+    feed: events.ChangeFeed | None = getattr(app.state, "ui_feed", None)
+    if feed is not None:
+        feed.close()
 
 
 def routes(auth: pages.Authenticate) -> list[BaseRoute]:

@@ -1,5 +1,6 @@
 """The dashboard of a real `ingot proxy` in front of two real `ingot serve` sites: a
-site column, counts summed over the sites, and a banner naming a site that was stopped."""
+site column, counts summed over the sites, a site's change shown live, and a banner
+naming a site that was stopped."""
 
 from __future__ import annotations
 
@@ -65,6 +66,16 @@ def test_proxy_view_names_the_site_that_stopped(sites: TwoSites, page: Page) -> 
     assert _sites_column(page) == {"east-0": "east", "east-1": "east", "east-2": "east",
                                    "west-0": "west", "west-1": "west"}
     assert page.is_hidden("#banner")
+    # Live across sites: a change at a site reaches the proxy's page through the
+    # site's event stream, relayed.
+    page.wait_for_function("document.querySelector('#live').textContent === '● live'")
+    with sites.west.client() as api:
+        assert api.put("/v1/nodes/west-1/maintenance", json={"reason": "ui"}
+                       ).status_code == 202
+    page.wait_for_function("[...document.querySelectorAll('#nodes tbody tr')].some(r =>"
+                           " r.querySelector('.name').textContent === 'west-1' &&"
+                           " r.querySelector('.maintenance').textContent === 'yes')",
+                           timeout=10_000)
     screenshot(page, "proxy-two-sites")
 
     sites.west.stop()

@@ -220,17 +220,15 @@
 
   if (ingot.tokenLogin && !ingot.token()) return;
   restore();
+  const again = async () => {
+    if (ingot.multisite) await sites();
+    await Promise.all([summary(), load()]);
+  };
+  again();
+  // Read again once the stream is open: nothing changed between it and the view.
+  ingot.listen({hello: again, node: onNode, reload: again});
   if (ingot.multisite) {
-    // The proxy keeps no database to watch: one listing and one count per 5 s.
-    const refresh = async () => { await sites(); await Promise.all([summary(), load()]); };
-    refresh();
-    setInterval(refresh, 5000);
-    document.getElementById("live").textContent = "● every 5 s";
-  } else {
-    summary();
-    load();
-    // Read again once the stream is open: nothing changed between it and the view.
-    const again = () => { summary(); load(); };
-    ingot.listen({hello: again, node: onNode, reload: again});
+    // Which sites answer, and their counts, are the proxy's to ask: every 5 s.
+    setInterval(async () => { await sites(); await summary(); }, 5000);
   }
 })();

@@ -153,11 +153,6 @@
 
   if (ingot.tokenLogin && !ingot.token()) return;
   load();
-  if (ingot.multisite) {
-    setInterval(load, 5000);
-    document.getElementById("live").textContent = "● every 5 s";
-  } else {
-    // Read again once the stream is open: nothing changed between it and the page.
-    ingot.listen({hello: load, node: onNode, reload: load});
-  }
+  // Read again once the stream is open: nothing changed between it and the page.
+  ingot.listen({hello: load, node: onNode, reload: load});
 })();
