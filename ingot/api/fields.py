@@ -97,14 +97,21 @@ class Resource:
         self.fields_param_since = fields_param_since
         # Names the view adds itself (links, sub-resource links): read-only on writes.
         self.extra_shown = frozenset(extra_shown) | {"links"}
+        self._names_at: dict[tuple[int, bool], tuple[str, ...]] = {}
 
     def since(self, name: str) -> int:
         spec = self.by_name.get(name)
         return spec.since if spec is not None else 1
 
     def names_at(self, minor: int, detail: bool = True) -> tuple[str, ...]:
-        names = (spec.name for spec in self.fields) if detail else self.list_fields
-        return tuple(name for name in names if self.since(name) <= minor)
+        # Asked for every record of a list: the table does not change, so once per kind.
+        key = (minor, detail)
+        found = self._names_at.get(key)
+        if found is None:
+            names = (spec.name for spec in self.fields) if detail else self.list_fields
+            found = self._names_at[key] = tuple(name for name in names
+                                                if self.since(name) <= minor)
+        return found
 
     def parse_fields(self, raw: str | None, minor: int) -> tuple[str, ...] | None:
         """The ``fields`` query parameter: unknown names are a 400, too new ones a 406."""
