@@ -4,20 +4,22 @@
     bench/ui_fleet.py [--backend sqlite --backend postgresql] [--sizes 1000,100000]
                       [--requests 40] [--no-browser]
 
-For each backend, one database grows through --sizes (bench/list_scale.py's fleet,
-rows written straight into the table); at each size a fresh `ingot serve` on it gets
-the requests the fleet page makes when it opens (the page, its first 50 nodes, the
-counts, cached for 2 s by the service), a filtered page, a page sorted by name, a page
-by marker, and in process the counts' uncached reading and the change cursor's poll,
-one at a time: median and 95th percentile milliseconds. With Debian's
-chromium and playwright installed, headless Chromium also opens /ui/ and the time
-until the table shows its rows is measured. Figures are printed side by side with
+For each backend, one database per size (bench/list_scale.py's fleet, rows written
+straight into the table), each with its own `ingot serve`, all running at once and
+measured in turn (the machine is shared: its load moves, and each size sees the same).
+Each gets the requests the fleet page makes when it opens (the page, its first 50
+nodes, the counts, cached by the service), a filtered page, a page sorted by name and a
+page by marker; in process, the counts' uncached reading and the change cursor's poll:
+median and 95th percentile milliseconds, one request at a time. With Debian's chromium
+and playwright installed, headless Chromium also opens /ui/ and the time until the
+table shows its rows is measured the same way. Figures are printed side by side with
 the smallest size, the anchor (ratio: how many times slower the largest size is).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import pathlib
 import statistics
@@ -44,15 +46,25 @@ HEADERS = {"X-OpenStack-Ironic-API-Version": "1.78"}
 Figures = dict[int, dict[str, tuple[float, float]]]
 
 
-def timed(call: Callable[[], object], count: int) -> tuple[float, float]:
-    call()  # warm-up
-    samples = []
+Call = Callable[[], object]
+
+
+def interleaved(calls: dict[int, Call], count: int) -> dict[int, tuple[float, float]]:
+    """Each size's call in turn, count rounds: the sizes see the same machine (it is
+    shared, and its load moves). Median and 95th percentile milliseconds per size."""
+    samples: dict[int, list[float]] = {size: [] for size in calls}
+    for call in calls.values():
+        call()  # warm-up
     for _ in range(count):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+        for size, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[size].append((time.perf_counter() - started) * 1000)
+    out = {}
+    for size, values in samples.items():
+        values.sort()
+        out[size] = (statistics.median(values), values[max(0, int(len(values) * 0.95) - 1)])
+    return out
 
 
 def requests(size: int) -> dict[str, str]:
@@ -64,7 +76,11 @@ def requests(size: int) -> dict[str, str]:
             "page by marker": page + f"&marker={middle}"}
 
 
-def browser_open(url: str, count: int) -> tuple[float, float] | None:
+def _get(client: httpx.Client, path: str) -> None:
+    client.get(path).raise_for_status()
+
+
+def browser_opens(urls: dict[int, str], count: int) -> dict[int, tuple[float, float]] | None:
     try:
         from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional
     except ImportError:
@@ -77,50 +93,59 @@ def browser_open(url: str, count: int) -> tuple[float, float] | None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable,
                                              args=["--no-sandbox"])
-        page = browser.new_page()
-
-        def open_fleet() -> None:
-            page.goto(url)
-            page.wait_for_function("document.querySelectorAll('#nodes tbody tr').length"
-                                   " === 50 && /^[0-9]+$/.test(document.querySelector("
-                                   "'#total').textContent)")
         try:
-            return timed(open_fleet, count)
+            pages = {size: browser.new_page() for size in urls}
+
+            def opener(size: int) -> Call:
+                def open_fleet() -> None:
+                    page = pages[size]
+                    page.goto(urls[size])
+                    page.wait_for_function(
+                        "document.querySelectorAll('#nodes tbody tr').length === 50 && "
+                        "/^[0-9]+$/.test(document.querySelector('#total').textContent)")
+                return open_fleet
+            return interleaved({size: opener(size) for size in urls}, count)
         finally:
             browser.close()
 
 
 def measure(backend: str, sizes: list[int], count: int, use_browser: bool,
             workdir: pathlib.Path) -> Figures:
-    results: Figures = {}
-    with database(backend, workdir) as url:
-        db = Database(url)
-        migrate.upgrade(db)
+    """Every size's database and `ingot serve` at once, measured in turn."""
+    with contextlib.ExitStack() as stack:
+        calls: dict[str, dict[int, Call]] = {}
+        urls: dict[int, str] = {}
         for size in sizes:
+            (workdir / f"db-{size}").mkdir(parents=True)
+            url = stack.enter_context(database(backend, workdir / f"db-{size}"))
+            db = Database(url)
+            stack.callback(db.dispose)
+            migrate.upgrade(db)
             grow(db, size)
             progress(f"{backend}: {size} nodes")
             server = IngotServer(workdir / f"serve-{size}", db_url=url, host="bench").start()
-            try:
-                with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as client:
-                    def get(path: str) -> Callable[[], object]:
-                        return lambda: client.get(path).raise_for_status()
-                    results[size] = {label: timed(get(path), count)
-                                     for label, path in requests(size).items()}
-                latest = fleet.latest_change(db)
-                assert latest is not None
-                # What the 2 s summary cache saves: the counts' own reading.
-                results[size]["counts uncached (in process)"] = timed(
-                    functools.partial(fleet.summary, db), count)
-                results[size]["change poll (in process)"] = timed(
-                    functools.partial(fleet.changes_since, db, latest, 500), count)
-                if use_browser:
-                    opened = browser_open(server.url + "/ui/", max(5, count // 8))
-                    if opened is not None:
-                        results[size]["Chromium: open, 50 rows shown"] = opened
-            finally:
-                server.stop()
-        db.dispose()
-    return results
+            stack.callback(server.stop)
+            urls[size] = server.url + "/ui/"
+            client = stack.enter_context(httpx.Client(base_url=server.url, headers=HEADERS,
+                                                      timeout=30))
+            for label, path in requests(size).items():
+                calls.setdefault(label, {})[size] = functools.partial(_get, client, path)
+            latest = fleet.latest_change(db)
+            assert latest is not None
+            # What the summary cache saves: the counts' own reading.
+            calls.setdefault("counts uncached (in process)", {})[size] = \
+                functools.partial(fleet.summary, db)
+            calls.setdefault("change poll (in process)", {})[size] = \
+                functools.partial(fleet.changes_since, db, latest, 500)
+        results: Figures = {size: {} for size in sizes}
+        for label, by_size in calls.items():
+            for size, figures in interleaved(by_size, count).items():
+                results[size][label] = figures
+        if use_browser:
+            opened = browser_opens(urls, max(5, count // 4))
+            for size, figures in (opened or {}).items():
+                results[size]["Chromium: open, 50 rows shown"] = figures
+        return results
 
 
 def report(title: str, results: Figures) -> None:
