@@ -79,7 +79,7 @@ NODE = Resource("node", (
           schema={"type": "string", "maxLength": 255}),
     Field("console_enabled", 1, v.bool_value, patch=False, default=False, schema=_BOOL),
     _interface("console", 31), _interface("deploy", 31),
-    Field("deploy_step", 44),
+    Field("deploy_step", 44, secret=True),  # its args may hold a password
     Field("description", 51, _string(4096), schema={**_TEXT, "maxLength": 4096}),
     Field("disable_power_off", 95, _disable_power_off, default=False,
           schema={"type": "boolean", "nullable": True}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,6 +22,7 @@ from ingot.api.lookup import busy, find_node
 from ingot.api.node_view import states_view
 from ingot.api.responses import json_response
 from ingot.common import power, states
+from ingot.conductor import deploy_steps
 from ingot.configdrive import check as configdrive_check
 from ingot.configdrive.errors import ConfigDriveRejected
 from ingot.db import nodes
@@ -143,6 +145,7 @@ async def set_provision_state(request: Request) -> Response:
                                     "version 1.110 or later.")
             if verb.event in ("deploy", "rebuild"):
                 _validate_for_deploy(node, ctx.drivers)
+                _check_deploy_steps(conn, node, args.get("deploy_steps"))
             values = _transition_values(node, verb.event, verb.action, args)
             if not nodes.update(conn, node.id, values, revision=node.revision,
                                 reservation=None, pending_action=None):
@@ -300,6 +303,17 @@ def _validate_for_deploy(node: Node, settings: DriverSettings) -> None:
         interfaces = driver_for(node).all()
         for kind in ("power", "management", "boot", "deploy"):
             interfaces[kind].validate(node, settings)
+    except InvalidParameter as exc:
+        raise BadRequest(f"Cannot deploy node {node.uuid}: {exc}") from None
+
+
+def _check_deploy_steps(conn: sa.Connection, node: Node,
+                        requested: list[dict[str, Any]] | None) -> None:
+    """The templates the instance's traits name and the request's steps must be steps
+    the node's interfaces offer: a 400 now rather than a failed deploy."""
+    try:
+        deploy_steps.plan(driver_for(node), deploy_steps.requested_steps(conn, node,
+                                                                         requested))
     except InvalidParameter as exc:
         raise BadRequest(f"Cannot deploy node {node.uuid}: {exc}") from None
 

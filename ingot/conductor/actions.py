@@ -16,6 +16,7 @@ from typing import Any
 
 from ingot.common import states
 from ingot.common.power import POWER_OFF
+from ingot.conductor import deploy_steps
 from ingot.conductor.task import LostReservation, NodeTask
 from ingot.db import nodes
 from ingot.db.models import utcnow
@@ -48,10 +49,19 @@ async def verify(task: NodeTask, args: dict[str, Any]) -> None:
 
 async def deploy(task: NodeTask, args: dict[str, Any]) -> None:
     validate(task, ("power", "management", "boot", "deploy"))
-    task.save(deploy_step={}, last_error=None)
+    try:
+        if task.node.instance_info.get("traits"):
+            with task.db.read() as conn:
+                requested = deploy_steps.requested_steps(conn, task.node,
+                                                         args.get("deploy_steps"))
+        else:
+            requested = deploy_steps.requested_steps(None, task.node,
+                                                     args.get("deploy_steps"))
+        steps = deploy_steps.plan(task.driver, requested)
+    except InvalidParameter as exc:
+        raise DriverError(f"Cannot deploy node {task.node.uuid}: {exc}") from exc
     async with _stopping_on_failure(task):
-        outcome = await task.driver.deploy.deploy(task)
-        await _after_deploy_step(task, outcome)
+        await _run_deploy_steps(task, steps, 0, last_error=None)
 
 
 async def continue_deploy(task: NodeTask, args: dict[str, Any]) -> None:
@@ -59,14 +69,46 @@ async def continue_deploy(task: NodeTask, args: dict[str, Any]) -> None:
     if task.node.provision_state == states.DEPLOYWAIT:
         async with _stopping_on_failure(task):
             task.advance("resume")
+            # Only the deploy interface's own step waits for the agent.
             outcome = await task.driver.deploy.heartbeat(task)
-            await _after_deploy_step(task, outcome)
+            if outcome is Outcome.WAIT:
+                await _after_deploy_step(task, outcome)
+            else:
+                info = task.node.driver_internal_info
+                index = info.get(_STEP_INDEX)
+                await _run_deploy_steps(task, info.get(_STEPS) or [],
+                                        0 if index is None else index + 1)
     elif task.node.provision_state == states.CLEANWAIT:
         async with _stopping_on_failure(task):
             task.advance("resume")
             outcome = await task.driver.deploy.clean_heartbeat(task)
             await _after_clean(task, outcome)
     # Any other state: the heartbeat came late, nothing to continue.
+
+
+# driver_internal_info keys: the deploy's plan, and the index of the step running.
+_STEPS, _STEP_INDEX = "deploy_steps", "deploy_step_index"
+
+
+async def _run_deploy_steps(task: NodeTask, steps: list[dict[str, Any]], start: int,
+                            **values: Any) -> None:
+    """Run steps from start; node.deploy_step shows the step running. One write per
+    step: a conductor's deploy rate depends on it."""
+    interfaces = task.driver.all()
+    for index in range(start, len(steps)):
+        step = steps[index]
+        task.save(deploy_step=step, **values,
+                  driver_internal_info=task.internal_with(**{_STEPS: steps,
+                                                             _STEP_INDEX: index}))
+        values = {}
+        outcome = await interfaces[step["interface"]].execute_deploy_step(
+            task, step["step"], dict(step["args"]))
+        if outcome is Outcome.WAIT:
+            await _after_deploy_step(task, outcome)
+            return
+    await _sync_power(task)
+    task.advance("done", deploy_step={}, **values,
+                 driver_internal_info=task.internal_with(**{_STEPS: None, _STEP_INDEX: None}))
 
 
 @contextlib.asynccontextmanager
@@ -80,6 +122,7 @@ async def _stopping_on_failure(task: NodeTask) -> AsyncIterator[None]:
         raise
     except Exception:
         try:
+            task.set_internal(**{_STEPS: None, _STEP_INDEX: None})
             await task.driver.deploy.abort(task)
             await _sync_power(task)
         except Exception:
@@ -199,6 +242,7 @@ async def unrescue(task: NodeTask, args: dict[str, Any]) -> None:
 
 async def abort(task: NodeTask, args: dict[str, Any]) -> None:
     """The API already moved the node to the failure state; stop what was running."""
+    task.set_internal(**{_STEPS: None, _STEP_INDEX: None})
     await task.driver.deploy.abort(task)
     await _sync_power(task)
 

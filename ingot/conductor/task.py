@@ -76,13 +76,18 @@ class NodeTask:
             raise self._failure
 
     def set_internal(self, **changes: Any) -> None:
+        self.save(driver_internal_info=self.internal_with(**changes))
+
+    def internal_with(self, **changes: Any) -> dict[str, Any]:
+        """driver_internal_info with changes merged (None removes a key), to save in
+        one write with other columns."""
         info = dict(self.node.driver_internal_info)
         for key, value in changes.items():
             if value is None:
                 info.pop(key, None)
             else:
                 info[key] = value
-        self.save(driver_internal_info=info)
+        return info
 
     def advance(self, event: str, **values: Any) -> str:
         """Move the node along the state machine by event, with extra column values."""

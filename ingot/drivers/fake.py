@@ -182,9 +182,43 @@ def check_raid_schema(config: dict[str, Any]) -> None:
                                        f"{value!r} in logical_disks[{index}].")
 
 
+# Where fake interfaces record the deploy steps they ran, with the power state each
+# found the node in: a test sees what ran, in which order, before or after the deploy.
+FAKE_STEPS_KEY = "fake_deploy_steps"
+
+
+async def record_step(task: Task, interface: str, step: str, args: dict[str, Any]
+                      ) -> Outcome:
+    ran = list(task.node.driver_internal_info.get(FAKE_STEPS_KEY) or [])
+    ran.append({"step": f"{interface}.{step}", "args": args,
+                "power_state": task.node.power_state})
+    task.set_internal(**{FAKE_STEPS_KEY: ran})
+    return Outcome.DONE
+
+
+class FakeBios(PassiveInterface):
+    kind = "bios"
+    name = "fake"
+    deploy_steps = {"apply_configuration": 0, "factory_reset": 0}
+
+    async def execute_deploy_step(self, task: Task, step: str, args: dict[str, Any]
+                                  ) -> Outcome:
+        if step not in self.deploy_steps:
+            return await super().execute_deploy_step(task, step, args)
+        return await record_step(task, self.kind, step, args)
+
+
 class FakeRaid(RaidInterface):
     name = "fake"
     logical_disk_properties = LOGICAL_DISK_PROPERTIES
+    deploy_steps = {"apply_configuration": 0, "create_configuration": 0,
+                    "delete_configuration": 0}
+
+    async def execute_deploy_step(self, task: Task, step: str, args: dict[str, Any]
+                                  ) -> Outcome:
+        if step not in self.deploy_steps:
+            return await super().execute_deploy_step(task, step, args)
+        return await record_step(task, self.kind, step, args)
 
     def check_raid_config(self, node: Node, config: dict[str, Any]) -> None:
         check_raid_schema(config)

@@ -99,7 +99,7 @@ def with_no_op(supported: dict[str, tuple[type[Interface], ...]]
 
 # Ironic's fake-hardware: a fake implementation of every kind, the preferred one.
 FAKE_HARDWARE = HardwareType("fake-hardware", with_no_op({
-    "bios": (fake.passive("bios", "fake"),),
+    "bios": (fake.FakeBios,),
     "boot": (fake.FakeBoot,),
     "console": (fake.FakeConsole,),
     "deploy": (fake.FakeDeploy,),

@@ -82,6 +82,15 @@ class Interface(abc.ABC):
     def validate(self, node: Node, settings: DriverSettings) -> None:  # noqa: B027 - optional
         """Raise InvalidParameter if the node cannot use this interface."""
 
+    # Deploy steps this implementation offers: name -> default priority; 0 runs only
+    # when a deploy template or the deploy request asks for it (conductor/deploy_steps.py).
+    deploy_steps: ClassVar[dict[str, int]] = {}
+
+    async def execute_deploy_step(self, task: Task, step: str, args: dict[str, Any]
+                                  ) -> Outcome:
+        """Run one of deploy_steps; WAIT: the agent will call back (deploy interface)."""
+        raise DriverError(f"{self.kind} interface {self.name} has no deploy step {step}.")
+
 
 class PowerInterface(Interface):
     kind = "power"
@@ -171,6 +180,15 @@ class BootInterface(Interface):
 
 class DeployInterface(Interface):
     kind = "deploy"
+    # The whole deploy (with an agent: boot it, write the image, boot the instance) is
+    # one step, at Ironic's priority of deploy.deploy; templates order theirs around it.
+    deploy_steps: ClassVar[dict[str, int]] = {"deploy": 100}
+
+    async def execute_deploy_step(self, task: Task, step: str, args: dict[str, Any]
+                                  ) -> Outcome:
+        if step == "deploy":
+            return await self.deploy(task)
+        return await super().execute_deploy_step(task, step, args)
 
     @abc.abstractmethod
     async def deploy(self, task: Task) -> Outcome:

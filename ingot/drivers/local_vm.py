@@ -199,11 +199,16 @@ class LocalVmBoot(BootInterface):
         await task.driver.management.set_boot_device(task, "disk", persistent=True)
 
 
-LOCAL_VM = hardware.HardwareType(LOCAL_VM_NAME, hardware.with_no_op({
+_SUPPORTED = hardware.with_no_op({
     "power": (LocalVmPower,),
     "management": (LocalVmManagement,),
     "boot": (LocalVmBoot,),
     "deploy": (DirectDeploy, fake.FakeDeploy),
     "inspect": (AgentInspect, fake.NoInspect),
-}))
+})
+# After the no-ops (the defaults): fake BIOS and RAID deploy steps that record what they
+# were asked, so deploy templates can run around a real agent deploy.
+_SUPPORTED["bios"] += (fake.FakeBios,)
+_SUPPORTED["raid"] += (fake.FakeRaid,)
+LOCAL_VM = hardware.HardwareType(LOCAL_VM_NAME, _SUPPORTED)
 hardware.register(LOCAL_VM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from tests import factories
 from tests.assertions import fault, snapshot
 from tests.servers.ingot import IngotServer
 
+V = "X-OpenStack-Ironic-API-Version"
 STEP = {"interface": "bios", "step": "apply_configuration", "priority": 150,
         "args": {"settings": [{"name": "LogicalProc", "value": "Enabled"}]}}
 
@@ -126,3 +128,81 @@ def test_a_json_suffix_names_the_template_up_to_1_90(api: httpx.Client) -> None:
         "name"] == name
     assert api.delete(path, headers={"X-OpenStack-Ironic-API-Version": "1.91"}
                       ).status_code == 404
+
+
+def available_fake_node(api: httpx.Client, traits: list[str]) -> str:
+    node = api.post("/v1/nodes", json={"driver": "fake-hardware"}).json()["uuid"]
+    assert api.put(f"/v1/nodes/{node}/traits", json={"traits": traits}).status_code == 204
+    assert api.patch(f"/v1/nodes/{node}", json=[
+        {"op": "add", "path": "/instance_info/traits", "value": traits}]).status_code == 200
+    for target, state in (("manage", "manageable"), ("provide", "available")):
+        assert api.put(f"/v1/nodes/{node}/states/provision",
+                       json={"target": target}).status_code == 202
+        settled(api, node, state)
+    return str(node)
+
+
+def settled(api: httpx.Client, node: str, state: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        shown = dict(api.get(f"/v1/nodes/{node}").json())
+        if shown["provision_state"] == state and not shown["target_provision_state"]:
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"node {node} never reached {state}: {shown}")
+
+
+def test_a_deploy_runs_its_templates_steps_in_priority_order(api: httpx.Client) -> None:
+    name = template_name()
+    assert api.post("/v1/deploy_templates", json={"name": name, "steps": [
+        {"interface": "raid", "step": "create_configuration", "priority": 50, "args": {}},
+        {**STEP, "args": {"settings": [{"name": "LogicalProc", "value": "Enabled"}],
+                          "password": "s3cret"}}]}).status_code == 201
+    node = available_fake_node(api, [name])
+    # The request's own steps (1.69) join them, and may change a template's.
+    answer = api.put(f"/v1/nodes/{node}/states/provision", headers={V: "1.69"}, json={
+        "target": "active", "deploy_steps": [
+            {"interface": "raid", "step": "delete_configuration", "priority": 60,
+             "args": {}},
+            {"interface": "raid", "step": "create_configuration", "priority": 70,
+             "args": {"x": 1}}]})
+    assert answer.status_code == 202, answer.text
+    shown = settled(api, node, "active")
+    assert shown["last_error"] is None and shown["deploy_step"] == {}
+    ran = shown["driver_internal_info"]["fake_deploy_steps"]
+    # bios (150) before the driver's deploy (100), then raid by priority (70, 60).
+    assert [(step["step"], step["args"]) for step in ran] == [
+        ("bios.apply_configuration", {"settings": [{"name": "LogicalProc",
+                                                    "value": "Enabled"}],
+                                      "password": "******"}),
+        ("raid.create_configuration", {"x": 1}), ("raid.delete_configuration", {})]
+    assert "deploy_steps" not in shown["driver_internal_info"]
+
+
+def test_unknown_deploy_steps_are_a_400_before_anything_changes(
+        api: httpx.Client, ingot: IngotServer) -> None:
+    name = template_name()
+    assert api.post("/v1/deploy_templates", json={"name": name, "steps": [
+        {"interface": "bios", "step": "no_such_step", "priority": 10, "args": {}}]}
+                    ).status_code == 201
+    node = available_fake_node(api, [name])
+    plain = available_fake_node(api, [])
+    stranger = available_fake_node(api, [])
+    assert api.patch(f"/v1/nodes/{stranger}", json=[
+        {"op": "add", "path": "/instance_info/traits", "value": ["CUSTOM_NOT_MINE"]}]
+                     ).status_code == 200
+    before = snapshot(ingot)
+    for ident, body, message in [
+            (node, {"target": "active"}, "Deploy step bios.no_such_step is not offered"),
+            (plain, {"target": "active", "deploy_steps": [
+                {"interface": "raid", "step": "build_it", "priority": 1, "args": {}}]},
+             "Deploy step raid.build_it is not offered"),
+            (plain, {"target": "active", "deploy_steps": [
+                {"interface": "raid", "step": "create_configuration", "args": {}}]},
+             "needs a priority"),
+            (stranger, {"target": "active"},
+             "instance traits that are not also node traits: CUSTOM_NOT_MINE")]:
+        answer = api.put(f"/v1/nodes/{ident}/states/provision", headers={V: "1.69"},
+                         json=body)
+        assert answer.status_code == 400 and message in fault(answer), answer.text
+    assert snapshot(ingot) == before

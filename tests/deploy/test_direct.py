@@ -204,3 +204,41 @@ def test_host_port_proxy_without_scheme_is_accepted(api: httpx.Client, workdir: 
                           image_http_proxy="proxy.example.com:3128",
                           image_no_proxy="127.0.0.0/8,.example.com,[::1]:8080")
     assert api.get(f"/v1/nodes/{uuid}/validate").json()["deploy"] == {"result": True}
+
+
+def test_deploy_template_steps_run_around_the_agent_deploy(
+        api: httpx.Client, workdir: pathlib.Path, images: dict[str, Any]) -> None:
+    """A template's steps run by priority around the driver's own deploy step, which
+    waits for the real agent; node.deploy_step shows it meanwhile."""
+    trait = "CUSTOM_" + os.urandom(4).hex().upper()
+    assert api.post("/v1/deploy_templates", headers={"X-OpenStack-Ironic-API-Version": "1.55"},
+                    json={"name": trait, "steps": [
+                        {"interface": "raid", "step": "apply_configuration", "priority": 10,
+                         "args": {"raid_config": {"logical_disks": []}}},
+                        {"interface": "bios", "step": "apply_configuration", "priority": 150,
+                         "args": {"settings": []}}]}).status_code == 201
+    uuid, disk = vm_node(api, workdir, images["raw_url"], sha256(images["raw"]))
+    assert api.put(f"/v1/nodes/{uuid}/traits", json={"traits": [trait]}).status_code == 204
+    patched = api.patch(f"/v1/nodes/{uuid}", json=[
+        {"op": "replace", "path": "/bios_interface", "value": "fake"},
+        {"op": "replace", "path": "/raid_interface", "value": "fake"},
+        {"op": "add", "path": "/instance_info/traits", "value": [trait]}])
+    assert patched.status_code == 200, patched.text
+    response = api.put(f"/v1/nodes/{uuid}/states/provision", json={"target": "active"})
+    assert response.status_code == 202, response.text
+    waiting = set()
+    deadline = time.monotonic() + 60
+    while (node := api.get(f"/v1/nodes/{uuid}").json())["provision_state"] not in (
+            "active", "deploy failed") and time.monotonic() < deadline:
+        if node["provision_state"] == "wait call-back":
+            step = node["deploy_step"]
+            waiting.add((step.get("interface"), step.get("step"), step.get("priority")))
+        time.sleep(0.1)
+    assert node["provision_state"] == "active", node["last_error"]
+    assert waiting == {("deploy", "deploy", 100)}
+    assert sha256(disk.read_bytes()[:len(images["raw"])]) == sha256(images["raw"])
+    ran = node["driver_internal_info"]["fake_deploy_steps"]
+    # BIOS first with the node still off; RAID last, once the instance was powered on.
+    assert [(step["step"], step["power_state"]) for step in ran] == [
+        ("bios.apply_configuration", "power off"), ("raid.apply_configuration", "power on")]
+    assert node["deploy_step"] == {}
