@@ -154,15 +154,17 @@ const ingot = (() => {
     const done = Number(p.bytes_done || 0);
     const total = Number(p.bytes_total || 0);
     const rate = Number(p.bytes_per_second || 0);
+    // A stage without bytes (a clean step, the config drive) has no percentage.
     const percent = p.percent !== undefined && p.percent !== null ? Number(p.percent)
-      : (total ? 100 * done / total : 0);
-    const parts = [`${percent.toFixed(1)}%`];
+      : (total ? 100 * done / total : null);
+    const parts = percent === null ? [] : [`${percent.toFixed(1)}%`];
     if (total) parts.push(`${(done / MIB).toFixed(1)} of ${(total / MIB).toFixed(1)} MiB`);
     if (rate) parts.push(`${(rate / MIB).toFixed(1)} MiB/s`);
     if (rate && total && done < total) parts.push(`ETA ${Math.ceil((total - done) / rate)} s`);
     if (p.stage) parts.push(p.stage);
     if (p.error) parts.push(p.error);
-    return {percent: Math.max(0, Math.min(100, percent)), text: parts.join(" · ")};
+    return {percent: percent === null ? 0 : Math.max(0, Math.min(100, percent)),
+            text: parts.join(" · ")};
   }
 
   function when(iso) {
