@@ -31,6 +31,10 @@ def test_login_form_gets_a_session_token(ingot_keystone: IngotServer, operator: 
     assert created.status_code == 201, created.text
     # The data needs a token; the page shell does not (a browser cannot send one).
     assert httpx.get(ingot_keystone.url + "/ui/api/summary").status_code == 401
+    incomplete = httpx.post(ingot_keystone.url + "/ui/api/login",
+                            json={"username": operator.username, "password": 5})
+    assert incomplete.status_code == 400
+    assert "Login needs password" in incomplete.json()["error_message"]
     context = browser.new_context()
     try:
         page = context.new_page()

@@ -43,6 +43,9 @@ def test_pages_and_data_ask_for_basic_credentials(basic: IngotServer) -> None:
         assert answer.headers["WWW-Authenticate"] == 'Basic realm="Baremetal API"'
     # Static files hold no data: the login prompt's page can load them.
     assert httpx.get(basic.url + "/ui/static/ui.css").status_code == 200
+    # The Keystone login form's endpoint exists only with Keystone.
+    login = httpx.post(basic.url + "/ui/api/login", json={"username": "admin"})
+    assert login.status_code == 404 and "could not be found" in login.text
 
 
 def test_wrong_password_is_refused(basic: IngotServer, browser: Browser) -> None:
