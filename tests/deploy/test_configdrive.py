@@ -91,7 +91,8 @@ def _gzip_b64(payload: bytes) -> str:
     import base64  # noqa: PLC0415 - only here
     import gzip  # noqa: PLC0415
 
-    return base64.b64encode(gzip.compress(payload)).decode()
+    # mtime=0: the same bytes in every process, so parallel workers collect the same ids.
+    return base64.b64encode(gzip.compress(payload, mtime=0)).decode()
 
 
 @pytest.fixture

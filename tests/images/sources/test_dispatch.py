@@ -18,11 +18,12 @@ from ingot.images.sources.record import Fetched, Freshness, ImageDigests, ImageS
 SHA256 = {"image_checksum": hashlib.sha256(b"x").hexdigest()}
 
 
+# Fixed UUIDs: parallel workers must collect the same test ids.
 @pytest.mark.parametrize(("reference", "kind"), [
-    (str(uuid.uuid4()), "glance"),
-    (str(uuid.uuid4()).upper(), "glance"),
-    (f"glance://{uuid.uuid4()}", "glance"),
-    (f"glance://glance.example.com:9292/{uuid.uuid4()}", "glance"),
+    ("896da87d-15fd-4892-8e81-85a25801890a", "glance"),
+    ("A754D923-6ED6-4893-9440-DAD45E5A00DD", "glance"),
+    ("glance://a2d4583d-90b1-40a5-a9f1-7deec3a85bf4", "glance"),
+    ("glance://glance.example.com:9292/1d864693-5270-4b71-b169-881bb7573711", "glance"),
     ("http://images.example.com/disk.qcow2", "http"),
     ("HTTPS://images.example.com/disk.raw", "http"),
     ("file:///var/lib/ingot/images/disk.raw", "file"),
