@@ -8,7 +8,6 @@ import pathlib
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from swiftclient.utils import generate_temp_url
@@ -23,23 +22,7 @@ from ingot.images.sources.record import (
     SwiftObjectRef,
 )
 from ingot.images.sources.swift import SwiftTempURL
-from tests.servers.process import unavailable
-from tests.servers.swift import SwiftServer, SwiftUnavailable
-
-KEY = secrets.token_hex(16)
-
-
-@pytest.fixture(scope="module")
-def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
-    try:
-        server = SwiftServer(tmp_path_factory.mktemp("swift")).start()
-    except SwiftUnavailable as exc:
-        unavailable(f"OpenStack Swift cannot run here: {exc}")
-    try:
-        server.set_account_key(KEY)
-        yield server
-    finally:
-        server.stop()
+from tests.servers.swift import SwiftServer
 
 
 def _put(swift: SwiftServer, container: str, name: str, data: bytes) -> None:
@@ -51,23 +34,26 @@ def _put(swift: SwiftServer, container: str, name: str, data: bytes) -> None:
         connection.close()
 
 
-def _temp_url(swift: SwiftServer) -> SwiftTempURL:
-    """What the conductor adapts ingot.swift into: a signed GET URL per object."""
+@pytest.fixture
+def temp_url(swift: SwiftServer, account_key: str) -> SwiftTempURL:
+    """What the conductor adapts ingot.swift into: a signed GET URL per object (the
+    session's Swift, with its account's Temp-URL-Key)."""
 
     def sign(ref: SwiftObjectRef) -> str:
         container = ref.container or "glance"  # Glance's default container, no seed
         path = f"/v1/AUTH_test/{container}/{ref.name}"
-        return swift.url + str(generate_temp_url(path, int(time.time()) + 600, KEY, "GET",
-                                                 digest="sha256"))
+        return swift.url + str(generate_temp_url(path, int(time.time()) + 600, account_key,
+                                                 "GET", digest="sha256"))
 
     return sign
 
 
-def test_swift_object_resolves_and_is_fetched(swift: SwiftServer, cache: ImageCache,
+def test_swift_object_resolves_and_is_fetched(swift: SwiftServer, temp_url: SwiftTempURL,
+                                              cache: ImageCache,
                                               tmp_path: pathlib.Path) -> None:
     data = secrets.token_bytes(400_000)
     _put(swift, "images", "disks/disk.raw", data)
-    access = dispatch.SourceAccess(swift_temp_url=_temp_url(swift))
+    access = dispatch.SourceAccess(swift_temp_url=temp_url)
     info = {"image_os_hash_algo": "sha512",
             "image_os_hash_value": hashlib.sha512(data).hexdigest()}
     source = dispatch.resolve("swift://images/disks/disk.raw", info, access)
@@ -79,14 +65,15 @@ def test_swift_object_resolves_and_is_fetched(swift: SwiftServer, cache: ImageCa
     assert (tmp_path / "node").read_bytes() == data
 
 
-def test_missing_swift_object_is_not_found(swift: SwiftServer) -> None:
-    access = dispatch.SourceAccess(swift_temp_url=_temp_url(swift))
+def test_missing_swift_object_is_not_found(temp_url: SwiftTempURL) -> None:
+    access = dispatch.SourceAccess(swift_temp_url=temp_url)
     with pytest.raises(ImageNotFound, match="404"):
         dispatch.resolve("swift://images/nothing-here", {"image_checksum": "ab" * 32},
                          access)
 
 
-def test_glance_image_in_swift_is_fetched_from_swift(swift: SwiftServer, cache: ImageCache,
+def test_glance_image_in_swift_is_fetched_from_swift(swift: SwiftServer, temp_url: SwiftTempURL,
+                                                     cache: ImageCache,
                                                      tmp_path: pathlib.Path) -> None:
     # As Glance's Swift store lays it out: container "glance", object = image id.
     image_id = str(uuid.uuid4())
@@ -98,7 +85,7 @@ def test_glance_image_in_swift_is_fetched_from_swift(swift: SwiftServer, cache: 
         digests=ImageDigests("sha512", digest, hashlib.md5(data).hexdigest()),
         freshness=Freshness(digest=f"sha512:{digest}"), immutable=True, image_id=image_id,
         glance_store="swift", swift=SwiftObjectRef(image_id, None, glance_image_id=image_id))
-    access = dispatch.SourceAccess(swift_temp_url=_temp_url(swift))  # no Glance needed
+    access = dispatch.SourceAccess(swift_temp_url=temp_url)  # no Glance needed
     placed = cache.fetch(source, dispatch.fetcher(source, access),
                          source.expected_digest(allow_md5=False), str(tmp_path / "node"))
     assert (tmp_path / "node").read_bytes() == data
