@@ -9,10 +9,12 @@ the host's loopback as 10.0.2.2, and a host port is forwarded to its agent's por
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pathlib
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +28,9 @@ from tests.servers.process import Process, unavailable, wait_until
 URI = "qemu:///system"
 SOCKET = pathlib.Path("/run/libvirt/libvirt-sock")
 AGENT_PORT = 9999  # ingot's ramdisk agent inside the machine
+# Held shared by every test run using the machine's libvirtd (see libvirt_daemon).
+USERS = pathlib.Path(tempfile.gettempdir()) / "ingot-tests-libvirtd.lock"
+_users_here: list[pathlib.Path] = []  # this process's open libvirt_daemon contexts
 
 
 def _listening() -> bool:
@@ -39,21 +44,40 @@ def _listening() -> bool:
 
 @contextlib.contextmanager
 def libvirt_daemon(workdir: pathlib.Path) -> Iterator[str]:
-    """The URI of a running system libvirtd; started here (and stopped) if none runs."""
+    """The URI of a running system libvirtd; started here (and stopped) if none runs.
+
+    The daemon is the machine's, so test runs side by side (parallel workers, other
+    checkouts) share it: each holds a shared lock on USERS while it uses the daemon, and
+    the run that started it stops it only once it holds that lock alone."""
     if shutil.which("libvirtd") is None and not os.path.exists("/usr/sbin/libvirtd"):
         unavailable("libvirtd is not installed (Debian libvirt-daemon-system)")
-    started: list[Process] = []
-    if not _listening():
-        if os.geteuid() != 0:
-            unavailable("starting the system libvirtd needs root")
-        started.append(Process(["/usr/sbin/virtlogd"], str(workdir / "virtlogd.log")))
-        started.append(Process(["/usr/sbin/libvirtd"], str(workdir / "libvirtd.log")))
-        wait_until(_listening, 30, "libvirtd", interval=0.2)
-    try:
-        yield URI
-    finally:
-        for process in reversed(started):
-            process.stop()
+    if _users_here:  # this process holds the lock already: a second would wait for it
+        _users_here.append(workdir)
+        try:
+            yield URI
+        finally:
+            _users_here.pop()
+        return
+    with open(USERS, "a") as users:
+        fcntl.flock(users, fcntl.LOCK_EX)  # one run at a time decides to start it
+        started: list[Process] = []
+        try:
+            if not _listening():
+                if os.geteuid() != 0:
+                    unavailable("starting the system libvirtd needs root")
+                started.append(Process(["/usr/sbin/virtlogd"], str(workdir / "virtlogd.log")))
+                started.append(Process(["/usr/sbin/libvirtd"], str(workdir / "libvirtd.log")))
+                wait_until(_listening, 30, "libvirtd", interval=0.2)
+            fcntl.flock(users, fcntl.LOCK_SH)
+            _users_here.append(workdir)
+            yield URI
+        finally:
+            if _users_here:
+                _users_here.pop()
+            if started:
+                fcntl.flock(users, fcntl.LOCK_EX)  # waits for the other runs' domains
+            for process in reversed(started):
+                process.stop()
 
 
 def domain_xml(name: str, disk: pathlib.Path, serial: pathlib.Path, mac: str,
