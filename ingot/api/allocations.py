@@ -18,7 +18,7 @@ from ingot.api import listing, patch, validation
 from ingot.api.allocation_fields import ALLOCATION
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
+from ingot.api.errors import ApiError, BadRequest, Conflict, MethodNotAllowed, NotFound
 from ingot.api.fields import links
 from ingot.api.lookup import find_node, without_json_suffix
 from ingot.api.responses import json_response
@@ -260,8 +260,14 @@ async def delete_allocation(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _node_allocation(conn: sa.Connection, ident: str) -> Allocation:
-    node = find_node(conn, ident)
+def _node_allocation(conn: sa.Connection, ident: str,
+                     missing_node: type[ApiError] = NotFound) -> Allocation:
+    """The node's allocation. Ironic reads one as a filter of the allocation list, where
+    a missing node is a bad request; deleting one answers 404."""
+    try:
+        node = find_node(conn, ident)
+    except NotFound as exc:
+        raise missing_node(exc.message) from None
     allocation = allocations.get_by_node(conn, node.id)
     if allocation is None:
         raise NotFound(f"Allocation for node {ident} was not found.")
@@ -273,7 +279,8 @@ async def show_node_allocation(request: Request) -> Response:
     minor = _need_allocations(request)
     fields = ALLOCATION.parse_fields(request.query_params.get("fields"), minor)
     with ctx.db.read() as conn:
-        allocation = _node_allocation(conn, request.path_params["node"])
+        allocation = _node_allocation(conn, request.path_params["node"],
+                                      missing_node=BadRequest)
     return json_response(allocation_view(allocation, minor, base_url(request), fields))
 
 

@@ -42,7 +42,7 @@ from ingot.api.auth import AuthMiddleware
 from ingot.api.conductor_directory import ConductorDirectory
 from ingot.api.context import ApiContext, ApiSettings
 from ingot.api.errors import error_response
-from ingot.api.middleware import ApiMiddleware
+from ingot.api.middleware import OPENAPI_PATH, ApiMiddleware
 from ingot.api.responses import http_exception_handler
 from ingot.db.engine import Database
 from ingot.drivers.settings import DriverSettings
@@ -59,7 +59,7 @@ def _routes() -> list[BaseRoute]:
         Route("/", root.root, methods=["GET"]),
         Route("/v1", root.v1, methods=["GET"]),
         Route("/v1/", root.v1, methods=["GET"]),
-        Route("/v1/openapi.json", openapi.openapi, methods=["GET"]),
+        Route(OPENAPI_PATH, openapi.openapi, methods=["GET"]),
         Route("/v1/nodes", nodes.list_nodes, methods=["GET"]),
         Route("/v1/nodes", nodes.create_node, methods=["POST"]),
         Route("/v1/nodes/detail", nodes.list_nodes_detail, methods=["GET"]),
@@ -88,6 +88,9 @@ def _routes() -> list[BaseRoute]:
         Route(f"{node}/states/boot_mode", management.set_boot_mode, methods=["PUT"]),
         Route(f"{node}/states/secure_boot", management.set_secure_boot, methods=["PUT"]),
         Route(f"{node}/states/console", management.get_console, methods=["GET"]),
+        # Ironic's object routing also reaches a node's console as
+        # /v1/nodes/states/console/{node}; tempest's client asks for it so.
+        Route("/v1/nodes/states/console/{node}", management.get_console, methods=["GET"]),
         Route(f"{node}/states/console", management.set_console, methods=["PUT"]),
         Route(f"{node}/states/raid", management.set_target_raid_config, methods=["PUT"]),
         Route(f"{node}/vendor_passthru", vendor.node_passthru, methods=_ANY),
@@ -171,6 +174,7 @@ def _routes() -> list[BaseRoute]:
         Route("/v1/conductors/{hostname}", drivers.show_conductor, methods=["GET"]),
         Route("/v1/lookup", ramdisk.lookup, methods=["GET"]),
         Route("/v1/heartbeat/{node}", ramdisk.heartbeat, methods=["POST"]),
+        Route("/v1/heartbeat", ramdisk.heartbeat, methods=["POST"]),
         Route("/v1/continue_inspection", inspection.continue_inspection, methods=["POST"]),
         Route(f"{node}/inventory", inspection.get_inventory, methods=["GET"]),
         Route("/v1/inspection_rules", inspection_rules.list_rules, methods=["GET"]),

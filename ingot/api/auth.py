@@ -29,7 +29,8 @@ LOG = logging.getLogger(__name__)
 def is_public(path: str) -> bool:
     """Paths the middleware lets through; the dashboard (/ui) runs the same authenticator
     itself, since with keystone its pages load before the browser has a token."""
-    return (path in ("/", "/v1", "/v1/", "/v1/lookup", "/v1/continue_inspection", "/ui")
+    return (path in ("/", "/v1", "/v1/", "/v1/lookup", "/v1/heartbeat",
+                     "/v1/continue_inspection", "/ui")
             or path.startswith(("/v1/lookup/", "/v1/heartbeat/", "/ui/")))
 
 

@@ -16,6 +16,9 @@ MIN_MINOR = 1
 # what ingot does not implement yet.
 MAX_MINOR = 115
 
+# From 1.91 a trailing ".json" is part of the name it follows.
+NO_JSON_SUFFIX_MINOR = 91
+
 HEADER = "x-openstack-ironic-api-version"
 GENERIC_HEADER = "openstack-api-version"
 _VERSION = re.compile(r"^1\.(\d{1,4})$")

@@ -60,6 +60,7 @@ class ApiMiddleware:
             log_request(scope, exc.status, started, request_id)
             return
         state["version"] = version
+        scope = routed(scope, version)
         extra = common + microversion.version_headers(version)
         refused = refuse_nul(scope)
         if refused is not None:
@@ -89,6 +90,40 @@ class ApiMiddleware:
                               f"the details under request id {request_id}.", extra,
                               faultcode="Server")
         log_request(scope, status_seen, started, request_id)
+
+
+# ingot's own document, which Ironic does not have: its suffix is its name.
+OPENAPI_PATH = "/v1/openapi.json"
+
+
+# The first path segments that are not v1's resources: v1 itself and the dashboard.
+OWN_ROOTS = ("v1", "ui")
+
+
+def versioned_path(path: str) -> str:
+    """The path as /v1 routes it. Ironic sends a path that does not start with a
+    version to v1 (tempest's client asks for //nodes/{node}/allocation and
+    drivers/{driver}/properties), and ignores empty leading segments."""
+    rest = path.lstrip("/")
+    if not rest or rest.split("/", 1)[0] in OWN_ROOTS:
+        return "/" + rest
+    return "/v1/" + rest
+
+
+def routed(scope: Scope, version: microversion.Version) -> Scope:
+    """The scope with the path ingot's routes match: versioned, and, for a request that
+    names a version older than 1.91, without a trailing ".json" (Ironic's relic of
+    format suffixes: /v1/nodes/{node}.json is the node)."""
+    path = versioned_path(scope["path"])
+    explicit = (header(scope, b"x-openstack-ironic-api-version") is not None
+                or header(scope, b"openstack-api-version") is not None)
+    if explicit and version.minor < microversion.NO_JSON_SUFFIX_MINOR:
+        trimmed = path.rstrip("/")
+        if trimmed.endswith(".json") and trimmed != OPENAPI_PATH:
+            path = trimmed.removesuffix(".json")
+    if path == scope["path"]:
+        return scope
+    return {**scope, "path": path}
 
 
 def refuse_nul(scope: Scope) -> ApiError | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ingot.api.fields import links, timestamp
 from ingot.api.node_fields import NODE
+from ingot.common import states
 from ingot.common.redaction import redact, redact_text
 from ingot.db.models import Node
 
@@ -34,11 +35,23 @@ def lookup_view(node: Node, base: str) -> dict[str, Any]:
     }
 
 
+def provision_state_at(state: str, minor: int) -> str | None:
+    """The state's name at an older version, as Ironic renames them: before 1.2
+    `available` was no state at all, before 1.39 `inspect wait` was `inspecting`."""
+    if minor < 2 and state == states.AVAILABLE:
+        return None
+    if minor < 39 and state == states.INSPECTWAIT:
+        return states.INSPECTING
+    return state
+
+
 def node_view(node: Node, minor: int, base: str, fields: Collection[str] | None = None,
               *, conductor: str | None = None, detail: bool = True) -> dict[str, Any]:
     """The node as the API shows it. fields limits the output (plus links)."""
     names = NODE.names_at(minor, detail) if fields is None else tuple(fields)
     out = NODE.view(node, names)
+    if "provision_state" in out:
+        out["provision_state"] = provision_state_at(node.provision_state, minor)
     if "conductor" in out:
         out["conductor"] = conductor
     out["links"] = links(base, "nodes", node.uuid)
@@ -57,7 +70,8 @@ def states_view(node: Node, minor: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "console_enabled": node.console_enabled,
         "last_error": None if node.last_error is None else redact_text(node.last_error),
-        "power_state": node.power_state, "provision_state": node.provision_state,
+        "power_state": node.power_state,
+        "provision_state": provision_state_at(node.provision_state, minor),
         "target_power_state": node.target_power_state,
         "target_provision_state": node.target_provision_state,
         "provision_updated_at": timestamp(node.provision_updated_at),

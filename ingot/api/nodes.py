@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,12 +13,19 @@ from starlette.responses import Response
 from ingot.api import chassis, listing, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import ApiContext, base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
+from ingot.api.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+)
 from ingot.api.lookup import find_node, locked
 from ingot.api.node_fields import NODE
 from ingot.api.node_view import node_view
 from ingot.api.responses import json_response
-from ingot.common import states
+from ingot.common import faults, states
 from ingot.db import nodes
 from ingot.db.models import INTERFACE_COLUMNS, Node, utcnow
 from ingot.drivers import hardware
@@ -60,6 +68,9 @@ def _filters(request: Request, minor: int) -> nodes.NodeFilters:
             value = raw.lower()
         elif name == "provision_state" and raw not in states.ALL_STATES:
             raise BadRequest(f"Provision state \"{raw}\" is not valid.")
+        elif name == "fault" and raw not in faults.VALID_FAULTS:
+            raise BadRequest(f"Unrecognized fault \"{raw}\" is specified, allowed faults "
+                             f"are {', '.join(faults.VALID_FAULTS)}")
         setattr(filters, name, value)
     return filters
 
@@ -97,6 +108,9 @@ def _list(request: Request, detail: bool | None, chassis_uuid: str | None = None
     filters = _filters(request, minor)
     if chassis_uuid is not None:
         filters.chassis_uuid = chassis_uuid
+    # A node's conductor is the one the directory picks (its affinity only while that
+    # conductor lives); Ironic, too, filters the page it read by it.
+    conductor, filters.conductor = filters.conductor, None
     with ctx.db.read() as conn:
         try:
             found = nodes.list_nodes(conn, filters, sort_key=page.sort_key,
@@ -104,14 +118,17 @@ def _list(request: Request, detail: bool | None, chassis_uuid: str | None = None
                                      marker=page.marker)
         except nodes.StaleMarker:
             raise NotFound(f"Node {page.marker} could not be found.") from None
+    last = found[-1].uuid if found else None
+    if conductor is not None:
+        found = [node for node in found if ctx.directory.conductor_for(node) == conductor]
     base = base_url(request)
     wants_conductor = (detail and minor >= 49) or (fields is not None and "conductor" in fields)
     body: dict[str, Any] = {"nodes": [
         node_view(node, minor, base, fields, detail=bool(detail),
                   conductor=ctx.directory.conductor_for(node) if wants_conductor else None)
         for node in found]}
-    nxt = listing.next_link(base, request.url.path.rstrip("/"), page, len(found),
-                            found[-1].uuid if found else None, params)
+    nxt = listing.next_link(base, request.url.path.rstrip("/"), page, len(found), last,
+                            params)
     if nxt:
         body["next"] = nxt
     return json_response(body)
@@ -227,6 +244,13 @@ async def patch_node(request: Request) -> Response:
     operations = patch.parse(await read_json(request, ctx.settings.max_body,
                                              ctx.settings.max_body_depth))
     ident = request.path_params["node"]
+    reset_interfaces = None
+    if "reset_interfaces" in request.query_params:
+        if minor < 45:
+            raise NotAcceptable("The reset_interfaces parameter needs API version 1.45 or "
+                                "later.")
+        reset_interfaces = validation.bool_value("reset_interfaces",
+                                                 request.query_params["reset_interfaces"])
 
     def check(field: str, raw: Any) -> Any:
         return NODE.patched(field, raw, minor)
@@ -238,7 +262,10 @@ async def patch_node(request: Request) -> Response:
             node = find_node(conn, ident)
         current = {name: getattr(node, name, None) for name in _PATCHABLE_CURRENT}
         changes = patch.apply(current, operations, check)
-        _check_patch_allowed(node, changes, ctx)
+        if reset_interfaces and "driver" not in changes:
+            raise BadRequest("The reset_interfaces parameter can only be used when changing "
+                             "the node's driver.")
+        _check_patch_allowed(node, changes, ctx, bool(reset_interfaces))
         # Nova names instances in instance_info; Ironic copies it to instance_name
         # (API 1.104) unless that is set.
         display_name = changes.get("instance_info", {}).get("display_name")
@@ -278,7 +305,8 @@ def _check_unique_update(conn: sa.Connection, node: Node, changes: dict[str, Any
         raise Conflict(f"Instance {instance} is already associated with a node.")
 
 
-def _check_patch_allowed(node: Node, changes: dict[str, Any], ctx: ApiContext) -> None:
+def _check_patch_allowed(node: Node, changes: dict[str, Any], ctx: ApiContext,
+                         reset_interfaces: bool) -> None:
     if node.reservation:
         raise locked(node)
     only_maintenance = set(changes) <= {"maintenance"}
@@ -288,11 +316,16 @@ def _check_patch_allowed(node: Node, changes: dict[str, Any], ctx: ApiContext) -
                        f"progress (state {node.provision_state}).")
     if "instance_uuid" in changes and node.instance_uuid and changes["instance_uuid"]:
         raise Conflict(f"Node {node.uuid} is associated with instance {node.instance_uuid}.")
-    if changes.get("protected") and node.provision_state != states.ACTIVE:
-        raise BadRequest("Protection can only be set on nodes in the active state.")
-    if "protected_reason" in changes and changes["protected_reason"] and not (
+    if changes.get("protected") and node.provision_state not in (states.ACTIVE,
+                                                                  states.RESCUE):
+        raise Conflict(f"Node {node.uuid} can only be made protected in provision states "
+                       f"'active' or 'rescue', the current state is "
+                       f"'{node.provision_state}'")
+    if "protected" in changes and not changes["protected"]:
+        changes["protected_reason"] = None  # Ironic forgets the reason with the protection
+    elif "protected_reason" in changes and changes["protected_reason"] and not (
             changes.get("protected", node.protected)):
-        raise BadRequest("protected_reason can only be set on protected nodes.")
+        raise BadRequest("The protected_reason field can only be set when protected is True")
     if changes.get("retired") and node.provision_state == states.AVAILABLE:
         raise Conflict(f"Node {node.uuid} can not have 'retired' set in provision state "
                        f"\"available\"; move it to \"manageable\" first.")
@@ -303,20 +336,15 @@ def _check_patch_allowed(node: Node, changes: dict[str, Any], ctx: ApiContext) -
         changes.setdefault("fault", None)
     if "driver" in changes or any(f in changes for f in INTERFACE_COLUMNS):
         driver = changes.get("driver", node.driver)
-        requested = {f: changes.get(f, getattr(node, f)) for f in INTERFACE_COLUMNS}
-        if "driver" in changes:
-            # A new hardware type keeps only the interfaces it supports.
-            supported = hardware.known().get(driver)
-            for field in INTERFACE_COLUMNS:
-                if field in changes:
-                    continue
-                kind = field.removesuffix("_interface")
-                names = {c.name for c in supported.supported[kind]} if supported else set()
-                if requested[field] not in names:
-                    requested[field] = None
+        # As Ironic's conductor: a new hardware type keeps the node's interfaces (and
+        # refuses one it lacks) unless asked to reset those the patch does not set; a
+        # removed interface takes the type's default.
+        requested = {f: changes[f] if f in changes
+                     else None if reset_interfaces else getattr(node, f)
+                     for f in INTERFACE_COLUMNS}
         resolved = _check_interfaces(requested, driver, ctx)
         changes.update({f: value for f, value in resolved.items()
-                        if value != getattr(node, f)})
+                        if f in changes or value != getattr(node, f)})
 
 
 async def delete_node(request: Request) -> Response:
@@ -326,14 +354,18 @@ async def delete_node(request: Request) -> Response:
         node = find_node(conn, ident)
         if node.reservation:
             raise locked(node)
+        if not node.maintenance and node.instance_uuid:
+            raise Conflict(f"Node {node.uuid} is associated with instance "
+                           f"{node.instance_uuid}.")
         if node.protected:
-            raise Conflict(f"Node {node.uuid} is protected and cannot be deleted.")
-        if node.provision_state not in states.DELETE_ALLOWED_STATES and not (
-                node.maintenance and node.provision_state != states.ACTIVE):
+            raise Forbidden(f"Node {node.uuid} is protected and cannot be undeployed, "
+                            f"rebuilt or deleted")
+        # As Ironic: maintenance lets a node in any state go (a hopelessly broken one).
+        if node.provision_state not in states.DELETE_ALLOWED_STATES and not node.maintenance:
             raise Conflict(f"Node {node.uuid} can not be deleted in provision state "
                            f"\"{node.provision_state}\"; allowed in: "
                            f"{', '.join(sorted(states.DELETE_ALLOWED_STATES))}, or in "
-                           f"maintenance outside active.")
+                           f"maintenance.")
         if not nodes.delete(conn, node.id, revision=node.revision, reservation=None):
             raise Conflict(f"Node {node.uuid} changed while being deleted; retry.")
     return Response(status_code=204)
@@ -369,9 +401,28 @@ def _update_unreserved(ctx: Any, ident: str, values: dict[str, Any]) -> None:
 
 # --- traits (API 1.37) ------------------------------------------------------------------
 
+_MAX_TRAITS = 50
+
+
 def _need_traits(request: Request) -> None:
-    if version(request).minor < 37:
-        raise NotFound("Traits need API version 1.37 or later.")
+    """Before 1.37 Ironic has no traits endpoint and answers as its generic node routes
+    do: a read asks for a field the version lacks (406), PUT is not a method of a node
+    (405) and DELETE finds nothing (404)."""
+    if version(request).minor >= 37:
+        return
+    if request.method == "GET":
+        raise NotAcceptable("Request not acceptable.")
+    if request.method == "PUT":
+        raise MethodNotAllowed("Traits need API version 1.37 or later.")
+    raise NotFound("Traits need API version 1.37 or later.")
+
+
+def _at_most_max_traits(node: Node, traits: list[str]) -> list[str]:
+    if len(traits) > _MAX_TRAITS:
+        raise BadRequest(f"Could not modify traits for node {node.uuid} as it would exceed "
+                         f"the maximum number of traits per node ({len(traits)} vs. "
+                         f"{_MAX_TRAITS})")
+    return traits
 
 
 async def get_traits(request: Request) -> Response:
@@ -392,10 +443,9 @@ async def set_traits(request: Request) -> Response:
         if set(body) != {"traits"} or not isinstance(body["traits"], list):
             raise BadRequest("Expected a body of the form {\"traits\": [...]}.")
         new = [validation.trait_value(t) for t in body["traits"]]
-        if len(new) > 50:
-            raise BadRequest("A node can have at most 50 traits.")
     _update_traits(ctx, request.path_params["node"],
-                   lambda current: sorted(set(current) | set(new)) if trait else sorted(set(new)))
+                   lambda node: _at_most_max_traits(
+                       node, sorted(set(node.traits) | set(new)) if trait else sorted(set(new))))
     return Response(status_code=204)
 
 
@@ -404,22 +454,22 @@ async def delete_traits(request: Request) -> Response:
     ctx = context(request)
     trait = request.path_params.get("trait")
 
-    def remove(current: list[str]) -> list[str]:
+    def remove(node: Node) -> list[str]:
         if trait is None:
             return []
-        if trait not in current:
+        if trait not in node.traits:
             raise NotFound(f"Node does not have trait {trait}.")
-        return [t for t in current if t != trait]
+        return [t for t in node.traits if t != trait]
 
     _update_traits(ctx, request.path_params["node"], remove)
     return Response(status_code=204)
 
 
-def _update_traits(ctx: Any, ident: str, change: Any) -> None:
+def _update_traits(ctx: Any, ident: str, change: Callable[[Node], list[str]]) -> None:
     with ctx.db.write() as conn:
         node = find_node(conn, ident)
         if node.reservation:
             raise locked(node)
-        if not nodes.update(conn, node.id, {"traits": change(node.traits)},
+        if not nodes.update(conn, node.id, {"traits": change(node)},
                             revision=node.revision):
             raise Conflict(f"Node {node.uuid} changed while its traits were updated; retry.")

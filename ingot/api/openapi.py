@@ -160,7 +160,8 @@ def _schemas() -> dict[str, Any]:
                 "callback_url": _STRING, "agent_token": _STRING, "agent_version": _STRING,
                 "agent_verify_ca": _STRING,
                 "agent_status": {"type": "string", "enum": ["start", "end", "error"]},
-                "agent_status_message": _STRING, "agent_progress": _OBJECT}},
+                "agent_status_message": _STRING, "agent_progress": _OBJECT,
+                "node_ident": {**_STRING, "description": "Only on POST /v1/heartbeat."}}},
         "Inspection": {
             "type": "object", "required": ["inventory"],
             "description": "An agent's inventory (ironic-python-agent's shape: interfaces, "
@@ -305,6 +306,9 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": _operation("The node's console.", one),
             "put": _operation("Enable or disable the console.", accepted,
                               body=_ref("Console"))},
+        "/v1/nodes/states/console/{node}": {
+            "parameters": [_NODE],
+            "get": _operation("The node's console, by Ironic's older path.", one)},
         f"{node}/states/raid": {
             "parameters": [_NODE],
             "put": _operation("Set the target RAID configuration (API 1.12).", no_content,
@@ -406,6 +410,10 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/v1/heartbeat/{node}": {
             "parameters": [_NODE],
             "post": _operation("The agent's heartbeat (no login; agent token).", accepted,
+                               body=_ref("Heartbeat"), public=True)},
+        "/v1/heartbeat": {
+            "post": _operation("The heartbeat naming its node in the body as node_ident "
+                               "(no login; agent token).", accepted,
                                body=_ref("Heartbeat"), public=True)},
     }
     by_node = [_query("node", _STRING)]

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from ingot.api import crud
 from ingot.api import validation as v
 from ingot.api.context import version
-from ingot.api.errors import BadRequest, NotFound
+from ingot.api.errors import BadRequest, Conflict, NotFound
 from ingot.api.fields import Field, Resource
 from ingot.api.lookup import find_node
 from ingot.db import records
@@ -88,9 +88,30 @@ def check_member(conn: sa.Connection, portgroup_uuid: str | None, node_id: int) 
                          "node.")
 
 
+def check_physnet(conn: sa.Connection, portgroup_uuid: str | None, port_uuid: str,
+                  physical_network: str | None) -> None:
+    """A port joins a portgroup only on the physical network its other members (or,
+    with none, the portgroup itself) are on; 409 otherwise, as Ironic's conductor."""
+    if portgroup_uuid is None:
+        return
+    members = {row.physical_network for row in conn.execute(
+        sa.select(ports.c.physical_network).where(ports.c.portgroup_uuid == portgroup_uuid,
+                                                  ports.c.uuid != port_uuid))}
+    if not members:
+        group = KIND.store.get(conn, uuid=portgroup_uuid)
+        if group is None or group.physical_network is None:
+            return
+        members = {group.physical_network}
+    group_physnet = members.pop()
+    if physical_network != group_physnet:
+        raise Conflict(f"Port with physical network {physical_network} cannot become a "
+                       f"member of port group {portgroup_uuid} which has ports in physical "
+                       f"network {group_physnet}.")
+
+
 KIND = crud.Kind(
     FIELDS, records.Store(portgroups, Portgroup), path="portgroups", key="portgroups",
-    title="Portgroup", since=23, by_name=True, sublinks={"ports": 24},
+    title="Portgroup", since=23, by_name=True, ident="portgroup_ident", sublinks={"ports": 24},
     unique=((("uuid",), "A portgroup with UUID {uuid} already exists."),
             (("name",), "A portgroup with name {name} already exists."),
             (("address",), "A portgroup with MAC address {address} already exists.")),

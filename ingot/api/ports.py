@@ -12,13 +12,13 @@ from starlette.responses import Response
 from ingot.api import listing, patch, portgroups, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import Conflict, NotFound
+from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
 from ingot.api.fields import links
 from ingot.api.lookup import find_node, locked
 from ingot.api.port_fields import PORT
 from ingot.api.responses import json_response
 from ingot.db import nodes, ports
-from ingot.db.models import Port, utcnow
+from ingot.db.models import Node, Port, utcnow
 
 
 def port_view(port: Port, minor: int, base: str, fields: tuple[str, ...] | None = None,
@@ -28,8 +28,13 @@ def port_view(port: Port, minor: int, base: str, fields: tuple[str, ...] | None 
     return out
 
 
-def _find_port(conn: sa.Connection, ident: str) -> Port:
-    """A port by UUID, or by its name (API 1.88 names ports; a name is never a UUID)."""
+def _find_port(conn: sa.Connection, ident: str, *, by_name: bool = True) -> Port:
+    """A port by UUID, or by its name (API 1.88 names ports; a name is never a UUID).
+    Anything else is a 400, as in Ironic; deleting takes a UUID only."""
+    if by_name:
+        validation.uuid_or_name_ident("port_ident", ident)
+    else:
+        validation.uuid_ident("port_uuid", ident)
     port = ports.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident) \
         else ports.get_by_name(conn, ident)
     if port is None:
@@ -67,8 +72,13 @@ def _list(request: Request, node_ident: str | None, detail: bool,
             filters.address = validation.mac_value("address", params["address"])
         group = portgroup_ident or params.get("portgroup")
         if group:
-            if minor < 24:
+            # Before 1.24 the sub-resource does not exist (404) and the filter is
+            # refused (406), as Ironic does.
+            if minor < 24 and portgroup_ident:
                 raise NotFound(f"The resource could not be found: {request.url.path}")
+            if minor < 24:
+                raise NotAcceptable("Filtering ports by portgroup needs API version 1.24 "
+                                    "or later.")
             filters.portgroup_uuid = portgroups.KIND.find(conn, group).uuid
         try:
             found = ports.list_ports(conn, filters, sort_key=page.sort_key,
@@ -103,11 +113,13 @@ async def create_port(request: Request) -> Response:
     now = utcnow()
     try:
         with ctx.db.write() as conn:
-            node = find_node(conn, values.pop("node_uuid"))
+            node = _linked_node(conn, values.pop("node_uuid"))
             if node.reservation:
                 raise locked(node)
             _check_unique(conn, values["address"], port_uuid, values.get("name"))
             portgroups.check_member(conn, values.get("portgroup_uuid"), node.id)
+            portgroups.check_physnet(conn, values.get("portgroup_uuid"), port_uuid,
+                                     values.get("physical_network"))
             row = {**PORT.defaults(), "uuid": port_uuid, "node_id": node.id,
                    "created_at": now, **values}
             ports.insert(conn, row)
@@ -120,6 +132,14 @@ async def create_port(request: Request) -> Response:
     base = base_url(request)
     return json_response(port_view(port, minor, base), status=201,
                          headers={"Location": f"{base}/v1/ports/{port.uuid}"})
+
+
+def _linked_node(conn: sa.Connection, ident: str) -> Node:
+    """The node a port is to belong to; a missing one is the request's fault (400)."""
+    try:
+        return find_node(conn, ident)
+    except NotFound as exc:
+        raise BadRequest(exc.message) from None
 
 
 def _check_unique(conn: sa.Connection, address: str, port_uuid: str,
@@ -151,13 +171,17 @@ async def patch_port(request: Request) -> Response:
                 and ports.get_by_name(conn, changes["name"]):
             raise Conflict(f"A port with name {changes['name']} already exists.")
         if "node_uuid" in changes:
-            changes["node_id"] = find_node(conn, changes.pop("node_uuid")).id
+            changes["node_id"] = _linked_node(conn, changes.pop("node_uuid")).id
         node = nodes.get_by_id(conn, changes.get("node_id", port.node_id))
         if node is not None and node.reservation:
             raise locked(node)
         if {"node_id", "portgroup_uuid"} & set(changes):
             portgroups.check_member(conn, changes.get("portgroup_uuid", port.portgroup_uuid),
                                     changes.get("node_id", port.node_id))
+        if {"portgroup_uuid", "physical_network"} & set(changes):
+            portgroups.check_physnet(
+                conn, changes.get("portgroup_uuid", port.portgroup_uuid), port.uuid,
+                changes.get("physical_network", port.physical_network))
         if changes:
             ports.update(conn, port.id, changes)
         port = _find_port(conn, port.uuid)
@@ -167,7 +191,7 @@ async def patch_port(request: Request) -> Response:
 async def delete_port(request: Request) -> Response:
     ctx = context(request)
     with ctx.db.write() as conn:
-        port = _find_port(conn, request.path_params["port"])
+        port = _find_port(conn, request.path_params["port"], by_name=False)
         node = nodes.get_by_id(conn, port.node_id)
         if node is not None and node.reservation:
             raise locked(node)

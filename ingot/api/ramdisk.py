@@ -148,6 +148,12 @@ async def heartbeat(request: Request) -> Response:
                              ctx.settings.max_body_depth)
     allowed = {"callback_url", "agent_token", "agent_version", "agent_verify_ca",
                "agent_status", "agent_status_message", "agent_progress"}
+    # Ironic takes the node from the path or, on POST /v1/heartbeat, from the body.
+    ident = request.path_params.get("node")
+    if ident is None:
+        ident = body.pop("node_ident", None)
+        if not isinstance(ident, str) or not ident:
+            raise BadRequest("Missing argument: \"node_ident\"")
     unknown = set(body) - allowed
     if unknown:
         raise BadRequest(f"Unknown field(s) in heartbeat: {', '.join(sorted(unknown))}.")
@@ -180,7 +186,7 @@ async def heartbeat(request: Request) -> Response:
     refused = Unauthorized("Invalid or missing agent token received.")
     with ctx.db.write() as conn:
         try:
-            node = find_node(conn, request.path_params["node"])
+            node = find_node(conn, ident)
         except NotFound:
             raise refused from None
         if not node.agent_token or not hmac.compare_digest(node.agent_token.encode(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from starlette.requests import Request
@@ -35,26 +36,30 @@ def resource_links(base: str, name: str) -> list[dict[str, str]]:
             {"href": f"{base}/{name}/", "rel": "bookmark"}]
 
 
+# What GET /v1 links, each from the version that introduced it, as Ironic's does.
+RESOURCES = (("chassis", 1), ("nodes", 1), ("ports", 1), ("drivers", 1), ("portgroups", 23),
+             ("volume", 32), ("conductors", 49), ("allocations", 52),
+             ("deploy_templates", 55), ("shards", 82), ("inspection_rules", 96))
+# The ramdisk's endpoints (continue_inspection exists since 1.1 for old agents, but
+# Ironic links it only from 1.84).
+AGENT_RESOURCES = (("lookup", 22), ("heartbeat", 22), ("continue_inspection", 84))
+
+
 def v1_document(base: str, minor: int, supported: microversion.VersionRange,
-                *, agent_endpoints: bool, shards: bool = True) -> dict[str, Any]:
-    """GET /v1 in Ironic's shape; the proxy serves it too, without the agent endpoints."""
+                *, agent_endpoints: bool, omit: Collection[str] = ()) -> dict[str, Any]:
+    """GET /v1 in Ironic's shape; the proxy serves it too, without the agent endpoints
+    and the resources it does not route (omit)."""
     body: dict[str, Any] = {
         "id": "v1",
         "links": [{"href": f"{base}/v1/", "rel": "self"}],
         "media_types": {"base": "application/json",
                         "type": "application/vnd.openstack.ironic.v1+json"},
-        "nodes": resource_links(base, "nodes"),
-        "ports": resource_links(base, "ports"),
-        "drivers": resource_links(base, "drivers"),
         "version": version_document(base, supported),
     }
-    if agent_endpoints and minor >= 22:
-        body["lookup"] = resource_links(base, "lookup")
-        body["heartbeat"] = resource_links(base, "heartbeat")
-    if minor >= 49:
-        body["conductors"] = resource_links(base, "conductors")
-    if shards and minor >= 82:
-        body["shards"] = resource_links(base, "shards")
+    linked = RESOURCES + (AGENT_RESOURCES if agent_endpoints else ())
+    for name, since in linked:
+        if minor >= since and name not in omit:
+            body[name] = resource_links(base, name)
     return body
 
 

@@ -23,6 +23,21 @@ def looks_like_uuid(value: str) -> bool:
     return bool(_UUID.match(value))
 
 
+def uuid_ident(name: str, value: str) -> str:
+    """A path's identifier that must be a UUID (Ironic's args.uuid: 400 otherwise)."""
+    if not looks_like_uuid(value):
+        raise BadRequest(f"Expected UUID for {name}: {value}")
+    return value
+
+
+def uuid_or_name_ident(name: str, value: str) -> str:
+    """A path's identifier that must be a UUID or a logical name (Ironic's
+    args.uuid_or_name): a MAC address or "malformed:uuid" is a 400, not a 404."""
+    if not looks_like_uuid(value) and not (len(value) <= 255 and _LOGICAL_NAME.match(value)):
+        raise BadRequest(f"Expected UUID or name for {name}: {value}")
+    return value
+
+
 def uuid_value(field: str, value: Any) -> str:
     if not isinstance(value, str) or not looks_like_uuid(value):
         raise BadRequest(f"Expected a UUID for {field}, got {value!r}.")

@@ -57,12 +57,17 @@ TARGET_FIELDS = Resource("volume target", (
 ), ("uuid", "node_uuid", "volume_type", "boot_index", "volume_id"))
 
 
+# Ironic's own DELETE_ALLOWED_STATES: unlike a node, a volume record does not go with the
+# node's `available`.
+_VOLUME_DELETE_STATES = states.DELETE_ALLOWED_STATES - {states.AVAILABLE}
+
+
 def _powered_off(node: Node, action: str) -> None:
     """Ironic updates a node's volume only while the node is off, and deletes it also in
     the states a node may be deleted in."""
     if node.power_state == power.POWER_OFF or (
             action.endswith("deletion")
-            and node.provision_state in states.DELETE_ALLOWED_STATES):
+            and node.provision_state in _VOLUME_DELETE_STATES):
         return
     raise BadRequest(f"The requested action \"{action}\" can not be performed on node "
                      f"\"{node.uuid}\" while it is in state \"{node.power_state}\".")
@@ -90,7 +95,7 @@ def _prepare(title: str) -> crud.Prepare:
 CONNECTORS = crud.Kind(
     CONNECTOR_FIELDS, records.Store(volume_connectors, VolumeConnector),
     path="volume/connectors", key="connectors", title="Volume connector", since=_SINCE,
-    detail_since=_SINCE,
+    detail_since=_SINCE, ident="connector_uuid",
     unique=((("uuid",), "A volume connector with UUID {uuid} already exists."),
             (("type", "connector_id"), "A volume connector with type {type} and connector "
                                        "ID {connector_id} already exists.")),
@@ -100,7 +105,7 @@ CONNECTORS = crud.Kind(
 TARGETS = crud.Kind(
     TARGET_FIELDS, records.Store(volume_targets, VolumeTarget),
     path="volume/targets", key="targets", title="Volume target", since=_SINCE,
-    detail_since=_SINCE,
+    detail_since=_SINCE, ident="target_uuid",
     unique=((("uuid",), "A volume target with UUID {uuid} already exists."),
             (("node_id", "boot_index"), "A volume target with boot index '{boot_index}' "
                                         "for the same node already exists.")),

@@ -15,6 +15,7 @@ import asyncio
 import logging
 
 from ingot.common import states
+from ingot.common.faults import POWER_FAILURE
 from ingot.conductor.settings import ConductorSettings
 from ingot.conductor.task import NodeTask
 from ingot.db import history, nodes
@@ -24,7 +25,6 @@ from ingot.drivers.interfaces import DriverError, InvalidParameter
 from ingot.drivers.services import Services
 
 LOG = logging.getLogger(__name__)
-POWER_FAILURE = "power failure"
 EVENT_TYPE = "power sync"
 # Where nothing is under way: deploys, cleaning and agents' waits power nodes themselves.
 SYNCED_STATES = (states.MANAGEABLE, states.AVAILABLE, states.ACTIVE, states.ERROR,

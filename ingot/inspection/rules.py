@@ -161,8 +161,12 @@ def check_actions(raw: Any) -> list[dict[str, Any]]:
     checked = [_operation(item, ACTIONS, f"actions/{index}/", condition=False)
                for index, item in enumerate(raw)]
     for index, action in enumerate(checked):
-        if action["op"].endswith("-attribute") and "loop" not in action:
-            _path(action["args"]["path"], f"actions/{index}/args/path")
+        if not action["op"].endswith("-attribute") or "loop" in action:
+            continue
+        path = action["args"]["path"]
+        # A path with a placeholder, like one in a loop, is known only when the rule runs.
+        if not (isinstance(path, str) and "{" in path):
+            _path(path, f"actions/{index}/args/path")
     return checked
 
 

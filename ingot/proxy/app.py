@@ -25,11 +25,6 @@ from ingot.proxy.middleware import ProxyMiddleware
 from ingot.ui import multisite as dashboard
 
 _ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-# Resources an Ironic site may have that the proxy does not route (yet); agents talk to
-# their own site's lookup and heartbeat endpoints, never to the hub.
-_NOT_ROUTED = ("allocations", "deploy_templates",
-               "runbooks", "events", "shards", "inspection_rules", "lookup", "heartbeat",
-               "continue_inspection")
 
 
 def _routes() -> list[BaseRoute]:
@@ -64,7 +59,7 @@ def _routes() -> list[BaseRoute]:
         Route("/v1/conductors", catalog.list_conductors, methods=["GET"]),
         Route("/v1/conductors/{hostname}", catalog.show_conductor, methods=["GET"]),
     ]
-    for name in _NOT_ROUTED:
+    for name in root.NOT_ROUTED:
         for path in (f"/v1/{name}", f"/v1/{name}/{{rest:path}}"):
             routes.append(Route(path, _not_routed(name), methods=_ANY))
     return routes

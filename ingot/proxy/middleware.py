@@ -14,7 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingot.api import microversion
 from ingot.api.errors import ApiError
-from ingot.api.middleware import header, log_request, request_id_of, send_error
+from ingot.api.middleware import (
+    header,
+    log_request,
+    request_id_of,
+    send_error,
+    versioned_path,
+)
 from ingot.proxy.versions import VersionBook
 
 LOG = logging.getLogger("ingot.proxy")
@@ -30,10 +36,12 @@ class ProxyMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        path = scope["path"]
+        path = versioned_path(scope["path"])
         if len(path) > 1 and path.endswith("/"):
             # The baremetal CLI asks for /v1/nodes/?limit=N: answer it, do not redirect.
-            scope = {**scope, "path": path.rstrip("/") or "/"}
+            path = path.rstrip("/") or "/"
+        if path != scope["path"]:
+            scope = {**scope, "path": path}
         request_id = request_id_of(scope)
         headers = [(b"x-openstack-request-id", request_id.encode()),
                    (b"openstack-request-id", request_id.encode())]

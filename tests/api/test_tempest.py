@@ -190,7 +190,10 @@ def test_ironic_tempest_admin_api(tmp_path: pathlib.Path) -> None:
     try:
         service = keystone.create_user("ingot", "service", ["service"])
         server = IngotServer(tmp_path / "ingot", options={
-            "DEFAULT": {"auth_strategy": "keystone"},
+            # ipmi as well, as in Ironic's defaults: the reset-interfaces tests move a
+            # fake-hardware node to it.
+            "DEFAULT": {"auth_strategy": "keystone",
+                        "enabled_hardware_types": "fake-hardware,ipmi"},
             "keystone_authtoken": keystone.authtoken_options(service),
         }).start()
         try:
