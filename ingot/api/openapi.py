@@ -88,7 +88,17 @@ _ALLOCATION = _path("allocation", "An allocation's UUID or name.")
 _ALLOCATION_FILTERS = [_query(name, _STRING) for name in (
     "node", "resource_class", "state", "owner")]
 _PORT_FILTERS = [_query("node", _STRING), _query("node_uuid", _STRING),
-                 _query("address", _STRING)]
+                 _query("address", _STRING), _query("portgroup", _STRING),
+                 _query("conductor_groups", _STRING, "Comma-separated; alone.")]
+
+
+def _port_create() -> dict[str, Any]:
+    """A port names its node by node_uuid or, from API 1.94, by node_ident."""
+    schema = create_schema(PORT)
+    schema["properties"] = {**schema["properties"], "node_ident": {
+        **_STRING, "description": "The node's name or UUID, instead of node_uuid."}}
+    schema["required"] = [name for name in schema.get("required", ()) if name != "node_uuid"]
+    return schema
 
 
 def create_schema(resource: Resource) -> dict[str, Any]:
@@ -151,7 +161,7 @@ def _schemas() -> dict[str, Any]:
                     "properties": {"enabled": _BOOL}},
         "Traits": {"type": "object", "required": ["traits"],
                    "properties": {"traits": {"type": "array", "items": _STRING}}},
-        "PortCreate": create_schema(PORT),
+        "PortCreate": _port_create(),
         "AllocationCreate": _allocation_create(),
         "DeployTemplateCreate": create_schema(DEPLOY_TEMPLATE),
         "Heartbeat": {

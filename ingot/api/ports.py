@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from ingot.api import listing, patch, portgroups, validation
 from ingot.api.body import read_json, read_object
-from ingot.api.context import base_url, context, version
+from ingot.api.context import ApiContext, base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
 from ingot.api.fields import links
 from ingot.api.lookup import find_node, locked
@@ -64,8 +64,15 @@ def _list(request: Request, node_ident: str | None, detail: bool,
     fields = PORT.parse_fields(params.get("fields"), minor)
     page = listing.page_params(request, ctx.settings.max_limit, ports.SORTABLE)
     filters = ports.PortFilters()
+    ident = node_ident or params.get("node") or params.get("node_uuid")
+    if "conductor_groups" in params:
+        # API 1.99; Ironic accepts the parameter at every version.
+        if ident or portgroup_ident or params.get("portgroup") or "address" in params:
+            raise BadRequest("Filtering by conductor_groups cannot be combined with "
+                             "node_ident, portgroup_ident, or node address filters.")
+        filters.conductor_groups = [group.strip().lower() for group in
+                                    params["conductor_groups"].split(",") if group.strip()]
     with ctx.db.read() as conn:
-        ident = node_ident or params.get("node") or params.get("node_uuid")
         if ident:
             filters.node_id = find_node(conn, ident).id
         if "address" in params:
@@ -108,6 +115,8 @@ async def create_port(request: Request) -> Response:
     ctx = context(request)
     minor = version(request).minor
     body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
+    if "node_ident" in body:
+        body["node_uuid"] = _node_by_ident(ctx, body, minor)
     values = PORT.creation_values(body, minor)
     port_uuid = values.pop("uuid", None) or str(uuidlib.uuid4())
     now = utcnow()
@@ -132,6 +141,21 @@ async def create_port(request: Request) -> Response:
     base = base_url(request)
     return json_response(port_view(port, minor, base), status=201,
                          headers={"Location": f"{base}/v1/ports/{port.uuid}"})
+
+
+def _node_by_ident(ctx: ApiContext, body: dict[str, Any], minor: int) -> str:
+    """The UUID of the node a create body names by node_ident (API 1.94: a name or a
+    UUID), which then stands in for node_uuid."""
+    if minor < 94:
+        raise NotAcceptable("Request not acceptable.")
+    ident = body.pop("node_ident")
+    if "node_uuid" in body:
+        raise BadRequest("A port names its node by node_ident or node_uuid, not both.")
+    if not isinstance(ident, str):
+        raise BadRequest(f"Expected a string for node_ident, got {ident!r}.")
+    validation.uuid_or_name_ident("node_ident", ident)
+    with ctx.db.read() as conn:
+        return _linked_node(conn, ident).uuid
 
 
 def _linked_node(conn: sa.Connection, ident: str) -> Node:

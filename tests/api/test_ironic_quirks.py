@@ -343,3 +343,33 @@ def test_a_rule_may_name_its_attribute_by_placeholder(api: httpx.Client) -> None
     fixed = [{"op": "set-attribute", "args": ["/provision_state", "active"]}]
     refused = api.post("/v1/inspection_rules", json={"actions": fixed}, headers=headers)
     assert refused.status_code == 400 and "provision_state" in fault(refused)
+
+
+def test_a_port_may_name_its_node_by_node_ident(api: httpx.Client,
+                                                ingot: IngotServer) -> None:
+    node = _node(api)
+    # A group no conductor serves: patching does not ask for one, as in Ironic.
+    group = f"g{uuid.uuid4().hex[:6]}"
+    assert api.patch(f"/v1/nodes/{node['uuid']}", json=[
+        {"op": "replace", "path": "/conductor_group", "value": group}]).status_code == 200
+    mac = factories.mac("52:54:0a")
+    before = snapshot(ingot)
+    old = api.post("/v1/ports", json={"node_ident": node["name"], "address": mac},
+                   headers=_at("1.93"))
+    assert old.status_code == 406, old.text
+    both = api.post("/v1/ports", json={"node_ident": node["name"], "address": mac,
+                                       "node_uuid": node["uuid"]}, headers=_at("1.94"))
+    assert both.status_code == 400 and "node_ident" in fault(both)
+    missing = api.post("/v1/ports", json={"node_ident": "nobody-here", "address": mac},
+                       headers=_at("1.94"))
+    assert missing.status_code == 400 and "nobody-here" in fault(missing)
+    assert snapshot(ingot) == before
+    port = _created(api.post("/v1/ports", json={"node_ident": node["name"], "address": mac},
+                             headers=_at("1.94")))
+    assert port["node_uuid"] == node["uuid"]
+    # Ports filtered by their node's conductor group, alone.
+    listed = api.get("/v1/ports", params={"conductor_groups": f"other,{group.upper()}"})
+    assert [p["uuid"] for p in listed.json()["ports"]] == [port["uuid"]]
+    mixed = api.get("/v1/ports", params={"conductor_groups": group,
+                                         "node": node["uuid"]})
+    assert mixed.status_code == 400 and "conductor_groups" in fault(mixed)
