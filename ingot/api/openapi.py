@@ -474,7 +474,9 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/v1/chassis/{chassis}/nodes/detail": _sublist([chassis_id],
                                                        "The chassis' nodes, every field."),
         **_collection("/v1/portgroups", "portgroup", "portgroup", portgroups.FIELDS,
-                      detail=True, filters=[*by_node, _query("address", _STRING)]),
+                      detail=True, filters=[*by_node, _query("address", _STRING),
+                                            _query("shard", _STRING, "API 1.106."),
+                                            _query("conductor_groups", _STRING)]),
         "/v1/portgroups/{portgroup}/ports": _sublist([group], "The portgroup's ports."),
         "/v1/portgroups/{portgroup}/ports/detail": _sublist(
             [group], "The portgroup's ports, every field."),

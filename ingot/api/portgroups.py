@@ -12,11 +12,11 @@ from starlette.requests import Request
 from ingot.api import crud
 from ingot.api import validation as v
 from ingot.api.context import version
-from ingot.api.errors import BadRequest, Conflict, NotFound
+from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
 from ingot.api.fields import Field, Resource
 from ingot.api.lookup import find_node
 from ingot.db import records
-from ingot.db.models import Portgroup, portgroups, ports
+from ingot.db.models import Portgroup, nodes, portgroups, ports
 
 _OBJECT = {"type": "object"}
 # Ironic's [DEFAULT] default_portgroup_mode.
@@ -48,13 +48,33 @@ FIELDS = Resource("portgroup", (
 ), ("uuid", "address", "name"), extra_shown=("ports",))
 
 
+def _listed(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
 def _filters(conn: sa.Connection, params: Mapping[str, str],
              minor: int) -> list[sa.ColumnElement[bool]]:
+    if "shard" in params and minor < 106:
+        raise NotAcceptable("Request not acceptable. The minimal required API version "
+                            "should be 1.106")
+    # Ironic answers one of these at a time (conductor_groups: API 1.99, accepted at
+    # every version as Ironic does).
+    if sum(1 for name in ("node", "address", "shard", "conductor_groups")
+           if params.get(name)) > 1:
+        raise BadRequest("Filtering by node, address, or shard simultaneously is not "
+                         "supported.")
     clauses: list[sa.ColumnElement[bool]] = []
     if "node" in params:
         clauses.append(portgroups.c.node_id == find_node(conn, params["node"]).id)
     if "address" in params:
         clauses.append(portgroups.c.address == v.mac_value("address", params["address"]))
+    if params.get("shard"):
+        clauses.append(portgroups.c.node_id.in_(
+            sa.select(nodes.c.id).where(nodes.c.shard.in_(_listed(params["shard"])))))
+    if params.get("conductor_groups"):
+        groups = [group.lower() for group in _listed(params["conductor_groups"])]
+        clauses.append(portgroups.c.node_id.in_(
+            sa.select(nodes.c.id).where(nodes.c.conductor_group.in_(groups))))
     return clauses
 
 

@@ -373,3 +373,23 @@ def test_a_port_may_name_its_node_by_node_ident(api: httpx.Client,
     mixed = api.get("/v1/ports", params={"conductor_groups": group,
                                          "node": node["uuid"]})
     assert mixed.status_code == 400 and "conductor_groups" in fault(mixed)
+
+
+def test_portgroups_filter_by_shard_and_conductor_group(api: httpx.Client) -> None:
+    node = _node(api)
+    shard, group = f"s{uuid.uuid4().hex[:6]}", f"g{uuid.uuid4().hex[:6]}"
+    assert api.patch(f"/v1/nodes/{node['uuid']}", json=[
+        {"op": "add", "path": "/shard", "value": shard},
+        {"op": "replace", "path": "/conductor_group", "value": group}],
+        headers=_at("1.106")).status_code == 200
+    portgroup = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
+    _created(api.post("/v1/portgroups", json={"node_uuid": _node(api)["uuid"]}))
+    by_shard = api.get("/v1/portgroups", params={"shard": f"{shard},other"},
+                       headers=_at("1.106"))
+    assert [p["uuid"] for p in by_shard.json()["portgroups"]] == [portgroup["uuid"]]
+    assert api.get("/v1/portgroups", params={"shard": shard},
+                   headers=_at("1.105")).status_code == 406
+    by_group = api.get("/v1/portgroups", params={"conductor_groups": group.upper()})
+    assert [p["uuid"] for p in by_group.json()["portgroups"]] == [portgroup["uuid"]]
+    both = api.get("/v1/portgroups", params={"conductor_groups": group, "node": node["uuid"]})
+    assert both.status_code == 400 and "simultaneously" in fault(both)
