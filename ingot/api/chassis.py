@@ -30,7 +30,7 @@ def _not_empty(conn: sa.Connection, record: Any) -> None:
 
 
 KIND = crud.Kind(FIELDS, records.Store(chassis, Chassis), path="chassis", key="chassis",
-                 title="Chassis", ident="chassis_uuid", sublinks={"nodes": 1},
+                 title="Chassis", ident_name="chassis_uuid", sublinks={"nodes": 1},
                  unique=(((("uuid",), "Chassis {uuid} already exists."),)),
                  before_delete=_not_empty)
 

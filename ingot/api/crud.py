@@ -79,7 +79,7 @@ class Kind:
     gate_name: str | None = None
     json_suffix: bool = False    # "<ident>.json" names <ident> up to API 1.90
     by_name: bool = False        # may be named by name as well as UUID
-    ident: str = "uuid"          # the path identifier's name in Ironic's 400 for a bad one
+    ident_name: str = "uuid"     # the path identifier's name in Ironic's 400 for a bad one
     detail_since: int = 43       # the list's detail parameter
     sublinks: Mapping[str, int] = dataclasses.field(default_factory=dict)  # name -> since
     # Column tuples that are unique, and the 409 message for a clash.
@@ -129,9 +129,9 @@ class Kind:
 
     def find(self, conn: sa.Connection, ident: str) -> Any:
         if self.by_name:
-            validation.uuid_or_name_ident(self.ident, ident)
+            validation.uuid_or_name_ident(self.ident_name, ident)
         else:
-            validation.uuid_ident(self.ident, ident)
+            validation.uuid_ident(self.ident_name, ident)
         found = (self.store.get(conn, uuid=ident.lower()) if validation.looks_like_uuid(ident)
                  else self.store.get(conn, name=ident))
         if found is None:

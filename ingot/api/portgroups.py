@@ -131,7 +131,8 @@ def check_physnet(conn: sa.Connection, portgroup_uuid: str | None, port_uuid: st
 
 KIND = crud.Kind(
     FIELDS, records.Store(portgroups, Portgroup), path="portgroups", key="portgroups",
-    title="Portgroup", since=23, by_name=True, ident="portgroup_ident", sublinks={"ports": 24},
+    title="Portgroup", since=23, by_name=True, ident_name="portgroup_ident",
+    sublinks={"ports": 24},
     unique=((("uuid",), "A portgroup with UUID {uuid} already exists."),
             (("name",), "A portgroup with name {name} already exists."),
             (("address",), "A portgroup with MAC address {address} already exists.")),

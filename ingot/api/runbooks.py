@@ -178,6 +178,7 @@ def _visible(request: Request) -> list[sa.ColumnElement[bool]]:
 
 KIND = crud.Kind(FIELDS, records.Store(runbooks, Runbook), path="runbooks", key="runbooks",
                  title="Runbook", since=MIN_MINOR, gate_name="runbooks", by_name=True,
+                 ident_name="runbook_ident",
                  detail_since=MIN_MINOR, sublinks={},
                  unique=((("uuid",), "A runbook with UUID {uuid} already exists."),
                          (("name",), "A runbook with name {name} already exists.")),

@@ -95,7 +95,7 @@ def _prepare(title: str) -> crud.Prepare:
 CONNECTORS = crud.Kind(
     CONNECTOR_FIELDS, records.Store(volume_connectors, VolumeConnector),
     path="volume/connectors", key="connectors", title="Volume connector", since=_SINCE,
-    detail_since=_SINCE, ident="connector_uuid",
+    detail_since=_SINCE, ident_name="connector_uuid",
     unique=((("uuid",), "A volume connector with UUID {uuid} already exists."),
             (("type", "connector_id"), "A volume connector with type {type} and connector "
                                        "ID {connector_id} already exists.")),
@@ -105,7 +105,7 @@ CONNECTORS = crud.Kind(
 TARGETS = crud.Kind(
     TARGET_FIELDS, records.Store(volume_targets, VolumeTarget),
     path="volume/targets", key="targets", title="Volume target", since=_SINCE,
-    detail_since=_SINCE, ident="target_uuid",
+    detail_since=_SINCE, ident_name="target_uuid",
     unique=((("uuid",), "A volume target with UUID {uuid} already exists."),
             (("node_id", "boot_index"), "A volume target with boot index '{boot_index}' "
                                         "for the same node already exists.")),
