@@ -133,6 +133,7 @@ def _routes() -> list[BaseRoute]:
         Route(f"{node}/vmedia", vmedia.show, methods=["GET"]),
         Route(f"{node}/vmedia", vmedia.attach, methods=["POST"]),
         Route(f"{node}/vmedia", vmedia.detach, methods=["DELETE"]),
+        Route(f"{node}/vmedia", vmedia.refuse, methods=["PUT", "PATCH"]),
         Route(f"{node}/vifs", vifs.list_vifs, methods=["GET"]),
         Route(f"{node}/vifs", vifs.attach_vif, methods=["POST"]),
         Route(f"{node}/vifs/{{vif}}", vifs.detach_vif, methods=["DELETE"]),

@@ -516,7 +516,9 @@ def _paths() -> dict[str, dict[str, Any]]:
                                              "enum": list(vmedia.DOWNLOAD_SOURCES)}}}),
             "delete": _operation("Detach virtual media (all, or device_types).",
                                  {"204": _answer("Done.")},
-                                 params=[_query("device_types", _STRING)])},
+                                 params=[_query("device_types", _STRING)]),
+            **{method: _operation("Refused: 405 (404 before API 1.89), as Ironic.", {})
+               for method in ("put", "patch")}},
         f"{node}/vifs/{{vif}}": {
             "parameters": [_NODE, _path("vif", "A VIF's ID.")],
             "delete": _operation("Detach a VIF.", {"204": _answer("Done.")})},

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ingot.api.body import read_object
 from ingot.api.context import context, version
-from ingot.api.errors import BadRequest, Conflict, NotFound
+from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
 from ingot.api.lookup import busy, find_node
 from ingot.api.responses import json_response
 from ingot.common import states
@@ -29,6 +29,13 @@ DEVICES = ManagementInterface.VMEDIA_DEVICES
 DOWNLOAD_SOURCES = ("http", "local", "swift")
 # What a BMC can fetch itself (Ironic's VMEDIA_SUPPORTED_URL_SCHEMES).
 URL_SCHEMES = ("http", "https", "nfs", "cifs", "smb")
+
+
+async def refuse(request: Request) -> Response:
+    """PUT or PATCH: as Ironic, no such resource before 1.89 (404), then 405."""
+    _gate(request, ATTACH_MINOR)
+    raise MethodNotAllowed(f"{request.method} is not a method of {request.url.path}; attach "
+                           f"with POST.")
 
 
 def _gate(request: Request, since: int) -> None:

@@ -393,3 +393,10 @@ def test_portgroups_filter_by_shard_and_conductor_group(api: httpx.Client) -> No
     assert [p["uuid"] for p in by_group.json()["portgroups"]] == [portgroup["uuid"]]
     both = api.get("/v1/portgroups", params={"conductor_groups": group, "node": node["uuid"]})
     assert both.status_code == 400 and "simultaneously" in fault(both)
+
+
+def test_vmedia_other_methods_as_ironic(api: httpx.Client) -> None:
+    node = _node(api)
+    path = f"/v1/nodes/{node['uuid']}/vmedia"
+    assert api.put(path, json={}, headers=_at("1.88")).status_code == 404
+    assert api.put(path, json={}, headers=_at("1.89")).status_code == 405
