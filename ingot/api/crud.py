@@ -6,7 +6,9 @@ rest as Ironic does.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -209,6 +211,27 @@ def show_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
     return handler
 
 
+# Ironic's conductor retries a locked node before answering 409 ([conductor]
+# node_locked_retry_attempts = 3, node_locked_retry_interval = 1 s): a change to a
+# node's record right after a power request waits for it the same way.
+_BUSY_WAIT = 3.0
+_BUSY_POLL = 0.05
+
+
+async def _until_node_idle(kind: Kind, request: Request, param: str, minor: int) -> None:
+    if not kind.store.owned:
+        return
+    ctx = context(request)
+    deadline = time.monotonic() + _BUSY_WAIT
+    while time.monotonic() < deadline:
+        with ctx.db.read() as conn:
+            record = kind.find_for(conn, request, param, minor, write=True)
+            node = nodes.get_by_id(conn, record.node_id)
+        if node is None or not (node.reservation or node.pending_action):
+            return
+        await asyncio.sleep(_BUSY_POLL)
+
+
 def _node_allows(kind: Kind, conn: sa.Connection, node_id: int, action: str) -> None:
     node = nodes.get_by_id(conn, node_id)
     if node is None:
@@ -251,6 +274,7 @@ def patch_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
         ctx = context(request)
         operations = patch.parse(await read_json(request, ctx.settings.max_body,
                                                  ctx.settings.max_body_depth))
+        await _until_node_idle(kind, request, param, minor)
         try:
             with ctx.db.write() as conn:
                 record = kind.find_for(conn, request, param, minor, write=True)
@@ -278,6 +302,7 @@ def delete_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
     async def handler(request: Request) -> Response:
         minor = kind.gate(request)
         ctx = context(request)
+        await _until_node_idle(kind, request, param, minor)
         with ctx.db.write() as conn:
             record = kind.find_for(conn, request, param, minor, write=True)
             if kind.store.owned:

@@ -400,3 +400,21 @@ def test_vmedia_other_methods_as_ironic(api: httpx.Client) -> None:
     path = f"/v1/nodes/{node['uuid']}/vmedia"
     assert api.put(path, json={}, headers=_at("1.88")).status_code == 404
     assert api.put(path, json={}, headers=_at("1.89")).status_code == 405
+
+
+def test_a_volume_change_waits_for_the_nodes_power_request(api: httpx.Client) -> None:
+    """As Ironic's conductor retries a locked node: a change right after a power
+    request applies once the conductor has done it, not a 409 or a 400."""
+    node = _node(api)
+    connector = _created(api.post("/v1/volume/connectors", json={
+        "node_uuid": node["uuid"], "type": "iqn",
+        "connector_id": f"iqn.2026-12.org.example:{uuid.uuid4().hex[:8]}"}))
+    path = f"/v1/volume/connectors/{connector['uuid']}"
+    for _ in range(3):
+        assert api.put(f"/v1/nodes/{node['uuid']}/states/power",
+                       json={"target": "power off"}).status_code == 202
+        changed = api.patch(path, json=[{"op": "add", "path": "/extra/n", "value": 1}])
+        assert changed.status_code == 200, changed.text
+    assert api.put(f"/v1/nodes/{node['uuid']}/states/power",
+                   json={"target": "power off"}).status_code == 202
+    assert api.delete(path).status_code == 204
