@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -99,6 +100,18 @@ def wrk(url: str, seconds: int, concurrency: int) -> tuple[float, float, float]:
     return rps, percentile("50"), percentile("99")
 
 
+async def list_all(client: httpx.AsyncClient, tag: str, fields: str) -> list[dict[str, Any]]:
+    """Every node of the run, page by page (a page holds at most [api] max_limit)."""
+    found: list[dict[str, Any]] = []
+    params = {"fields": fields, "resource_class": tag, "limit": "1000"}
+    while True:
+        page = (await client.get("/v1/nodes", params=params)).raise_for_status().json()
+        found += page["nodes"]
+        if not page["nodes"] or "next" not in page:
+            return found
+        params["marker"] = page["nodes"][-1]["uuid"]
+
+
 async def deploy_all(url: str, uuids: list[str], concurrency: int, tag: str) -> float:
     """Seconds to take uuids from enroll through manageable and available to active."""
     started = time.perf_counter()
@@ -123,10 +136,7 @@ async def deploy_all(url: str, uuids: list[str], concurrency: int, tag: str) -> 
             wanted = set(uuids)
             deadline = time.monotonic() + 600
             while True:
-                listing = (await client.get(
-                    "/v1/nodes", params={"fields": "uuid,provision_state,last_error",
-                                         "resource_class": tag, "limit": "1000"}
-                )).json()["nodes"]
+                listing = await list_all(client, tag, "uuid,provision_state,last_error")
                 states = {n["uuid"]: n for n in listing if n["uuid"] in wanted}
                 done = sum(1 for n in states.values() if n["provision_state"] == state)
                 failed = [n for n in states.values() if "fail" in n["provision_state"]]

@@ -23,12 +23,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from bench.api import HEADERS, create_nodes, deploy_all, progress
+from bench.api import HEADERS, create_nodes, deploy_all, list_all, progress
 from tests.servers.ingot import IngotServer
 from tests.servers.postgres import temporary_database
 
@@ -61,15 +62,18 @@ def started(backend: str, conductors: int, workdir: pathlib.Path) -> Iterator[st
         yield api.url
 
 
+async def _listed(url: str, tag: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=60) as client:
+        return await list_all(client, tag, "uuid,conductor")
+
+
 def measure(backend: str, args: argparse.Namespace, workdir: pathlib.Path) -> None:
     with started(backend, args.conductors, workdir) as url:
         tag = f"deploy{uuid.uuid4().hex[:6]}"
         uuids, seconds = asyncio.run(create_nodes(url, args.nodes, args.concurrency, tag))
         progress(f"{backend}: created {len(uuids)} nodes in {seconds:.1f} s")
         took = asyncio.run(deploy_all(url, uuids, args.concurrency, tag))
-        with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as client:
-            listed = client.get("/v1/nodes", params={"fields": "conductor", "limit": 1000,
-                                                     "resource_class": tag}).json()["nodes"]
+        listed = asyncio.run(_listed(url, tag))
         shares = collections.Counter(node["conductor"] for node in listed)
     where = f"{args.conductors} conductor processes" if args.conductors else "ingot serve"
     print(f"{backend:<11} {where}: {len(uuids)} nodes enroll -> active in {took:.2f} s; "

@@ -9,7 +9,8 @@ holds: its reservations stay until recovery moves those nodes on, as for a kill 
 before the tick.
 
 Each write stays conditional on the task's reservation: a node taken away meanwhile
-fails that task (LostReservation at its next write), not the batch.
+fails that task (LostReservation at its next write), not the batch; a batch that fails
+(a deadlock with another conductor's transaction) is retried write by write.
 """
 
 from __future__ import annotations
@@ -92,13 +93,22 @@ class WriteBatch:
             return
         outcomes: list[bool | BaseException]
         try:
-            with self.db.write() as conn:
-                written = nodes.update_held(
-                    conn, [(pending.node_id, pending.host, pending.values)
-                           for pending in batch])
-            outcomes = [pending.node_id in written for pending in batch]
-        except Exception as exc:  # rolled back: no write of the tick happened
-            outcomes = [exc] * len(batch)
+            outcomes = self._commit(batch)
+        except Exception:
+            # Rolled back (a deadlock with another conductor, one bad write): each write
+            # again in a transaction of its own, so only what fails alone fails its task.
+            outcomes = []
+            for pending in batch:
+                try:
+                    outcomes += self._commit([pending])
+                except Exception as exc:
+                    outcomes.append(exc)
         for pending, outcome in zip(batch, outcomes, strict=True):
             for done in pending.done:
                 done(outcome)
+
+    def _commit(self, batch: list[_Pending]) -> list[bool | BaseException]:
+        with self.db.write() as conn:
+            written = nodes.update_held(
+                conn, [(pending.node_id, pending.host, pending.values) for pending in batch])
+        return [pending.node_id in written for pending in batch]

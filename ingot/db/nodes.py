@@ -315,6 +315,9 @@ def claim_pending(conn: sa.Connection, host: str, groups: Sequence[str],
                          nodes.c.driver.in_(list(hardware_types)))
                   .order_by(nodes.c.updated_at)
                   .limit(limit)
+                  # Rows another transaction holds (a conductor writing its batch) are
+                  # skipped, not waited for: a claim never closes a lock cycle.
+                  .with_for_update(skip_locked=True)
                   .scalar_subquery())
     statement = (sa.update(nodes)
                  .where(nodes.c.id.in_(candidates),
