@@ -1,8 +1,8 @@
 """qemu-vm nodes deployed with the ``ramdisk`` deploy interface: one boots its
 instance's kernel and ramdisk from Swift temporary URLs, and again after a reboot past
 the first URLs' lifetime (the conductor re-renders the config before they expire);
-another boots its instance from an ISO (instance_info boot_iso) that iPXE sanboots from
-ingot's HTTP root.
+others (BIOS, and UEFI under OVMF) boot their instance from an ISO (instance_info
+boot_iso) that iPXE sanboots from ingot's HTTP root.
 
 The instance is the Debian kernel and the busybox initramfs of tests/servers/bootfiles.py
 (tests/deploy/qemu.py's busybox_files), whose /init posts /proc/cmdline to the callback
@@ -81,7 +81,8 @@ def _boots(callbacks: HttpRootServer, name: str, count: int, server: IngotServer
 
 
 def _ramdisk_node(api: httpx.Client, server: IngotServer, callbacks: HttpRootServer,
-                  files: BootFiles, instance_info: dict[str, Any]) -> str:
+                  files: BootFiles, instance_info: dict[str, Any],
+                  boot_mode: str = "bios") -> str:
     """An available qemu-vm node with the ramdisk deploy interface (its deploy kernel
     and ramdisk, which the ipxe boot interface asks for, are never booted)."""
     created = api.post("/v1/nodes", json={
@@ -91,6 +92,7 @@ def _ramdisk_node(api: httpx.Client, server: IngotServer, callbacks: HttpRootSer
                         "deploy_kernel_checksum": sha256(files.kernel),
                         "deploy_ramdisk": f"{callbacks.url}/initrd",
                         "deploy_ramdisk_checksum": sha256(files.initramfs)},
+        "properties": {"capabilities": f"boot_mode:{boot_mode}"},
         "instance_info": instance_info})
     assert created.status_code == 201, created.text
     node = str(created.json()["uuid"])
@@ -141,26 +143,30 @@ def test_ramdisk_instance_boots_from_swift_and_again_after_its_urls_expired(
         wait_for(api, node, ("available",))
 
 
+@pytest.mark.parametrize("boot_mode", ["bios", "uefi"])
 def test_ramdisk_instance_boots_its_iso_through_sanboot(
-        qemu_ingot: IngotServer, callbacks: HttpRootServer, busybox_files: BootFiles) -> None:
+        qemu_ingot: IngotServer, callbacks: HttpRootServer, busybox_files: BootFiles,
+        boot_mode: str) -> None:
     """instance_info boot_iso: a BIOS/UEFI ISO (grub-mkrescue) of the same kernel and
     initramfs whose GRUB passes the callback URL. ingot caches it and serves it from its
     HTTP root; iPXE sanboots it there, reading it by range requests."""
-    image = callbacks.root / "instance.iso"
+    name = f"iso-{boot_mode}"
+    image = callbacks.root / f"{name}.iso"
     iso.make_iso(busybox_files.kernel, busybox_files.initramfs, image,
-                 f"console=ttyS0 ingot_callback={callbacks.callback_url('iso')}")
+                 f"console=ttyS0 ingot_callback={callbacks.callback_url(name)}")
     config_path = qemu_ingot.workdir / "state" / "httpboot"
     with qemu_ingot.client() as api:
         node = _ramdisk_node(api, qemu_ingot, callbacks, busybox_files, {
-            "boot_iso": f"{callbacks.url}/instance.iso", "boot_iso_checksum": sha256(image)})
+            "boot_iso": f"{callbacks.url}/{name}.iso", "boot_iso_checksum": sha256(image)},
+            boot_mode)
         deployed = provision(api, node, "active", ("active", "deploy failed"))
         assert deployed["provision_state"] == "active", deployed["last_error"]
         config = (config_path / node / "config").read_text()
         assert re.search(rf"sanboot --no-describe http://10\.0\.2\.2:\d+/{node}/boot_iso ",
                          config), config
         assert (config_path / node / "boot_iso").read_bytes() == image.read_bytes()
-        _boots(callbacks, "iso", 1, qemu_ingot, node)
-        cmdline = callbacks.callbacks["iso"][0].decode()
+        _boots(callbacks, name, 1, qemu_ingot, node)
+        cmdline = callbacks.callbacks[name][0].decode()
         assert "BOOT_IMAGE=/boot/vmlinuz" in cmdline, cmdline  # GRUB from the ISO
         wait_power_off(api, node)
         undeployed = provision(api, node, "deleted", ("available", "error"))
