@@ -37,7 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     "ui": {"common", "db"},
     "api": _BASE | {"db", "conductor", "drivers", "configdrive", "inspection", "ui"},
     "proxy": _BASE | {"api", "ui"},
-    "demo": _BASE,
+    # It drives ingot through its API; with --qemu it builds the ramdisk and an OS to
+    # deploy from the ramdisk builder's pieces.
+    "demo": _BASE | {"ramdisk"},
     # Builds the agent's ramdisk; packs ingot's source, imports none of its layers.
     "ramdisk": set(),
     "cli": {"common", "conf", "db", "images", "configdrive", "swift", "boot", "agent",

@@ -23,13 +23,13 @@ class BuildError(RuntimeError):
 
 
 def run(argv: list[str], cwd: pathlib.Path | None = None, timeout: float = 900,
-        env: dict[str, str] | None = None) -> str:
+        env: dict[str, str] | None = None, input_text: str | None = None) -> str:
     if shutil.which(argv[0]) is None:
         raise BuildError(f"{argv[0]} is not installed (Debian package "
                          f"{_TOOL_PACKAGES.get(argv[0], argv[0])})")
     try:
         done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, check=False,
+                              input=input_text, timeout=timeout, check=False,
                               env={**os.environ, **env} if env else None)
     except subprocess.TimeoutExpired:
         raise BuildError(f"{argv[0]} took more than {timeout:.0f} s") from None

@@ -24,15 +24,15 @@ from typing import Any
 
 import pytest
 
+from ingot.demo.os_image import BOOTED, OS_MARKER
 from ingot.ramdisk import build, iso
 from tests import factories
 from tests.deploy.nodes import wait_for
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
 from tests.servers.libvirt import Domain, default_pool, libvirt_daemon
-from tests.servers.os_image import OS_MARKER, os_image
 from tests.servers.process import free_port
-from tests.servers.qemu import require_qemu
+from tests.servers.qemu import os_disk, require_qemu
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 from tests.servers.vbmc import PASSWORD as IPMI_PASSWORD
 from tests.servers.vbmc import USERNAME as IPMI_USERNAME
@@ -66,7 +66,7 @@ def origin(tmp_path_factory: pytest.TempPathFactory, ports: dict[str, int]
                  f"ipa-advertise-port={ports['agent']} console=ttyS0")
     shutil.copyfile(ramdisk.kernel, root / "vmlinuz")
     shutil.copyfile(ramdisk.initramfs, root / "initramfs")
-    shutil.copyfile(os_image(), root / "disk.img")
+    shutil.copyfile(os_disk(), root / "disk.img")
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(root / "disk.img"),
                     str(root / "disk.qcow2")], check=True, timeout=60)
     with HttpRootServer(root) as server:
@@ -214,7 +214,7 @@ def test_virtual_media_deploy_ends_in_the_deployed_os(
             assert time.monotonic() < deadline, domain.serial()[-3000:]
             time.sleep(1)
         booted = time.monotonic() - started
-        report = domain.serial().split("ingot-test-os: booted from its disk")[-1]
+        report = domain.serial().split(BOOTED)[-1]
         assert f"{OS_MARKER} hostname=ingot-vmedia-host" in report, report
         assert f"{OS_MARKER} user_data=hello-over-redfish" in report, report
         print(f"\nvirtual media: from deploy request (power on): first heartbeat "

@@ -20,13 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from ingot.demo.os_image import BOOTED, OS_MARKER
 from ingot.ramdisk import build
 from tests import factories
 from tests.deploy.nodes import provision
 from tests.servers.bootfiles import BootFiles, boot_files
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
-from tests.servers.os_image import OS_MARKER
 from tests.servers.process import free_port
 from tests.servers.qemu import require_qemu
 from tests.servers.swift import SwiftServer
@@ -73,7 +73,7 @@ def serial(server: IngotServer, node: str) -> str:
 
 
 def os_reports(server: IngotServer, node: str) -> int:
-    """How many times the test OS (tests/servers/os_image.py) finished its report."""
+    """How many times the test OS (ingot/demo/os_image.py) finished its report."""
     return serial(server, node).count(f"{OS_MARKER} done")
 
 
@@ -83,7 +83,7 @@ def wait_os_report(server: IngotServer, node: str, before: int, deadline: float)
     while os_reports(server, node) <= before:
         assert time.monotonic() < deadline, serial(server, node)[-4000:]
         time.sleep(1)
-    return serial(server, node).split("ingot-test-os: booted from its disk")[-1]
+    return serial(server, node).split(BOOTED)[-1]
 
 
 def wait_power_off(api: httpx.Client, node: str, timeout: float = 60) -> None:

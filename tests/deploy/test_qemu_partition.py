@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ingot.demo.os_image import OS_MARKER
 from ingot.ramdisk import build
 from tests.deploy.nodes import wait_for
 from tests.deploy.partitions import MIB, partitions, probe
@@ -37,7 +38,6 @@ from tests.deploy.qemu import (
 )
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
-from tests.servers.os_image import OS_MARKER
 from tests.servers.partition_image import partition_image
 
 pytestmark = pytest.mark.slow

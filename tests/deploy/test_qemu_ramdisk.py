@@ -5,7 +5,7 @@ The ramdisk (``ingot ramdisk build``, cached under ~/.cache/ingot/ramdisk after 
 first build on a machine) boots through iPXE, its agent looks the node up and
 heartbeats, picks the node's virtio disk, writes the image and the config drive, and
 powers the machine off; the conductor then boots it from that disk. The image is a small
-OS built from Debian's packages (tests/servers/os_image.py) that prints the hostname and
+OS built from Debian's packages (ingot/demo/os_image.py) that prints the hostname and
 user_data it reads from the config-2 partition on the serial console. It is sent as
 qcow2, so the agent converts it with the ramdisk's qemu-img. Undeploying with cleaning
 boots the ramdisk again, which erases the disk's metadata.
@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ingot.demo.os_image import OS_MARKER
 from ingot.ramdisk import build
 from tests.deploy.nodes import wait_for
 from tests.deploy.qemu import (
@@ -43,7 +44,7 @@ from tests.deploy.qemu import (
 )
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
-from tests.servers.os_image import OS_MARKER, os_image, uefi_os_image
+from tests.servers.qemu import os_disk
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +53,8 @@ pytestmark = pytest.mark.slow
 def images(agent_origin: HttpRootServer) -> HttpRootServer:
     """The whole-disk images on the shared origin: disk.img, disk.qcow2, uefi.img."""
     root = agent_origin.root
-    shutil.copyfile(os_image(), root / "disk.img")
-    shutil.copyfile(uefi_os_image(), root / "uefi.img")
+    shutil.copyfile(os_disk(), root / "disk.img")
+    shutil.copyfile(os_disk("uefi"), root / "uefi.img")
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(root / "disk.img"),
                     str(root / "disk.qcow2")], check=True, timeout=60)
     return agent_origin

@@ -4,7 +4,7 @@ packages and cached under ~/.cache/ingot-tests/partition-image.
 The root has GRUB for BIOS and UEFI (grub-pc-bin, grub-efi-amd64-bin, grub2-common, on
 Debian's essential packages), which the agent runs in a chroot to make the disk
 bootable, and in /boot the Debian kernel with the test OS's busybox initramfs
-(tests/servers/os_image.py: it prints the hostname and user_data of the config drive on
+(ingot/demo/os_image.py: it prints the hostname and user_data of the config drive on
 the serial console between ``OS_MARKER`` lines, then powers off). Before powering off,
 this image's init also mounts the ext4 file systems labelled ``ephemeral0`` and ``root``,
 prints the marker file an earlier boot left on each (``<label> marker=<hostname>``, or
@@ -21,6 +21,7 @@ import pathlib
 import shutil
 import tempfile
 
+from ingot.demo.os_image import INIT, MODULES, OS_MARKER, initramfs
 from ingot.ramdisk import kmod
 from tests.servers.bootfiles import (
     _busybox,
@@ -30,7 +31,6 @@ from tests.servers.bootfiles import (
     cache_root,
     kernel_package,
 )
-from tests.servers.os_image import INIT, MODULES, OS_MARKER, _initramfs
 from tests.servers.process import unavailable
 
 FORMAT = "2"
@@ -97,7 +97,7 @@ def _build(work: pathlib.Path, package: str) -> None:
     modules = kmod.closure(next((tree / "lib" / "modules").iterdir()), MODULES + FS_MODULES)
     shutil.copyfile(kernel, root / "boot" / kernel.name)
     (root / "boot" / f"initrd.img-{version}").write_bytes(
-        _initramfs(_busybox(work), modules, PARTITION_INIT))
+        initramfs(_busybox(work), modules, PARTITION_INIT))
     (root / "etc" / "default").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "default" / "grub").write_text(DEFAULT_GRUB)
     raw = work / "root.ext4"

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from ingot.demo import os_image
 from tests.servers.process import Process, unavailable
 
 Firmware = Literal["bios", "uefi"]
@@ -50,6 +51,14 @@ def require_qemu(firmware: Firmware = "bios") -> None:
         unavailable("the iPXE ROMs are not installed (Debian package ipxe-qemu)")
     if firmware == "uefi" and not uefi_available():
         unavailable("OVMF is not installed (Debian package ovmf)")
+
+
+def os_disk(firmware: Firmware = "bios") -> pathlib.Path:
+    """ingot's OS image for firmware (ingot/demo/os_image.py), built on first use."""
+    problem = os_image.missing_tools(firmware)
+    if problem is not None:
+        unavailable(problem)
+    return os_image.uefi_os_image() if firmware == "uefi" else os_image.os_image()
 
 
 def _qemu_option_value(value: str) -> str:
