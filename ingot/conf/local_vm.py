@@ -12,6 +12,10 @@ opts = [
                  help="Seconds between heartbeats of a local-vm node's agent."),
     cfg.IntOpt("default_disk_size", default=1024,
                help="Size in MiB of a vm_disk file that does not exist yet."),
+    cfg.StrOpt("qemu_accel", default="tcg", choices=("tcg", "kvm"),
+               help="How qemu-vm machines run: tcg, QEMU's software emulation, which works "
+                    "everywhere; kvm, the host's hardware virtualisation (/dev/kvm), "
+                    "several times faster."),
     cfg.StrOpt("agent_command", default="",
                help="The command that \"boots the ramdisk\" of a local-vm node when it "
                     "powers on from the network, and that powering off stops (with its "

@@ -1,4 +1,5 @@
-"""qemu-vm: a virtual node that really network boots: a QEMU machine (TCG) with iPXE.
+"""qemu-vm: a virtual node that really network boots: a QEMU machine with iPXE, under
+TCG or, with [local_vm] qemu_accel = kvm, KVM.
 
 Powering on starts QEMU with user-mode networking whose boot file is this conductor's
 ``boot.ipxe``, from the network or from the disk file as the boot device says; powering
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import pathlib
 import re
 import shutil
@@ -40,12 +42,17 @@ from ingot.drivers.settings import DriverSettings
 QEMU = "qemu-system-x86_64"
 OVMF_CODE = pathlib.Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = pathlib.Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+KVM_DEVICE = "/dev/kvm"
 _BOOT_KEY = "qemu_boot_device"
 _PERSISTENT_KEY = "qemu_boot_persistent"
 _AGENT_PORT_KEY = "qemu_agent_port"
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 _SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,20}$")  # virtio-blk serials: 20 bytes
 AGENT_PORT = 9999  # where ingot's ramdisk agent listens inside the machine
+
+
+def kvm_usable() -> bool:
+    return os.access(KVM_DEVICE, os.R_OK | os.W_OK)
 
 
 def _option(value: str) -> str:
@@ -124,7 +131,7 @@ def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
         # The conductor reaches the agent inside through a port of the host's loopback.
         netdev += f",hostfwd=tcp:127.0.0.1:{int(agent_port)}-:{AGENT_PORT}"
     argv = [shutil.which(QEMU) or QEMU, "-name", f"ingot-{node.uuid}",
-            "-machine", "q35,accel=tcg" if uefi else "pc,accel=tcg",
+            "-machine", f"{'q35' if uefi else 'pc'},accel={settings.local_vm.qemu_accel}",
             "-m", str(_memory(node)), "-nographic",
             # Appended to: the deploy ramdisk's log stays when the machine reboots.
             "-chardev", f"file,id=serial0,append=on,"
@@ -182,6 +189,9 @@ class QemuPower(PowerInterface):
                                    f"qemu-system-x86).")
         if boot_mode(node) == "uefi" and not OVMF_CODE.exists():
             raise InvalidParameter("UEFI boot needs OVMF (Debian package ovmf).")
+        if settings.local_vm.qemu_accel == "kvm" and not kvm_usable():
+            raise InvalidParameter("[local_vm] qemu_accel is kvm, but /dev/kvm cannot be "
+                                   "opened for reading and writing on this host.")
 
     async def get_power_state(self, task: Task) -> str:
         running = node_processes.running_pid(run_dir(task.services.settings), task.node.uuid)

@@ -71,6 +71,7 @@ class LocalVmSettings:
     default_disk_size: int = 1024
     agent_heartbeat_interval: float = 2.0
     agent_command: str = ""
+    qemu_accel: str = "tcg"  # qemu-vm machines: tcg or kvm
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -149,7 +150,8 @@ class DriverSettings:
                 disk_paths=tuple(_path(p) for p in conf.local_vm.disk_paths),
                 default_disk_size=conf.local_vm.default_disk_size,
                 agent_heartbeat_interval=conf.local_vm.agent_heartbeat_interval,
-                agent_command=conf.local_vm.agent_command),
+                agent_command=conf.local_vm.agent_command,
+                qemu_accel=conf.local_vm.qemu_accel),
             bmc=BmcSettings(
                 auth_type=conf.redfish.auth_type,
                 connection_attempts=conf.redfish.connection_attempts,

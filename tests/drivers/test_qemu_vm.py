@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from typing import Any
 
 import pytest
 
 from ingot.db.models import Node
+from ingot.drivers import qemu_vm
 from ingot.drivers.interfaces import InvalidParameter
 from ingot.drivers.qemu_vm import AGENT_PORT, qemu_argv
 from ingot.drivers.settings import DriverSettings, Endpoints, LocalVmSettings
@@ -85,3 +87,28 @@ def test_bad_second_devices_named(tmp_path: pathlib.Path, info: dict[str, str],
     node = _node({}, vm_disk=str(tmp_path / "a.img"), **info)
     with pytest.raises(InvalidParameter, match=f"driver_info {field} "):
         qemu_argv(node, "52:54:00:00:00:01", "disk", tmp_path, settings)
+
+
+@pytest.mark.parametrize(("accel", "capabilities", "machine"), [
+    ("tcg", "", "pc,accel=tcg"), ("kvm", "", "pc,accel=kvm"),
+    ("kvm", "boot_mode:uefi", "q35,accel=kvm")])
+def test_accelerator_from_the_option(tmp_path: pathlib.Path, accel: str, capabilities: str,
+                                     machine: str) -> None:
+    settings = DriverSettings(local_vm=LocalVmSettings(disk_paths=(tmp_path,),
+                                                       qemu_accel=accel))
+    node = dataclasses.replace(_node({}, vm_disk=str(tmp_path / "a.img")),
+                               properties={"capabilities": capabilities})
+    argv = qemu_argv(node, "52:54:00:00:00:01", "disk", tmp_path, settings)
+    assert _option(argv, "-machine") == [machine]
+
+
+def test_kvm_without_a_usable_device_is_refused(tmp_path: pathlib.Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qemu_vm, "KVM_DEVICE", str(tmp_path / "no-kvm"))
+    settings = DriverSettings(local_vm=LocalVmSettings(disk_paths=(tmp_path,),
+                                                       qemu_accel="kvm"))
+    node = _node({}, vm_disk=str(tmp_path / "a.img"))
+    with pytest.raises(InvalidParameter, match=r"qemu_accel is kvm, but /dev/kvm"):
+        qemu_vm.QemuPower().validate(node, settings)
+    qemu_vm.QemuPower().validate(node, dataclasses.replace(
+        settings, local_vm=LocalVmSettings(disk_paths=(tmp_path,))))  # tcg: fine
