@@ -187,7 +187,7 @@ def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started_service
         finally:
             image_file.unlink(missing_ok=True)
             if uuid is not None and not keep:
-                _remove(api, uuid, name, disk, deployed)
+                remove(api, uuid, name, disk, deployed)
 
     if keep:
         look = f"OS_ENDPOINT={endpoint} OS_AUTH_TYPE=none baremetal node show {name}"
@@ -199,7 +199,7 @@ def demo(endpoint: str, state_path: pathlib.Path, size_mib: int, started_service
     return 0 if matches else 1
 
 
-def _remove(api: httpx.Client, uuid: str, name: str, disk: pathlib.Path,
+def remove(api: httpx.Client, uuid: str, name: str, disk: pathlib.Path,
             deployed: bool) -> None:
     """Undeploy (the agent wipes the disk's metadata) and delete the node, then its disk
     file; after a failure, delete it through maintenance. Best effort: says what is

@@ -1,29 +1,27 @@
-"""qemu-vm nodes deployed end to end with ingot's own ramdisk (TCG, real iPXE), BIOS
-and UEFI.
+"""qemu-vm nodes deployed end to end with ingot's own ramdisk (TCG, real iPXE), UEFI.
 
 The ramdisk (``ingot ramdisk build``, cached under ~/.cache/ingot/ramdisk after the
 first build on a machine) boots through iPXE, its agent looks the node up and
 heartbeats, picks the node's virtio disk, writes the image and the config drive, and
 powers the machine off; the conductor then boots it from that disk. The image is a small
 OS built from Debian's packages (ingot/demo/os_image.py) that prints the hostname and
-user_data it reads from the config-2 partition on the serial console. It is sent as
-qcow2, so the agent converts it with the ramdisk's qemu-img. Undeploying with cleaning
-boots the ramdisk again, which erases the disk's metadata.
+user_data it reads from the config-2 partition on the serial console.
 
-The UEFI machine (q35, OVMF, iPXE's EFI driver from ipxe-qemu) has two disks; its root
-device hint (the second disk's serial) overrides the agent's default (the smallest), and
-it gets a raw GPT image whose EFI system partition holds a standalone GRUB; the other
-disk stays blank.
+The BIOS deploy, of the same OS sent as qcow2 (the agent converts it with the ramdisk's
+qemu-img) onto the machine's only disk, and its undeploy with cleaning (the ramdisk
+boots again and erases the disk's metadata) are `ingot demo --qemu`'s
+(tests/deploy/test_demo_qemu.py). The UEFI machine (q35, OVMF, iPXE's EFI driver from
+ipxe-qemu) has two disks; its root device hint (the second disk's serial) overrides the
+agent's default (the smallest), and it gets a raw GPT image whose EFI system partition
+holds a standalone GRUB; the other disk stays blank.
 
 The ramdisk build, the origin serving it and the ingot are those of tests/deploy/qemu.py,
 shared with test_qemu_partition.py.
 """
-
 from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import time
 from typing import Any
 
@@ -32,7 +30,6 @@ import pytest
 
 from ingot.demo.os_image import OS_MARKER
 from ingot.ramdisk import build
-from tests.deploy.nodes import wait_for
 from tests.deploy.qemu import (
     DEPLOY_TIMEOUT,
     agent_node,
@@ -51,12 +48,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def images(agent_origin: HttpRootServer) -> HttpRootServer:
-    """The whole-disk images on the shared origin: disk.img, disk.qcow2, uefi.img."""
-    root = agent_origin.root
-    shutil.copyfile(os_disk(), root / "disk.img")
-    shutil.copyfile(os_disk("uefi"), root / "uefi.img")
-    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(root / "disk.img"),
-                    str(root / "disk.qcow2")], check=True, timeout=60)
+    """The whole-disk image on the shared origin: uefi.img."""
+    shutil.copyfile(os_disk("uefi"), agent_origin.root / "uefi.img")
     return agent_origin
 
 
@@ -94,37 +87,6 @@ def _deploy_and_boot(api: httpx.Client, server: IngotServer, node: str, hostname
     print(f"\nfrom deploy request: first heartbeat {heartbeat:.0f} s, active "
           f"{deployed:.0f} s, OS report {booted:.0f} s")
     return serial(server, node)
-
-
-def test_deploy_with_ingots_ramdisk_then_boot_the_os_with_its_config_drive(
-        agent_ingot: IngotServer, images: HttpRootServer, ramdisk: build.Ramdisk) -> None:
-    qemu_ingot, origin = agent_ingot, images
-    image = origin.root / "disk.img"
-    disk = new_disk(qemu_ingot)
-    with qemu_ingot.client() as api:
-        node = agent_node(api, origin, ramdisk, {"vm_disk": str(disk)}, instance_info={
-            "image_source": f"{origin.url}/disk.qcow2",
-            "image_checksum": sha256(origin.root / "disk.qcow2"),
-            "image_disk_format": "qcow2"})
-        log = _deploy_and_boot(api, qemu_ingot, node, "ingot-e2e-host")
-        assert "Root disk /dev/vda" in log
-        with open(disk, "rb") as written:
-            assert written.read(440) == image.read_bytes()[:440]
-
-        # Undeploy with cleaning: the ramdisk boots again and wipes the disk's metadata.
-        patched = api.patch(f"/v1/nodes/{node}", json=[
-            {"op": "replace", "path": "/automated_clean", "value": True}])
-        assert patched.status_code == 200, patched.text
-        started = time.monotonic()
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("available", "clean failed", "error"),
-                         timeout=DEPLOY_TIMEOUT)
-        assert shown["provision_state"] == "available", \
-            f"{shown['last_error']}\n{serial(qemu_ingot, node)[-3000:]}"
-        print(f"undeploy with cleaning: {time.monotonic() - started:.0f} s")
-        with open(disk, "rb") as wiped:
-            assert wiped.read(512) == bytes(512)  # no boot code, no partition table
 
 
 def test_uefi_two_disks_hinted_raw_gpt_image(
