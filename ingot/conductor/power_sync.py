@@ -60,6 +60,8 @@ class PowerSync:
 
     async def _sync(self, node: Node) -> None:
         task = NodeTask(self.db, self.settings, node, self.services)
+        if not task.driver.power.power_sync:
+            return
         try:
             actual = await task.driver.power.get_power_state(task)
         except (DriverError, InvalidParameter) as exc:

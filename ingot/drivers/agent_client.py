@@ -17,7 +17,12 @@ from typing import Any
 import httpx
 
 from ingot.common.redaction import redact_url
-from ingot.drivers.interfaces import DriverError
+from ingot.drivers.interfaces import DriverError, Task
+
+
+class AgentUnreachable(DriverError):
+    """No answer at all from the agent's address (gone, or not there yet)."""
+
 
 RUNNING = "RUNNING"
 SUCCEEDED = "SUCCEEDED"
@@ -111,7 +116,7 @@ class AgentClient:
                                                 params=self._params(**(extra or {})),
                                                 **kwargs)
             except httpx.HTTPError as exc:
-                raise DriverError(f"Cannot reach the agent at {redact_url(self.base)}: "
+                raise AgentUnreachable(f"Cannot reach the agent at {redact_url(self.base)}: "
                                   f"{exc.__class__.__name__}") from None
         try:
             body = response.json()
@@ -125,6 +130,14 @@ class AgentClient:
             what = "a non-JSON body" if body is None else "JSON that is not an object"
             raise DriverError(f"{where} answered HTTP {response.status_code} with {what}")
         return body
+
+
+def for_task(task: Task) -> AgentClient:
+    """The client of the node's running agent, verified as its settings say."""
+    node, settings = task.node, task.services.settings.agent
+    verify = tls_verify(node.agent_verify_ca, node.driver_info, settings.verify_ca)
+    return AgentClient(node.agent_url, node.agent_token, timeout=settings.command_timeout,
+                       verify=verify)
 
 
 def _message(body: Any) -> str:

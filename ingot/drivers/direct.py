@@ -5,7 +5,9 @@ still running), send ``standby.prepare_image``, follow it on every heartbeat (th
 heartbeats at once when a command ends), then tear the agent down: flush through it
 (``standby.sync``) and power off out of band when driver_info deploy_forces_oob_reboot
 is set, otherwise ask it to power the node off (``standby.power_off``) and wait,
-powering off out of band if it does not; then boot the node from its disk.
+powering off out of band if it does not; then boot the node from its disk. A power
+interface that cannot power on (``agent``) instead has the agent flush and reboot into
+the instance (``standby.sync``, ``standby.run_image``), as Ironic does.
 
 Cleaning boots the agent, asks it for its clean steps (``clean.get_clean_steps``) on
 its first heartbeat and runs them one by one (``clean.execute_clean_step``, with the
@@ -30,7 +32,7 @@ from ingot.drivers.agent_client import (
     SUCCEEDED,
     AgentClient,
     CommandStatus,
-    tls_verify,
+    for_task,
 )
 from ingot.drivers.fast_track import is_fast_track
 from ingot.drivers.interfaces import (
@@ -139,7 +141,7 @@ class DirectDeploy(DeployInterface):
         if await is_fast_track(task):
             # The agent that cleaned the node still runs: no reboot, write at once.
             LOG.info("Fast track deploy of node %s with its running agent", task.node.uuid)
-            status = await _client(task).execute("standby.prepare_image",
+            status = await for_task(task).execute("standby.prepare_image",
                                                  await _prepare_params(task))
             task.set_internal(**{_DEPLOY_COMMAND: status.id})
         else:
@@ -173,6 +175,17 @@ class DirectDeploy(DeployInterface):
 
     async def _boot_instance(self, task: Task) -> None:
         await _forget_deploy_files(task)
+        if POWER_ON not in task.driver.power.supported_power_states:
+            # As Ironic, when the power interface cannot power on (the agent power
+            # interface): the instance's boot is prepared, then the agent flushes its
+            # writes and reboots into it (standby.run_image).
+            LOG.info("Power interface of node %s does not support power on, using reboot "
+                     "to switch to the instance", task.node.uuid)
+            await task.driver.boot.clean_up_ramdisk(task)
+            await task.driver.boot.prepare_instance(task)
+            await _sync(task, for_task(task))
+            await node_power_action(task, REBOOT)
+            return
         await _tear_down_agent(task)
         await task.driver.boot.clean_up_ramdisk(task)
         await task.driver.boot.prepare_instance(task)
@@ -210,7 +223,7 @@ class DirectDeploy(DeployInterface):
         command_id = info.get(_CLEAN_COMMAND)
         if not command_id:
             return await _next_clean_step(task, again=True)
-        status = await _client(task).status(str(command_id))
+        status = await for_task(task).status(str(command_id))
         if status.status == RUNNING:
             return Outcome.WAIT
         task.set_internal(**{_CLEAN_COMMAND: None})
@@ -231,7 +244,7 @@ class DirectDeploy(DeployInterface):
 
 
 async def _refresh_clean_steps(task: Task) -> None:
-    status = await _client(task).execute(
+    status = await for_task(task).execute(
         "clean.get_clean_steps", {"node": _agent_node(task), "ports": _agent_ports(task)},
         wait=True)
     _raise_if_failed(status, "Getting the clean steps")
@@ -264,7 +277,7 @@ async def _next_clean_step(task: Task, again: bool = False) -> Outcome:
     LOG.info("Node %s: clean step %s.%s (priority %s)", task.node.uuid, step["interface"],
              step["step"], step.get("priority"))
     task.save(clean_step=step)
-    status = await _client(task).execute("clean.execute_clean_step", params)
+    status = await for_task(task).execute("clean.execute_clean_step", params)
     task.set_internal(**{_CLEAN_INDEX: index, _CLEAN_COMMAND: status.id})
     # The agent heartbeats as soon as the step ends; the next heartbeat follows it.
     return Outcome.WAIT
@@ -299,20 +312,25 @@ async def _tear_down_agent(task: Task) -> None:
     """Ironic's tear_down_agent: the written image must reach the disk before the
     power goes."""
     node = task.node
-    agent = _client(task)
+    agent = for_task(task)
     if _forces_oob_reboot(node):
-        try:
-            status = await agent.execute("standby.sync", {}, wait=True)
-            if status.status != SUCCEEDED:
-                LOG.warning("Flushing the agent's writes on node %s failed: %s", node.uuid,
-                            status.error)
-        except DriverError as exc:
-            LOG.warning("Flushing the agent's writes on node %s failed: %s", node.uuid, exc)
+        await _sync(task, agent)
         await node_power_action(task, POWER_OFF)
     else:
         await _soft_power_off(task, agent)
     # The agent is gone either way.
     wipe_agent(task)
+
+
+async def _sync(task: Task, agent: AgentClient) -> None:
+    """Ask the agent to flush its writes; a failure is logged, as Ironic does."""
+    try:
+        status = await agent.execute("standby.sync", {}, wait=True)
+        if status.status != SUCCEEDED:
+            LOG.warning("Flushing the agent's writes on node %s failed: %s", task.node.uuid,
+                        status.error)
+    except DriverError as exc:
+        LOG.warning("Flushing the agent's writes on node %s failed: %s", task.node.uuid, exc)
 
 
 async def _soft_power_off(task: Task, agent: AgentClient) -> None:
@@ -345,7 +363,7 @@ async def _follow_command(task: Task, key: str, name: str,
     kept in driver_internal_info[key], so any conductor can take the next heartbeat.
     """
     command_id = task.node.driver_internal_info.get(key)
-    agent = _client(task)
+    agent = for_task(task)
     if command_id:
         status = await agent.status(str(command_id))
     else:
@@ -361,13 +379,6 @@ async def _boot_agent(task: Task) -> None:
     await task.driver.boot.prepare_ramdisk(
         task, task.services.settings.endpoints.ramdisk_params)
     await node_power_action(task, REBOOT)
-
-
-def _client(task: Task) -> AgentClient:
-    node, settings = task.node, task.services.settings.agent
-    verify = tls_verify(node.agent_verify_ca, node.driver_info, settings.verify_ca)
-    return AgentClient(node.agent_url, node.agent_token, timeout=settings.command_timeout,
-                       verify=verify)
 
 
 def _raise_if_failed(status: CommandStatus, what: str) -> None:
@@ -406,7 +417,7 @@ def _is_partition_image(task: Task) -> bool:
 
 async def _bootloader_params(task: Task) -> dict[str, Any]:
     """Ironic's install_bootloader call: the partitions prepare_image reported."""
-    status = await _client(task).execute("standby.get_partition_uuids", {}, wait=True)
+    status = await for_task(task).execute("standby.get_partition_uuids", {}, wait=True)
     _raise_if_failed(status, "Reading the partition UUIDs")
     uuids = status.result if isinstance(status.result, dict) else {}
     if not uuids.get("root uuid"):

@@ -14,7 +14,7 @@ import enum
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
-from ingot.common.power import POWER_OFF, POWER_ON
+from ingot.common.power import POWER_OFF, POWER_ON, REBOOT
 from ingot.db.engine import Database
 from ingot.db.models import Node
 from ingot.drivers.services import Services
@@ -94,6 +94,13 @@ class Interface(abc.ABC):
 
 class PowerInterface(Interface):
     kind = "power"
+    # What set_power_state can do (Ironic's get_supported_power_states).
+    supported_power_states: ClassVar[tuple[str, ...]] = (POWER_ON, POWER_OFF, REBOOT)
+    # Powers through the node's running agent, which must still be known when asked.
+    acts_through_agent: ClassVar[bool] = False
+    # Whether the conductor's power state sync reads this node (Ironic's
+    # supports_power_sync).
+    power_sync: ClassVar[bool] = True
 
     @abc.abstractmethod
     async def get_power_state(self, task: Task) -> str: ...

@@ -20,6 +20,7 @@ from ingot.db import nodes
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes, ramdisk_exit
 from ingot.drivers.agent_inspect import CALLBACK_PARAM, AgentInspect
+from ingot.drivers.agent_power import AgentPower
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.interfaces import (
     BootInterface,
@@ -200,7 +201,7 @@ class LocalVmBoot(BootInterface):
 
 
 _SUPPORTED = hardware.with_no_op({
-    "power": (LocalVmPower,),
+    "power": (LocalVmPower, AgentPower),
     "management": (LocalVmManagement,),
     "boot": (LocalVmBoot,),
     "deploy": (DirectDeploy, fake.FakeDeploy),

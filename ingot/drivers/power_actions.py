@@ -34,9 +34,10 @@ async def node_power_action(task: Task, new_state: str, timeout: float | None = 
     """Power the node on or off, or reboot it; every conductor-side power change goes
     through here."""
     power = task.driver.power
-    if new_state in _ENDS_THE_AGENT:
+    if new_state in _ENDS_THE_AGENT and not power.acts_through_agent:
         # Also when the node is already off: it may have been powered off outside
-        # ingot, and its agent with it.
+        # ingot, and its agent with it. (Power through the agent needs it, and forgets
+        # it itself.)
         wipe_agent(task)
     if new_state == POWER_ON:
         # As Ironic: a node already on is left alone (its agent keeps running).

@@ -27,6 +27,7 @@ from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, node_processes
 from ingot.drivers.agent_inspect import AgentInspect
+from ingot.drivers.agent_power import AgentPower
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.interfaces import (
     InvalidParameter,
@@ -255,7 +256,7 @@ class QemuIpxeBoot(IpxeBootInterface):
 
 
 QEMU_VM = hardware.HardwareType("qemu-vm", hardware.with_no_op({
-    "power": (QemuPower,),
+    "power": (QemuPower, AgentPower),
     "management": (QemuManagement,),
     "boot": (QemuIpxeBoot,),
     "deploy": (DirectDeploy, RamdiskDeploy, fake.FakeDeploy),

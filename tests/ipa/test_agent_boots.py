@@ -289,3 +289,51 @@ def test_ingot_agent_fast_track_and_manual_cleaning(
                 "deploy.erase_devices_metadata" in node["last_error"], node["last_error"]
     finally:
         server.stop()
+
+
+def test_ingot_agent_power_interface_reboots_into_the_instance(
+        tmp_path: pathlib.Path, image: tuple[pathlib.Path, bytes]) -> None:
+    """Ironic's ``agent`` power interface: a machine ingot cannot power on, running its
+    agent under fast track, is deployed by that agent, which flushes (standby.sync) and
+    reboots into what it wrote (standby.run_image): no power on or off from ingot."""
+    server = ingot_site(tmp_path, image[0].parent, fast_track=True)
+    try:
+        with server.client() as api:
+            disk = tmp_path / "vms" / "disk.img"
+            uuid = new_node(api, image, disk, factories.mac())
+            refused = api.patch(f"/v1/nodes/{uuid}", json=[
+                {"op": "replace", "path": "/power_interface", "value": "agent"}])
+            assert refused.status_code == 200, refused.text
+            # No agent runs yet: the interface cannot be used.
+            validated = api.get(f"/v1/nodes/{uuid}/validate").json()["power"]
+            assert validated["result"] is False
+            assert "Agent seems offline" in validated["reason"], validated
+            assert api.patch(f"/v1/nodes/{uuid}", json=[
+                {"op": "replace", "path": "/power_interface", "value": "local-vm"}]
+                ).status_code == 200
+            # Cleaning boots the agent the usual way; fast track leaves it running.
+            provision(api, server, uuid, "manage", ("manageable",))
+            node = provision(api, server, uuid, "provide", ("available", "clean failed"))
+            assert node["provision_state"] == "available", node["last_error"]
+            assert api.patch(f"/v1/nodes/{uuid}", json=[
+                {"op": "replace", "path": "/power_interface", "value": "agent"}]
+                ).status_code == 200
+            assert api.get(f"/v1/nodes/{uuid}/validate").json()["power"]["result"] is True
+
+            node = provision(api, server, uuid, "active", ("active", "deploy failed"))
+            assert node["provision_state"] == "active", node["last_error"]
+            assert disk.read_bytes()[:len(image[1])] == image[1]
+            log = node_log(server, uuid)
+            # One boot; the agent flushed, then rebooted the machine itself.
+            assert log.count("Lookup found node") == 1
+            synced = log.index("Command standby.sync succeeded")
+            rebooted = log.index("Command standby.run_image succeeded")
+            assert synced < rebooted < log.index("Agent stopped, the machine to reboot")
+            assert "standby.power_off" not in log
+            # The rebooted machine's agent is gone, and forgotten.
+            assert "agent_url" not in node["driver_internal_info"]
+            # Powering on is not something this interface can do.
+            assert api.put(f"/v1/nodes/{uuid}/states/power",
+                           json={"target": "power on"}).status_code == 400
+    finally:
+        server.stop()
