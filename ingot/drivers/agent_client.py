@@ -117,7 +117,7 @@ class AgentClient:
                                                 **kwargs)
             except httpx.HTTPError as exc:
                 raise AgentUnreachable(f"Cannot reach the agent at {redact_url(self.base)}: "
-                                  f"{exc.__class__.__name__}") from None
+                                       f"{exc.__class__.__name__}") from None
         try:
             body = response.json()
         except ValueError:

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import ClassVar
 
-from ingot.common.power import POWER_ON, REBOOT, SOFT_REBOOT
+from ingot.common.power import POWER_ON, REBOOT, SOFT_POWER_OFF, SOFT_REBOOT
 from ingot.db.models import Node
 from ingot.drivers.agent_client import AgentClient, AgentUnreachable, for_task
 from ingot.drivers.fast_track import agent_is_alive
@@ -69,7 +69,7 @@ class AgentPower(PowerInterface):
         await self.reboot(task)
 
     async def soft_power_off(self, task: Task, timeout: float | None) -> None:
-        await self.set_power_state(task, "soft power off")
+        await self.set_power_state(task, SOFT_POWER_OFF)
 
 
 async def _wait_gone(agent: AgentClient, timeout: float, node_uuid: str) -> None:

@@ -142,7 +142,7 @@ class DirectDeploy(DeployInterface):
             # The agent that cleaned the node still runs: no reboot, write at once.
             LOG.info("Fast track deploy of node %s with its running agent", task.node.uuid)
             status = await for_task(task).execute("standby.prepare_image",
-                                                 await _prepare_params(task))
+                                                  await _prepare_params(task))
             task.set_internal(**{_DEPLOY_COMMAND: status.id})
         else:
             await _boot_agent(task)
