@@ -6,7 +6,11 @@ import pathlib
 import re
 import subprocess
 
-from ingot.demo import image
+import pytest
+from oslo_config import cfg
+
+from ingot import conf as ingot_conf
+from ingot.demo import image, qemu
 from tests.servers.ingot import INGOT, IngotServer, write_config
 from tests.servers.process import free_port
 
@@ -63,3 +67,27 @@ def test_demo_on_a_running_service_keeps_it_running(tmp_path: pathlib.Path) -> N
         assert server.process is not None and server.process.alive()
     finally:
         server.stop()
+
+
+def test_qemu_demo_without_kvm_says_it_runs_tcg(tmp_path: pathlib.Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(qemu, "KVM_DEVICE", str(tmp_path / "kvm"))
+    assert qemu.accelerator(tmp_path / "unused.img") == "tcg"
+    assert f"No usable {tmp_path / 'kvm'}: QEMU emulates the CPU (TCG)" in \
+        capsys.readouterr().out
+
+
+def test_qemu_demo_serve_options(tmp_path: pathlib.Path) -> None:
+    """What `ingot serve` gets on top of the user's configuration, read back by ingot's
+    own option parser."""
+    path = qemu.config_file(tmp_path / "qemu.conf", 16385, 16386, "kvm")
+    conf = cfg.ConfigOpts()  # not the process's CONF: other tests read it
+    for module in ingot_conf.modules():
+        module.register(conf)
+    conf(["--config-file", str(path)], default_config_files=[])
+    assert "qemu-vm" in conf.enabled_hardware_types
+    assert conf.deploy.http_url == "http://10.0.2.2:16386"
+    assert conf.conductor.api_url == "http://10.0.2.2:16385"
+    assert conf.agent.image_download_source == "http"
+    assert conf.local_vm.qemu_accel == "kvm"
