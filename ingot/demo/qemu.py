@@ -248,7 +248,9 @@ def _deploy(api: httpx.Client, uuid: str, name: str, line: Line, started: float
     if response.status_code != 202:
         raise SystemExit(f"deploy was refused: {response.text}")
     stages: list[tuple[Callable[[dict[str, Any]], bool], str]] = [
-        (lambda n: n["power_state"] == "power on",
+        # Waiting for the agent's call-back: the deploy step has powered the machine on
+        # (the power state may be recorded later).
+        (lambda n: n["power_state"] == "power on" or n["provision_state"] == "wait call-back",
          "powered on: QEMU's iPXE ROM fetches boot.ipxe, then the ramdisk"),
         (lambda n: bool(n["driver_internal_info"].get("agent_url")),
          "the agent in the ramdisk looked the node up and heartbeats; it downloads, "
