@@ -20,7 +20,7 @@ from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import ApiError, BadRequest, Conflict, MethodNotAllowed, NotFound
 from ingot.api.fields import links
-from ingot.api.lookup import find_node, without_json_suffix
+from ingot.api.lookup import find_node, json_suffix_taken
 from ingot.api.responses import json_response
 from ingot.common import states
 from ingot.db import allocations, nodes
@@ -49,11 +49,13 @@ def _need_allocations(request: Request) -> int:
     return minor
 
 
-def _find(conn: sa.Connection, ident: str, minor: int | None = None) -> Allocation:
-    if minor is not None:
-        ident = without_json_suffix(ident, minor)
+def _find(conn: sa.Connection, ident: str, request: Request | None = None) -> Allocation:
+    """The allocation by UUID or name; with the request, also by the name with the
+    ".json" its path lost, as Ironic looks again."""
     found = (allocations.get_by_uuid(conn, ident) if validation.looks_like_uuid(ident)
              else allocations.get_by_name(conn, ident))
+    if found is None and request is not None and json_suffix_taken(request):
+        found = allocations.get_by_name(conn, f"{ident}.json")
     if found is None:
         raise NotFound(f"Allocation {ident} could not be found.")
     return found
@@ -206,7 +208,7 @@ async def show_allocation(request: Request) -> Response:
     minor = _need_allocations(request)
     fields = ALLOCATION.parse_fields(request.query_params.get("fields"), minor)
     with ctx.db.read() as conn:
-        allocation = _find(conn, request.path_params["allocation"], minor)
+        allocation = _find(conn, request.path_params["allocation"], request)
     return json_response(allocation_view(allocation, minor, base_url(request), fields))
 
 
@@ -223,7 +225,7 @@ async def patch_allocation(request: Request) -> Response:
         return ALLOCATION.patched(field, raw, minor)
 
     with ctx.db.write() as conn:
-        allocation = _find(conn, request.path_params["allocation"], minor)
+        allocation = _find(conn, request.path_params["allocation"], request)
         current = {name: getattr(allocation, name) for name in ALLOCATION.patchable()}
         changes = patch.apply(current, operations, check)
         if changes.get("name") and allocations.get_by_name(conn, changes["name"]):
@@ -252,9 +254,9 @@ def _check_deletable(conn: sa.Connection, allocation: Allocation) -> None:
 
 async def delete_allocation(request: Request) -> Response:
     ctx = context(request)
-    minor = _need_allocations(request)
+    _need_allocations(request)
     with ctx.db.write() as conn:
-        allocation = _find(conn, request.path_params["allocation"], minor)
+        allocation = _find(conn, request.path_params["allocation"], request)
         _check_deletable(conn, allocation)
         allocations.delete(conn, allocation)
     return Response(status_code=204)

@@ -22,7 +22,7 @@ from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotAcceptable, NotFound
 from ingot.api.fields import Resource, links
-from ingot.api.lookup import find_node, locked, without_json_suffix
+from ingot.api.lookup import find_node, json_suffix_taken, locked
 from ingot.api.responses import json_response
 from ingot.db import nodes, records
 from ingot.db.models import Node
@@ -79,7 +79,6 @@ class Kind:
     # Ironic answers older writes to some resources 405 (reads still 404), saying
     # "The API version does not allow <gate_name>".
     gate_name: str | None = None
-    json_suffix: bool = False    # "<ident>.json" names <ident> up to API 1.90
     by_name: bool = False        # may be named by name as well as UUID
     ident_name: str = "uuid"     # the path identifier's name in Ironic's 400 for a bad one
     detail_since: int = 43       # the list's detail parameter
@@ -107,14 +106,16 @@ class Kind:
             raise MethodNotAllowed(message)
         return minor
 
-    def ident(self, request: Request, param: str, minor: int) -> str:
-        ident: str = request.path_params[param]
-        return without_json_suffix(ident, minor) if self.json_suffix else ident
-
     def find_for(self, conn: sa.Connection, request: Request, param: str, minor: int,
                  *, write: bool) -> Any:
         """The record the request names, if the requester may see (write: change) it."""
-        record = self.find(conn, self.ident(request, param, minor))
+        ident: str = request.path_params[param]
+        try:
+            record = self.find(conn, ident)
+        except NotFound:
+            if not (self.by_name and json_suffix_taken(request)):
+                raise
+            record = self.find(conn, f"{ident}.json")
         self.access(request, record, write)
         return record
 

@@ -11,7 +11,7 @@ MIN_MINOR = 55
 
 KIND = crud.Kind(DEPLOY_TEMPLATE, deploy_templates.STORE, path="deploy_templates",
                  key="deploy_templates", title="Deploy template", since=MIN_MINOR,
-                 gate_name="deploy templates", json_suffix=True, by_name=True,
+                 gate_name="deploy templates", by_name=True,
                  ident_name="template_ident",
                  detail_since=MIN_MINOR,
                  unique=((("uuid",), "A deploy template with UUID {uuid} already exists."),

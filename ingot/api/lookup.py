@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from starlette.requests import Request
 
 from ingot.api import validation
 from ingot.api.errors import Conflict, NotFound
+from ingot.api.middleware import JSON_SUFFIX
 from ingot.db import nodes
 from ingot.db.models import Node
 
@@ -19,10 +21,11 @@ def find_node(conn: sa.Connection, ident: str) -> Node:
     return node
 
 
-def without_json_suffix(ident: str, minor: int) -> str:
-    """Up to API 1.90 Ironic reads ``<ident>.json`` as ``<ident>`` (a relic of format
-    suffixes); from 1.91 the suffix is part of the name, which then is not found."""
-    return ident.removesuffix(".json") if minor <= 90 else ident
+def json_suffix_taken(request: Request) -> bool:
+    """Whether the request's path lost a ".json" (ingot.api.middleware: up to API 1.90
+    Ironic reads <ident>.json as <ident>). Ironic then looks for a named resource that
+    is not found again with the suffix: its name may end in .json."""
+    return bool(request.scope["state"].get(JSON_SUFFIX))
 
 
 def locked(node: Node) -> Conflict:

@@ -92,6 +92,8 @@ class ApiMiddleware:
         log_request(scope, status_seen, started, request_id)
 
 
+# The request state's flag that routed() took a ".json" off the path.
+JSON_SUFFIX = "json_suffix"
 # ingot's own document, which Ironic does not have: its suffix is its name.
 OPENAPI_PATH = "/v1/openapi.json"
 
@@ -121,6 +123,7 @@ def routed(scope: Scope, version: microversion.Version) -> Scope:
         trimmed = path.rstrip("/")
         if trimmed.endswith(".json") and trimmed != OPENAPI_PATH:
             path = trimmed.removesuffix(".json")
+            scope["state"][JSON_SUFFIX] = True
     if path == scope["path"]:
         return scope
     return {**scope, "path": path}

@@ -418,3 +418,22 @@ def test_a_volume_change_waits_for_the_nodes_power_request(api: httpx.Client) ->
     assert api.put(f"/v1/nodes/{node['uuid']}/states/power",
                    json={"target": "power off"}).status_code == 202
     assert api.delete(path).status_code == 204
+
+
+def test_a_name_ending_in_json_is_still_found_before_1_91(api: httpx.Client) -> None:
+    """The suffix comes off the path, then, as Ironic, the name is looked up again with
+    it when nothing has the shorter name."""
+    name = f"a-{uuid.uuid4().hex[:8]}.json"
+    allocation = _created(api.post("/v1/allocations", json={"resource_class": "none",
+                                                            "name": name}))
+    assert api.get(f"/v1/allocations/{name}").json()["uuid"] == allocation["uuid"]
+    node = _node(api)
+    group = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"],
+                                                      "name": name}))
+    assert api.get(f"/v1/portgroups/{name}").json()["uuid"] == group["uuid"]
+    shorter = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"],
+                                                        "name": name.removesuffix(".json")}))
+    assert api.get(f"/v1/portgroups/{name}").json()["uuid"] == shorter["uuid"]
+    assert api.get(f"/v1/portgroups/{name}", headers=_at("1.91")).json()[
+        "uuid"] == group["uuid"]
+    assert api.delete(f"/v1/allocations/{allocation['uuid']}").status_code == 204
