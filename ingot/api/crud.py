@@ -6,9 +6,7 @@ rest as Ironic does.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,7 +20,7 @@ from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotAcceptable, NotFound
 from ingot.api.fields import Resource, links
-from ingot.api.lookup import find_node, json_suffix_taken, locked
+from ingot.api.lookup import find_node, json_suffix_taken, locked, until_idle
 from ingot.api.responses import json_response
 from ingot.db import nodes, records
 from ingot.db.models import Node
@@ -212,25 +210,17 @@ def show_handler(kind: Kind, param: str) -> Callable[[Request], Any]:
     return handler
 
 
-# Ironic's conductor retries a locked node before answering 409 ([conductor]
-# node_locked_retry_attempts = 3, node_locked_retry_interval = 1 s): a change to a
-# node's record right after a power request waits for it the same way.
-_BUSY_WAIT = 3.0
-_BUSY_POLL = 0.05
-
-
 async def _until_node_idle(kind: Kind, request: Request, param: str, minor: int) -> None:
+    """A change to a node's record (a volume connector) waits for the node's work."""
     if not kind.store.owned:
         return
     ctx = context(request)
-    deadline = time.monotonic() + _BUSY_WAIT
-    while time.monotonic() < deadline:
+
+    def read() -> Node | None:
         with ctx.db.read() as conn:
             record = kind.find_for(conn, request, param, minor, write=True)
-            node = nodes.get_by_id(conn, record.node_id)
-        if node is None or not (node.reservation or node.pending_action):
-            return
-        await asyncio.sleep(_BUSY_POLL)
+            return nodes.get_by_id(conn, record.node_id)
+    await until_idle(read)
 
 
 def _node_allows(kind: Kind, conn: sa.Connection, node_id: int, action: str) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from starlette.requests import Request
 
@@ -26,6 +30,24 @@ def json_suffix_taken(request: Request) -> bool:
     Ironic reads <ident>.json as <ident>). Ironic then looks for a named resource that
     is not found again with the suffix: its name may end in .json."""
     return bool(request.scope["state"].get(JSON_SUFFIX))
+
+
+# Ironic's conductor retries a locked node before answering 409 ([conductor]
+# node_locked_retry_attempts = 3, node_locked_retry_interval = 1 s): a request right
+# after another one on the same node waits for it the same way.
+BUSY_WAIT = 3.0
+_BUSY_POLL = 0.05
+
+
+async def until_idle(read: Callable[[], Node | None]) -> None:
+    """Return once the node read() gives has no reservation nor pending action (or is
+    gone), or after BUSY_WAIT; the caller then decides with what it reads."""
+    deadline = time.monotonic() + BUSY_WAIT
+    while time.monotonic() < deadline:
+        node = read()
+        if node is None or not (node.reservation or node.pending_action):
+            return
+        await asyncio.sleep(_BUSY_POLL)
 
 
 def locked(node: Node) -> Conflict:

@@ -18,7 +18,7 @@ from ingot.api import runbooks, validation
 from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
 from ingot.api.errors import BadRequest, Conflict, Forbidden, NotAcceptable, PayloadTooLarge
-from ingot.api.lookup import busy, find_node
+from ingot.api.lookup import busy, find_node, until_idle
 from ingot.api.node_view import states_view
 from ingot.api.responses import json_response
 from ingot.common import power, states
@@ -85,6 +85,11 @@ async def set_power_state(request: Request) -> Response:
         timeout = body["timeout"]
         if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
             raise BadRequest("timeout must be a positive integer (seconds).")
+
+    def read() -> Node:
+        with ctx.db.read() as conn:
+            return find_node(conn, request.path_params["node"])
+    await until_idle(read)
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])
         if node.reservation or node.pending_action:

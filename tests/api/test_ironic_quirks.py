@@ -437,3 +437,13 @@ def test_a_name_ending_in_json_is_still_found_before_1_91(api: httpx.Client) -> 
     assert api.get(f"/v1/portgroups/{name}", headers=_at("1.91")).json()[
         "uuid"] == group["uuid"]
     assert api.delete(f"/v1/allocations/{allocation['uuid']}").status_code == 204
+
+
+def test_power_requests_in_a_row_wait_for_each_other(api: httpx.Client) -> None:
+    node = _node(api)
+    path = f"/v1/nodes/{node['uuid']}/states/power"
+    for target in ("power on", "rebooting", "power off", "power on"):
+        answer = api.put(path, json={"target": target})
+        assert answer.status_code == 202, (target, answer.text)
+    wait_until(lambda: api.get(f"/v1/nodes/{node['uuid']}").json()["power_state"]
+               == "power on", 30, "power on")
