@@ -116,7 +116,8 @@ nodes = sa.Table(
               sa.ForeignKey("chassis.uuid", name="nodes_chassis_uuid_fkey"), nullable=True),
     sa.Index("nodes_pending_action_idx", "pending_action"),
     sa.Index("nodes_reservation_idx", "reservation"),
-    *(sa.Index(f"nodes_{column}_id_idx", column, "id") for column in LISTED_COLUMNS),
+    *(sa.Index(f"nodes_{column}_id_idx", column, "id") for column in LISTED_COLUMNS
+      if column != "shard"),
 )
 # The associated filter in id order: partial indexes, since "IS [NOT] NULL" does not
 # fix an index's first column for ordering the way an equality does.
@@ -124,6 +125,10 @@ for _name, _where in (("nodes_associated_id_idx", nodes.c.instance_uuid.is_not(N
                       ("nodes_unassociated_id_idx", nodes.c.instance_uuid.is_(None)),
                       ("nodes_sharded_id_idx", nodes.c.shard.is_not(None))):
     sa.Index(_name, nodes.c.id, sqlite_where=_where, postgresql_where=_where)
+# Sharded nodes only: few fleets shard most nodes, and an index over every node's NULL
+# led SQLite to judge `shard IS NOT NULL` unselective (migration 0015).
+sa.Index("nodes_shard_id_idx", nodes.c.shard, nodes.c.id, sqlite_where=nodes.c.shard.is_not(None),
+         postgresql_where=nodes.c.shard.is_not(None))
 # Only children: every list without include_children asks for parent_node IS NULL, which
 # nearly every node meets, and must not be steered to this index (and a sort) by it.
 _where = nodes.c.parent_node.is_not(None)
