@@ -104,6 +104,7 @@ class PowerSync:
                 return
             for event in events:
                 history.record(conn, node, event, event_type=EVENT_TYPE, error=error,
-                               conductor=self.settings.host)
+                               conductor=self.settings.host,
+                               max_entries=self.settings.node_history_max_entries)
         for event in events:
             LOG.warning("%s", event)

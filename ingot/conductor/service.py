@@ -205,7 +205,8 @@ class ConductorService:
             values = self._failure_values(current, message)
             if nodes.release(conn, current.id, self.settings.host, values):
                 history.record(conn, current, message, event_type=current.provision_state,
-                               error=True, conductor=self.settings.host)
+                               error=True, conductor=self.settings.host,
+                               max_entries=self.settings.node_history_max_entries)
 
     @staticmethod
     def _failure_values(node: Node, message: str) -> dict[str, object]:
@@ -249,7 +250,8 @@ class ConductorService:
                         and "last_error" in values:
                     history.record(conn, node, str(values["last_error"]),
                                    event_type="conductor", error=True,
-                                   conductor=self.settings.host)
+                                   conductor=self.settings.host,
+                                   max_entries=self.settings.node_history_max_entries)
                 LOG.warning("Released node %s held by %s: %s", node.uuid, node.reservation,
                             reason)
         return len(stale)
@@ -312,7 +314,8 @@ class ConductorService:
                 failed += int(done)
                 if done:
                     history.record(conn, node, message, event_type=node.provision_state,
-                                   error=True, conductor=self.settings.host)
+                                   error=True, conductor=self.settings.host,
+                                   max_entries=self.settings.node_history_max_entries)
                     LOG.warning("%s", message)
         if failed:
             self._wake.set()

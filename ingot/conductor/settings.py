@@ -24,6 +24,7 @@ class ConductorSettings:
     automated_clean: bool = True
     sync_power_state_interval: float = 60.0
     power_state_sync_max_retries: int = 3
+    node_history_max_entries: int = 300
     inspection: InspectionSettings = dataclasses.field(default_factory=InspectionSettings)
 
     @classmethod
@@ -44,5 +45,6 @@ class ConductorSettings:
             automated_clean=conf.conductor.automated_clean,
             sync_power_state_interval=conf.conductor.sync_power_state_interval,
             power_state_sync_max_retries=conf.conductor.power_state_sync_max_retries,
+            node_history_max_entries=conf.conductor.node_history_max_entries,
             inspection=InspectionSettings.from_conf(conf),
         )

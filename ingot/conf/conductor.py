@@ -41,6 +41,9 @@ opts = [
                     "maintenance."),
     cfg.BoolOpt("automated_clean", default=True,
                 help="Clean nodes on provide and undeploy."),
+    cfg.IntOpt("node_history_max_entries", default=300, min=0,
+               help="History events kept per node: recording one more removes the "
+                    "oldest beyond this. 0 keeps them all."),
 ]
 
 

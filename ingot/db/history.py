@@ -21,11 +21,13 @@ class StaleMarker(LookupError):
 
 def record(conn: sa.Connection, node: Node, event: str, *, event_type: str | None = None,
            error: bool = False, conductor: str | None = None, user: str | None = None,
-           project: str | None = None) -> str:
+           project: str | None = None, max_entries: int = 0) -> str:
     """Add an event about node (as it is now: its state is recorded); returns its UUID.
 
     Errors are recorded with severity ERROR; the caller also sets the node's
-    last_error, as Ironic does, in the same transaction.
+    last_error, as Ironic does, in the same transaction. With max_entries (the
+    conductor's node_history_max_entries) the node keeps only that many newest events;
+    0 keeps them all.
     """
     now = utcnow()
     duration = None
@@ -38,7 +40,20 @@ def record(conn: sa.Connection, node: Node, event: str, *, event_type: str | Non
         user=user, project=project, state=node.provision_state,
         target_provision_state=node.target_provision_state, duration_seconds=duration,
         created_at=now))
+    if max_entries > 0:
+        _prune(conn, node.id, max_entries)
     return event_uuid
+
+
+def _prune(conn: sa.Connection, node_id: int, keep: int) -> None:
+    # Pruned as events are recorded, through the node_id index, rather than by Ironic's
+    # daily sweep of every node: events are few, and a node is back under the cap after
+    # each conductor record. Ids grow with insertion: they order events where
+    # created_at ties.
+    newest = (sa.select(node_history.c.id).where(node_history.c.node_id == node_id)
+              .order_by(node_history.c.id.desc()).limit(keep))
+    conn.execute(sa.delete(node_history).where(node_history.c.node_id == node_id,
+                                               node_history.c.id.not_in(newest)))
 
 
 def _record(row: sa.Row[Any]) -> HistoryEvent:

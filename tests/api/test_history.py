@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from oslo_config import cfg
 
+from ingot import conf as ingot_conf
+from ingot.conductor.settings import ConductorSettings
 from ingot.db import history, nodes
 from tests.assertions import fault
 from tests.servers.ingot import IngotServer
@@ -82,3 +86,44 @@ def test_bad_history_requests(ingot: IngotServer, events: tuple[str, list[str]],
     response = _get(ingot, f"/v1/nodes/{events[0]}{path}", version)
     assert response.status_code == status
     assert message in fault(response)
+
+
+def test_history_keeps_the_newest_entries_per_node(ingot: IngotServer) -> None:
+    """[conductor] node_history_max_entries: with a cap of 3, five events recorded leave
+    the three newest; another node's events are not touched."""
+    with ingot.client() as api:
+        created = [api.post("/v1/nodes", json={"driver": "fake-hardware"}) for _ in range(2)]
+    assert [c.status_code for c in created] == [201, 201]
+    capped, other = (c.json()["uuid"] for c in created)
+    engine = sa.create_engine(ingot.db_url)
+    try:
+        with engine.begin() as conn:
+            node, neighbour = nodes.get_by_uuid(conn, capped), nodes.get_by_uuid(conn, other)
+            assert node is not None and neighbour is not None
+            kept_aside = [history.record(conn, neighbour, f"other {i}", max_entries=3)
+                          for i in range(2)]
+        recorded = []
+        for i in range(5):  # one transaction each, as conductors record
+            with engine.begin() as conn:
+                recorded.append(history.record(conn, node, f"event {i}", max_entries=3))
+    finally:
+        engine.dispose()
+    listed = _get(ingot, f"/v1/nodes/{capped}/history?detail=true").json()["history"]
+    assert [(e["uuid"], e["event"]) for e in listed] == \
+        [(recorded[i], f"event {i}") for i in (2, 3, 4)]
+    aside = _get(ingot, f"/v1/nodes/{other}/history").json()["history"]
+    assert [e["uuid"] for e in aside] == kept_aside
+
+
+def test_node_history_max_entries_reaches_the_conductor(tmp_path: pathlib.Path) -> None:
+    def settings(ini: str) -> ConductorSettings:
+        path = tmp_path / "ingot.conf"
+        path.write_text(ini)
+        conf = cfg.ConfigOpts()  # not the process's CONF: other tests read it
+        for module in ingot_conf.modules():
+            module.register(conf)
+        conf(["--config-file", str(path)], default_config_files=[])
+        return ConductorSettings.from_conf(conf)
+
+    assert settings("").node_history_max_entries == 300  # Ironic's default
+    assert settings("[conductor]\nnode_history_max_entries = 3\n").node_history_max_entries == 3
