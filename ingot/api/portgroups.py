@@ -1,5 +1,6 @@
 """/v1/portgroups, /v1/portgroups/{portgroup}/ports and /v1/nodes/{node}/portgroups
-(API 1.23; mode and properties 1.26, physical_network 1.102, category 1.103)."""
+(API 1.23; mode and properties 1.26, physical_network 1.102, category 1.103,
+dynamic_portgroup 1.111)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ FIELDS = Resource("portgroup", (
           schema={"type": "string", "nullable": True, "maxLength": 64}),
     Field("category", 103, lambda f, x: v.string_value(f, x, max_length=80),
           schema={"type": "string", "nullable": True, "maxLength": 80}),
+    # Shown from 1.111; no request writes it in Ironic 39 (not in its create schema nor
+    # its patchable fields).
+    Field("dynamic_portgroup", 111, default=False),
 ), ("uuid", "address", "name"), extra_shown=("ports",))
 
 

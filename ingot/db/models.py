@@ -196,6 +196,8 @@ portgroups = sa.Table(
     sa.Column("properties", sa.JSON, nullable=False),
     sa.Column("physical_network", sa.String(64), nullable=True),
     sa.Column("category", sa.String(80), nullable=True),
+    # API 1.111 (migration 0016): read-only, NULL on portgroups older than it, as Ironic.
+    sa.Column("dynamic_portgroup", sa.Boolean, nullable=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=True),
     sa.Index("portgroups_node_id_idx", "node_id"),
@@ -576,6 +578,7 @@ class Portgroup:
     properties: dict[str, Any]
     physical_network: str | None
     category: str | None
+    dynamic_portgroup: bool | None
     created_at: datetime.datetime
     updated_at: datetime.datetime | None
     node_uuid: str = ""

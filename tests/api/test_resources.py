@@ -78,6 +78,29 @@ def test_resources_link_up(api: httpx.Client, world: dict[str, Any]) -> None:
     assert "mode" not in before_mode and "properties" not in before_mode
 
 
+def test_dynamic_portgroup_is_shown_from_1_111_and_read_only(
+        ingot: IngotServer, world: dict[str, Any]) -> None:
+    """API 1.111's dynamic_portgroup: false on a new portgroup, hidden before 1.111 (406
+    when asked for), and, as in Ironic 39, written by no create or patch (400)."""
+    group = world["portgroup"]["uuid"]
+    with ingot.client(version="1.111") as new, ingot.client(version="1.110") as old:
+        assert new.get(f"/v1/portgroups/{group}").json()["dynamic_portgroup"] is False
+        listed = new.get("/v1/portgroups?fields=uuid,dynamic_portgroup").json()["portgroups"]
+        assert {"uuid": group, "dynamic_portgroup": False} in \
+            [{k: g[k] for k in ("uuid", "dynamic_portgroup")} for g in listed]
+        assert "dynamic_portgroup" not in old.get(f"/v1/portgroups/{group}").json()
+        too_old = old.get(f"/v1/portgroups/{group}?fields=dynamic_portgroup")
+        assert too_old.status_code == 406 and "dynamic_portgroup" in fault(too_old)
+        before = snapshot(ingot)
+        created = new.post("/v1/portgroups", json={"node_uuid": world["node"]["uuid"],
+                                                   "dynamic_portgroup": True})
+        assert created.status_code == 400 and "dynamic_portgroup" in fault(created)
+        patched = new.patch(f"/v1/portgroups/{group}", json=[
+            {"op": "replace", "path": "/dynamic_portgroup", "value": True}])
+        assert patched.status_code == 400 and "dynamic_portgroup" in fault(patched)
+        assert snapshot(ingot) == before
+
+
 def test_flat_network_records_vifs_on_the_portgroup(ingot: IngotServer, api: httpx.Client,
                                                     world: dict[str, Any]) -> None:
     node, group = world["node"]["uuid"], world["portgroup"]["uuid"]
