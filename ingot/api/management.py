@@ -1,13 +1,15 @@
 """A node's management endpoints, as Ironic's: boot device, boot mode and secure boot,
 inject NMI, console and target RAID configuration.
 
-What a driver can answer from the node alone (boot device, console, RAID checks) is
-answered here; what needs the machine (boot mode, secure boot) is recorded for a
+The boot device and NMI are answered here, synchronously as in Ironic: from the node
+for drivers that record the device on it, from the BMC (in a worker thread) for the
+redfish and ipmi types. What takes longer (boot mode, secure boot) is recorded for a
 conductor like a power request, and a driver that cannot do it leaves last_error.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -16,7 +18,13 @@ from starlette.responses import Response
 from ingot.api import validation
 from ingot.api.body import read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, NotAcceptable, NotFound
+from ingot.api.errors import (
+    BadRequest,
+    Conflict,
+    NotAcceptable,
+    NotFound,
+    ServiceUnavailable,
+)
 from ingot.api.lookup import busy, find_node, locked
 from ingot.api.responses import json_response
 from ingot.common import states
@@ -25,6 +33,7 @@ from ingot.db.models import Node
 from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import (
     ConsoleInterface,
+    DriverError,
     InvalidParameter,
     RaidInterface,
     Unsupported,
@@ -45,9 +54,22 @@ def _driver_call(call: Any, *args: Any) -> Any:
         raise BadRequest(str(exc)) from None
 
 
+async def _bmc_call(call: Any, *args: Any) -> Any:
+    """A management call that may talk to the BMC: off the event loop, its failure
+    (BMC down, credentials refused) a 503 carrying the driver's message."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except InvalidParameter as exc:
+        raise BadRequest(str(exc)) from None
+    except DriverError as exc:
+        raise ServiceUnavailable(str(exc)) from None
+
+
 async def get_boot_device(request: Request) -> Response:
     node = _node(request)
-    return json_response(_driver_call(driver_for(node).management.boot_device, node))
+    management = driver_for(node).management
+    return json_response(await _bmc_call(management.boot_device, node,
+                                         context(request).drivers))
 
 
 async def supported_boot_devices(request: Request) -> Response:
@@ -67,17 +89,20 @@ async def set_boot_device(request: Request) -> Response:
     if not isinstance(device, str) or not device:
         raise BadRequest("boot_device is required: a string such as \"pxe\" or \"disk\".")
     persistent = validation.bool_value("persistent", body.get("persistent", False))
-    with ctx.db.write() as conn:
-        node = find_node(conn, request.path_params["node"])
-        if node.reservation:
-            raise locked(node)
-        record = _driver_call(driver_for(node).management.boot_device_record, node, device,
-                              persistent)
-        if record and not nodes.update(
-                conn, node.id,
-                {"driver_internal_info": {**node.driver_internal_info, **record}},
-                revision=node.revision, reservation=None):
-            raise Conflict(f"Node {node.uuid} changed while its boot device was set; retry.")
+    node = _node(request)
+    if node.reservation:
+        raise locked(node)
+    # Outside a transaction: a BMC may take seconds to answer.
+    record = await _bmc_call(driver_for(node).management.change_boot_device, node,
+                             ctx.drivers, device, persistent)
+    if record:
+        with ctx.db.write() as conn:
+            if not nodes.update(
+                    conn, node.id,
+                    {"driver_internal_info": {**node.driver_internal_info, **record}},
+                    revision=node.revision, reservation=None):
+                raise Conflict(f"Node {node.uuid} changed while its boot device was set; "
+                               f"retry.")
     return Response(status_code=204)
 
 
@@ -85,7 +110,9 @@ async def inject_nmi(request: Request) -> Response:
     if version(request).minor < 29:
         raise NotFound("Injecting an NMI needs API version 1.29 or later.")
     node = _node(request)
-    _driver_call(driver_for(node).management.inject_nmi, node)
+    if node.reservation:
+        raise locked(node)
+    await _bmc_call(driver_for(node).management.inject_nmi, node, context(request).drivers)
     return Response(status_code=204)
 
 

@@ -24,6 +24,7 @@ from ingot.drivers.interfaces import (
     Task,
     VendorInterface,
 )
+from ingot.drivers.settings import DriverSettings
 
 
 class FakePower(PowerInterface):
@@ -52,7 +53,7 @@ class FakeManagement(ManagementInterface):
     def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
         return ("pxe",)
 
-    def boot_device(self, node: Node) -> dict[str, Any]:
+    def boot_device(self, node: Node, settings: DriverSettings) -> dict[str, Any]:
         return {"boot_device": "pxe", "persistent": False}
 
     def boot_device_record(self, node: Node, device: str, persistent: bool) -> dict[str, Any]:

@@ -128,17 +128,24 @@ class ManagementInterface(Interface):
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
         ...
 
-    # What /v1/nodes/{node}/management/boot_device reads and changes. The API runs
-    # these without a conductor: they only read the node or say what to record on it.
+    # What /v1/nodes/{node}/management/... read and change. The API calls these in a
+    # worker thread, without a conductor: a BMC driver asks its BMC (blocking), the
+    # others answer from the node or say what to record on it.
     def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
         raise Unsupported(node.driver, "boot device")
 
-    def boot_device(self, node: Node) -> dict[str, Any]:
+    def boot_device(self, node: Node, settings: DriverSettings) -> dict[str, Any]:
         raise Unsupported(node.driver, "boot device")
 
     def boot_device_record(self, node: Node, device: str, persistent: bool) -> dict[str, Any]:
         """driver_internal_info keys that make the node boot from device next time."""
         raise Unsupported(node.driver, "boot device")
+
+    def change_boot_device(self, node: Node, settings: DriverSettings, device: str,
+                           persistent: bool) -> dict[str, Any]:
+        """Make the node boot from device next time; the driver_internal_info keys to
+        record (none when a BMC was told)."""
+        return self.boot_device_record(node, device, persistent)
 
     async def set_boot_mode(self, task: Task, mode: str) -> None:
         raise Unsupported(task.node.driver, "boot mode")
@@ -146,7 +153,7 @@ class ManagementInterface(Interface):
     async def set_secure_boot(self, task: Task, enabled: bool) -> None:
         raise Unsupported(task.node.driver, "secure boot")
 
-    def inject_nmi(self, node: Node) -> None:
+    def inject_nmi(self, node: Node, settings: DriverSettings) -> None:
         raise Unsupported(node.driver, "inject_nmi")
 
     # Virtual media (API 1.89, 1.93). The API calls check_vmedia first, so a driver

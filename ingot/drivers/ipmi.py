@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import time
+from typing import Any
 
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.common.redaction import redact_text
@@ -32,6 +34,10 @@ IPMITOOL = "ipmitool"
 PRIV_LEVELS = ("ADMINISTRATOR", "CALLBACK", "OPERATOR", "USER")
 BOOT_DEVICES = {"pxe": "pxe", "disk": "disk", "cdrom": "cdrom", "bios": "bios",
                 "safe": "safe"}
+# ipmitool's words for the boot device selector of boot parameter 5
+_SELECTORS = {"Force PXE": "pxe", "Force Boot from default Hard-Drive": "disk",
+              "Force Boot from CD/DVD": "cdrom", "Force Boot into BIOS Setup": "bios",
+              "Force Boot from default Hard-Drive, request Safe-Mode": "safe"}
 
 PROPERTIES = {
     "ipmi_address": "IP address or host name of the BMC. Required.",
@@ -175,13 +181,32 @@ class IpmitoolManagement(ManagementInterface):
         parse(node)
 
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
+        await asyncio.to_thread(self.change_boot_device, task.node, task.services.settings,
+                                device, persistent)
+
+    def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
+        return tuple(BOOT_DEVICES)
+
+    def boot_device(self, node: Node, settings: DriverSettings) -> dict[str, Any]:
+        out = run_blocking(node, settings, ["chassis", "bootparam", "get", "5"])
+        selector = re.search(r"Boot Device Selector\s*:\s*(.+)", out)
+        return {"boot_device": _SELECTORS.get(selector.group(1).strip()) if selector
+                else None,
+                "persistent": "Options apply to all future boots" in out}
+
+    def change_boot_device(self, node: Node, settings: DriverSettings, device: str,
+                           persistent: bool) -> dict[str, Any]:
         if device not in BOOT_DEVICES:
-            raise InvalidParameter(f"ipmi nodes boot from {', '.join(BOOT_DEVICES)}, not "
-                                   f"{device!r}.")
+            raise InvalidParameter(f"Invalid boot device {device} specified: ipmi nodes "
+                                   f"boot from {', '.join(BOOT_DEVICES)}.")
         command = ["chassis", "bootdev", BOOT_DEVICES[device]]
         if persistent:
             command.append("options=persistent")
-        await asyncio.to_thread(run_blocking, task.node, task.services.settings, command)
+        run_blocking(node, settings, command)
+        return {}
+
+    def inject_nmi(self, node: Node, settings: DriverSettings) -> None:
+        run_blocking(node, settings, ["chassis", "power", "diag"])
 
 
 IPMI = hardware.HardwareType("ipmi", hardware.with_no_op({

@@ -226,7 +226,7 @@ class QemuManagement(ManagementInterface):
     def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
         return ("pxe", "disk")
 
-    def boot_device(self, node: Node) -> dict[str, Any]:
+    def boot_device(self, node: Node, settings: DriverSettings) -> dict[str, Any]:
         internal = node.driver_internal_info
         return {"boot_device": internal.get(_BOOT_KEY, "pxe"),
                 "persistent": bool(internal.get(_PERSISTENT_KEY, True))}

@@ -6,6 +6,7 @@ power_state_change_timeout, as Ironic does.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -25,7 +26,7 @@ from ingot.drivers.interfaces import (
 )
 from ingot.drivers.ipxe import IpxeBootInterface
 from ingot.drivers.ramdisk_deploy import RamdiskDeploy
-from ingot.drivers.redfish_client import call
+from ingot.drivers.redfish_client import call, call_blocking
 from ingot.drivers.redfish_vmedia import RedfishVirtualMediaBoot
 from ingot.drivers.settings import DriverSettings
 
@@ -37,6 +38,7 @@ BOOT_DEVICES = {
     "bios": sushy.BOOT_SOURCE_TARGET_BIOS_SETUP,
     "usb": sushy.BOOT_SOURCE_TARGET_USB,
 }
+_DEVICE_NAMES = {target: name for name, target in BOOT_DEVICES.items()}
 _BOOT_MODES = {"bios": sushy.BOOT_SOURCE_MODE_BIOS, "uefi": sushy.BOOT_SOURCE_MODE_UEFI}
 _ON_STATES = (sushy.SYSTEM_POWER_STATE_ON, sushy.SYSTEM_POWER_STATE_POWERING_OFF)
 
@@ -119,18 +121,33 @@ class RedfishManagement(ManagementInterface):
         redfish_info.parse(node, settings)
 
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
-        target = BOOT_DEVICES.get(device)
-        if target is None:
-            raise InvalidParameter(f"redfish nodes boot from {', '.join(BOOT_DEVICES)}, not "
-                                   f"{device!r}.")
-        enabled = (sushy.BOOT_SOURCE_ENABLED_CONTINUOUS if persistent
-                   else sushy.BOOT_SOURCE_ENABLED_ONCE)
-        await call(task.node, task.services.settings,
-                   lambda system: system.set_system_boot_options(target, enabled=enabled))
-
+        await asyncio.to_thread(self.change_boot_device, task.node, task.services.settings,
+                                device, persistent)
 
     def supported_boot_devices(self, node: Node) -> tuple[str, ...]:
         return tuple(BOOT_DEVICES)
+
+    def boot_device(self, node: Node, settings: DriverSettings) -> dict[str, Any]:
+        def read(system: Any) -> dict[str, Any]:
+            boot = system.boot
+            return {"boot_device": _DEVICE_NAMES.get(boot.target),
+                    "persistent": boot.enabled == sushy.BOOT_SOURCE_ENABLED_CONTINUOUS}
+        return call_blocking(node, settings, read)
+
+    def change_boot_device(self, node: Node, settings: DriverSettings, device: str,
+                           persistent: bool) -> dict[str, Any]:
+        target = BOOT_DEVICES.get(device)
+        if target is None:
+            raise InvalidParameter(f"Invalid boot device {device} specified: redfish nodes "
+                                   f"boot from {', '.join(BOOT_DEVICES)}.")
+        enabled = (sushy.BOOT_SOURCE_ENABLED_CONTINUOUS if persistent
+                   else sushy.BOOT_SOURCE_ENABLED_ONCE)
+        call_blocking(node, settings,
+                      lambda system: system.set_system_boot_options(target, enabled=enabled))
+        return {}
+
+    def inject_nmi(self, node: Node, settings: DriverSettings) -> None:
+        call_blocking(node, settings, lambda system: system.reset_system(sushy.RESET_NMI))
 
     async def set_boot_mode(self, task: Task, mode: str) -> None:
         target = _BOOT_MODES[mode]

@@ -26,7 +26,7 @@ from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 
-SYSTEMS = [str(uuid.uuid4()) for _ in range(7)]
+SYSTEMS = [str(uuid.uuid4()) for _ in range(8)]
 POWER_WAIT = 40
 
 
@@ -379,3 +379,32 @@ def test_boot_mode_secure_boot_and_supported_devices(
         assert shown["secure_boot"] is True, shown["last_error"]
         secure = bmc.get(bmc.system(SYSTEMS[6])["SecureBoot"]["@odata.id"]).json()
         assert secure["SecureBootEnable"] is True
+
+
+def test_boot_device_and_nmi_are_asked_of_the_bmc(
+        ingot: IngotServer, bmc: RedfishEmulator) -> None:
+    """The management endpoints answer synchronously from the BMC, as Ironic's."""
+    with ingot.client("1.29") as api:
+        node = _create(api, _driver_info(bmc, SYSTEMS[7]))
+        path = f"/v1/nodes/{node}/management/boot_device"
+        # The emulator keeps the target but always reports the override Continuous.
+        for device, persistent, target in (("pxe", True, "Pxe"), ("cdrom", False, "Cd")):
+            response = api.put(path, json={"boot_device": device, "persistent": persistent})
+            assert response.status_code == 204, response.text
+            assert bmc.system(SYSTEMS[7])["Boot"]["BootSourceOverrideTarget"] == target
+            assert api.get(path).json() == {"boot_device": device, "persistent": True}
+        response = api.put(path, json={"boot_device": "floppy"})
+        assert response.status_code == 400 and "floppy" in response.json()["error_message"]
+        assert bmc.system(SYSTEMS[7])["Boot"]["BootSourceOverrideTarget"] == "Cd"
+        # The fake driver's systems cannot take an NMI: the BMC's refusal, not a 500.
+        response = api.put(f"/v1/nodes/{node}/management/inject_nmi", json={})
+        assert response.status_code == 503, response.text
+        assert f"Redfish BMC {bmc.url}" in response.json()["error_message"]
+        down = f"http://127.0.0.1:{free_port()}"
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "replace", "path": "/driver_info/redfish_address", "value": down}])
+        assert patched.status_code == 200, patched.text
+        response = api.get(path)
+        assert response.status_code == 503
+        assert "cannot be reached" in response.json()["error_message"]
+        assert PASSWORD not in response.text

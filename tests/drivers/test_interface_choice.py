@@ -13,7 +13,7 @@ from ingot.db.models import Node
 from ingot.drivers import hardware
 from ingot.drivers.interfaces import InvalidParameter, Unsupported
 from ingot.drivers.qemu_vm import QEMU_VM, QemuManagement
-from ingot.drivers.settings import INTERFACE_KINDS, InterfaceSettings
+from ingot.drivers.settings import INTERFACE_KINDS, DriverSettings, InterfaceSettings
 from tests import factories
 
 FAKE = hardware.FAKE_HARDWARE
@@ -58,12 +58,13 @@ def test_qemu_boot_device_is_recorded_for_its_next_start() -> None:
     management = QemuManagement()
     node = _node(driver_internal_info={})
     assert management.supported_boot_devices(node) == ("pxe", "disk")
-    assert management.boot_device(node) == {"boot_device": "pxe", "persistent": True}
+    assert management.boot_device(node, DriverSettings()) == {"boot_device": "pxe",
+                                                              "persistent": True}
     record = management.boot_device_record(node, "disk", False)
     node.driver_internal_info.update(record)
-    assert management.boot_device(node)["boot_device"] == "disk"
+    assert management.boot_device(node, DriverSettings())["boot_device"] == "disk"
     with pytest.raises(InvalidParameter, match="Invalid boot device cdrom"):
         management.boot_device_record(node, "cdrom", False)
     with pytest.raises(Unsupported, match="does not support inject_nmi"):
-        management.inject_nmi(node)
+        management.inject_nmi(node, DriverSettings())
     assert QEMU_VM.default("console") == "no-console"
