@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "agent": _BASE | {"images", "configdrive"},
     # Drivers and conductors are handed their settings (drivers/settings.py, services.py):
     # neither may import ingot.conf, whose CONF is the process-wide options.
-    "drivers": {"common", "db", "images", "swift", "boot", "configdrive"},
+    # ramdisk: its ISO maker, for redfish-virtual-media's per-node ISO.
+    "drivers": {"common", "db", "images", "swift", "boot", "configdrive", "ramdisk"},
     # Inventory processing, rules and discovery; the root disk by the agent's own rule.
     "inspection": {"common", "db", "agent"},
     "conductor": {"common", "db", "drivers", "inspection"},

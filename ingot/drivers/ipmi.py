@@ -17,6 +17,7 @@ from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.common.redaction import redact_text
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware
+from ingot.drivers.agent_inspect import AgentInspect
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.interfaces import (
     DriverError,
@@ -214,5 +215,6 @@ IPMI = hardware.HardwareType("ipmi", hardware.with_no_op({
     "management": (IpmitoolManagement,),
     "boot": (IpxeBootInterface,),
     "deploy": (DirectDeploy, RamdiskDeploy, fake.FakeDeploy),
+    "inspect": (AgentInspect,),
 }))
 hardware.register(IPMI)

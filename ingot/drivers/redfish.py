@@ -16,6 +16,7 @@ from sushy import exceptions as sushy_exc
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
 from ingot.drivers import fake, hardware, redfish_info
+from ingot.drivers.agent_inspect import AgentInspect
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.interfaces import (
     DriverError,
@@ -171,6 +172,7 @@ def _supported() -> dict[str, tuple[type[Any], ...]]:
         "management": (RedfishManagement,),
         "boot": (IpxeBootInterface, RedfishVirtualMediaBoot),
         "deploy": (DirectDeploy, RamdiskDeploy, fake.FakeDeploy),
+        "inspect": (AgentInspect,),
     }
 
 

@@ -1,12 +1,13 @@
 """The ``redfish-virtual-media`` boot interface: the agent's ISO as the server's virtual CD.
 
-The ISO (driver_info ``deploy_iso``: a Glance image, http(s)://, file:// or swift://,
-e.g. the one ``ingot ramdisk build --iso-append 'ipa-api-url=...'`` makes) is given to
-the BMC as a Swift temp URL when it is in Swift, else fetched into the image cache and
-served from this conductor's HTTP root ([deploy] external_http_url, else http_url). The
-BMC inserts it, the server boots from it once, and it is ejected once the agent is done.
-Like Ironic with a prebuilt deploy_iso, ingot passes no kernel parameters: the ISO must
-carry ipa-api-url itself.
+The ISO is either the node's driver_info ``deploy_iso`` (a Glance image, http(s)://,
+file:// or swift://, e.g. one ``ingot ramdisk build --iso-append 'ipa-api-url=...'``
+makes), which like Ironic's prebuilt ISO gets no kernel parameters and must carry
+ipa-api-url itself; or, without one, a per-node ISO built from ``deploy_kernel`` and
+``deploy_ramdisk`` with the parameters the conductor hands the ramdisk (vmedia_iso.py).
+A deploy_iso in Swift reaches the BMC as a temp URL; anything else is served from this
+conductor's HTTP root ([deploy] external_http_url, else http_url). The BMC inserts it,
+the server boots from it once, and it is ejected once the agent is done.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import sushy
 
 from ingot.db.models import Node
-from ingot.drivers import image_delivery
+from ingot.drivers import image_delivery, vmedia_iso
 from ingot.drivers.interfaces import (
     BootInterface,
     DriverError,
@@ -28,7 +29,7 @@ from ingot.drivers.interfaces import (
     MissingParameter,
     Task,
 )
-from ingot.drivers.ipxe import boot_mode
+from ingot.drivers.ipxe import IpxeBootInterface, boot_mode
 from ingot.drivers.redfish_client import call
 from ingot.drivers.services import Services
 from ingot.drivers.settings import DriverSettings
@@ -52,17 +53,20 @@ def _iso_path(settings: DriverSettings, node_uuid: str) -> pathlib.Path:
     return settings.endpoints.http_root / node_uuid / ISO_NAME
 
 
-def _publish(node: Node, services: Services) -> str:
-    """The URL the BMC fetches the node's ISO from (blocking: may download it)."""
-    access = image_delivery.access(node, services)
-    source = dispatch.resolve(node.driver_info["deploy_iso"], _info(node), access)
-    if source.swift is not None and access.swift_temp_url:
-        return services.swift.object_url(source.swift, valid_for=_URL_LIFETIME).url
+def _publish(node: Node, services: Services, params: dict[str, str]) -> str:
+    """The URL the BMC fetches the node's ISO from (blocking: may download or build)."""
     dest = _iso_path(services.settings, node.uuid)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.unlink(missing_ok=True)
-    services.image_cache.fetch(source, dispatch.fetcher(source, access),
-                               dispatch.expected_digest(source, access), str(dest))
+    if node.driver_info.get("deploy_iso"):
+        access = image_delivery.access(node, services)
+        source = dispatch.resolve(node.driver_info["deploy_iso"], _info(node), access)
+        if source.swift is not None and access.swift_temp_url:
+            return services.swift.object_url(source.swift, valid_for=_URL_LIFETIME).url
+        services.image_cache.fetch(source, dispatch.fetcher(source, access),
+                                   dispatch.expected_digest(source, access), str(dest))
+    else:
+        vmedia_iso.build(node, services, params, dest)
     base = services.settings.endpoints.external_http_url \
         or services.settings.endpoints.http_url
     return f"{base}/{node.uuid}/{ISO_NAME}"
@@ -98,15 +102,22 @@ class RedfishVirtualMediaBoot(BootInterface):
     name = "redfish-virtual-media"
     properties = {
         "deploy_iso": "The agent's bootable ISO: a Glance image, or an http(s)://, file:// "
-                      "or swift:// reference. Required.",
+                      "or swift:// reference. Required unless deploy_kernel and "
+                      "deploy_ramdisk are given.",
         "deploy_iso_checksum": "Digest (or checksum file URL) of a non-Glance deploy_iso. "
                                "Required for those.",
+        **IpxeBootInterface.properties,
     }
 
     def validate(self, node: Node, settings: DriverSettings) -> None:
         reference = node.driver_info.get("deploy_iso")
         if not reference:
-            raise MissingParameter("driver_info is missing deploy_iso.")
+            if not any(node.driver_info.get(field) for field in vmedia_iso.BOOT_FILES):
+                raise MissingParameter("driver_info is missing deploy_iso (or deploy_kernel "
+                                       "and deploy_ramdisk).")
+            # A per-node ISO of those: the same fields and checks as an iPXE boot.
+            IpxeBootInterface().validate(node, settings)
+            return
         try:
             dispatch.check_reference(reference, _info(node), allow_md5=settings.agent.allow_md5)
         except MissingImageInfo:
@@ -121,7 +132,7 @@ class RedfishVirtualMediaBoot(BootInterface):
 
     async def prepare_ramdisk(self, task: Task, params: dict[str, Any]) -> None:
         try:
-            url = await asyncio.to_thread(_publish, task.node, task.services)
+            url = await asyncio.to_thread(_publish, task.node, task.services, params)
         except (ImageSourceError, ChecksumError, CacheError) as exc:
             raise DriverError(f"Cannot fetch the deploy ISO: {exc}") from None
         await call(task.node, task.services.settings, lambda system: _insert(system, url))

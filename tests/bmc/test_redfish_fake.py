@@ -26,7 +26,7 @@ from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 
-SYSTEMS = [str(uuid.uuid4()) for _ in range(8)]
+SYSTEMS = [str(uuid.uuid4()) for _ in range(10)]
 POWER_WAIT = 40
 
 
@@ -408,3 +408,75 @@ def test_boot_device_and_nmi_are_asked_of_the_bmc(
         assert response.status_code == 503
         assert "cannot be reached" in response.json()["error_message"]
         assert PASSWORD not in response.text
+
+
+def test_agent_inspection_boots_the_ramdisk_through_the_bmc(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    """Inspection sets the boot device and powers on over Redfish (nothing boots here;
+    tests/bmc/test_redfish_libvirt.py has a machine answer); abort powers it off."""
+    root = boot_files.root
+    with ingot.client() as api:
+        node = _create(api, {
+            **_driver_info(bmc, SYSTEMS[8]),
+            "deploy_kernel": f"{boot_files.url}/vmlinuz",
+            "deploy_kernel_checksum": _sha256(root / "vmlinuz"),
+            "deploy_ramdisk": f"{boot_files.url}/initramfs",
+            "deploy_ramdisk_checksum": _sha256(root / "initramfs")}, boot_interface="ipxe")
+        assert api.get(f"/v1/nodes/{node}").json()["inspect_interface"] == "agent"
+        port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
+        assert port.status_code == 201, port.text
+        assert _manage(api, node)["provision_state"] == "manageable"
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "inspect"})
+        assert response.status_code == 202, response.text
+        shown = wait_for(api, node, ("inspect wait", "inspect failed"), timeout=POWER_WAIT + 20)
+        assert shown["provision_state"] == "inspect wait", shown["last_error"]
+        system = bmc.system(SYSTEMS[8])
+        assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
+        assert system["PowerState"] == "On"
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "abort"})
+        assert response.status_code == 202, response.text
+        _until(lambda: bmc.system(SYSTEMS[8])["PowerState"] == "Off", POWER_WAIT + 20,
+               "an aborted inspection left the server on")
+        assert api.get(f"/v1/nodes/{node}").json()["provision_state"] == "inspect failed"
+
+
+def test_virtual_media_builds_a_per_node_iso_with_the_kernel_parameters(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    """Without a deploy_iso, the node's deploy kernel and ramdisk become an ISO whose
+    command line carries the agent's parameters, as no iPXE script can here."""
+    root = boot_files.root
+    with ingot.client() as api:
+        node = _create(api, _driver_info(bmc, SYSTEMS[9]), automated_clean=False,
+                       boot_interface="redfish-virtual-media",
+                       instance_info={"image_source": f"{boot_files.url}/vmlinuz",
+                                      "image_checksum": _sha256(root / "vmlinuz")})
+        boot = api.get(f"/v1/nodes/{node}/validate").json()["boot"]
+        assert boot["result"] is False and "deploy_iso" in boot["reason"]
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "add", "path": f"/driver_info/{field}", "value": value}
+            for field, value in (
+                ("deploy_kernel", f"{boot_files.url}/vmlinuz"),
+                ("deploy_kernel_checksum", _sha256(root / "vmlinuz")),
+                ("deploy_ramdisk", f"{boot_files.url}/initramfs"),
+                ("deploy_ramdisk_checksum", _sha256(root / "initramfs")),
+                ("kernel_append_params", "console=ttyS0 ingot.test=vmedia"))])
+        assert patched.status_code == 200, patched.text
+        assert api.get(f"/v1/nodes/{node}/validate").json()["boot"]["result"] is True
+        assert _manage(api, node)["provision_state"] == "manageable"
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "provide"})
+        assert response.status_code == 202
+        assert wait_for(api, node, ("available",), timeout=30)
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+        assert response.status_code == 202, response.text
+        shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=POWER_WAIT + 20)
+        assert shown["provision_state"] == "wait call-back", shown["last_error"]
+        assert _cd(bmc, SYSTEMS[9])["Image"].endswith(f"/{node}/deploy.iso")
+        built = (ingot.workdir / "state" / "httpboot" / node / "deploy.iso").read_bytes()
+        assert b"console=ttyS0 ingot.test=vmedia ipa-api-url=http" in built
+        assert b"kernel" * 100 in built and b"ramdisk" * 100 in built
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
+        assert response.status_code == 202, response.text
+        done = wait_for(api, node, ("available", "deploy failed", "error"),
+                        timeout=POWER_WAIT + 20)
+        assert done["provision_state"] == "available", done["last_error"]
+        assert not (ingot.workdir / "state" / "httpboot" / node).exists()

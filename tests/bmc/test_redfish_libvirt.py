@@ -1,31 +1,40 @@
-"""Nodes that are a real QEMU machine (TCG) under libvirt: an ipmi node through
-VirtualBMC (power and boot device over IPMI), then a redfish node through sushy-tools'
-emulator with its libvirt driver (a deploy through virtual media with ingot's agent ISO,
-ending in the deployed OS's first boot).
+"""Nodes that are a real QEMU machine (TCG) under libvirt, one machine shared by two
+deploys, each ending in the deployed OS's first boot, and an inspection:
 
-The ISO is ``ingot ramdisk build``'s kernel and initramfs made into an ISO whose kernel
-command line carries the API URL as the machine sees it (10.0.2.2 on QEMU's user
-network) and the host port forwarded to its agent. The emulator downloads the ISO from
-ingot's HTTP root ([deploy] external_http_url: the host's loopback) and attaches it to
-the domain; the agent writes the image (qcow2, fetched through ingot's HTTP root) and
-the config drive; ingot ejects the CD and boots the disk, whose OS prints what it read
-from its config drive on the serial console.
+* an ipmi node through VirtualBMC: power and boot device over IPMI, the machine booting
+  ingot's iPXE script from the network (boot device pxe), an NMI over IPMI;
+* a redfish node with the ipxe boot interface, through sushy-tools' emulator with its
+  libvirt driver: agent inspection, booting the agent through iPXE with the boot device
+  set over Redfish;
+* a redfish node with redfish-virtual-media: the virtual CD an ISO ingot builds for the
+  node of its deploy kernel and ramdisk.
+
+The agent is ``ingot ramdisk build``'s kernel and initramfs. Its kernel command line
+(from ingot's iPXE script, or on the node's ISO) carries the API URL as the machine sees
+it (10.0.2.2 on QEMU's user network), and from the node's kernel_append_params the host
+port forwarded to its agent. The emulator downloads the ISO from ingot's HTTP root
+([deploy] external_http_url: the host's loopback) and attaches it to the domain; the
+agent writes the image (qcow2, fetched through ingot's HTTP root) and the config drive;
+ingot boots the disk, whose OS prints what it read from its config drive on the serial
+console and powers off.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import pathlib
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from ingot.demo.os_image import BOOTED, OS_MARKER
-from ingot.ramdisk import build, iso
+from ingot.ramdisk import build
 from tests import factories
 from tests.deploy.nodes import wait_for
 from tests.servers.httproot import HttpRootServer
@@ -40,6 +49,8 @@ from tests.servers.vbmc import VirtualBmc
 
 pytestmark = pytest.mark.slow
 DEPLOY_TIMEOUT = 600
+# Linux's words for an NMI nothing claimed (printed at KERN_EMERG, so even when quiet)
+NMI_SEEN = "NMI received for unknown reason"
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -55,15 +66,16 @@ def ports() -> dict[str, int]:
     return {"api": free_port(), "http": free_port(), "agent": free_port()}
 
 
+def _agent_params(ports: dict[str, int]) -> str:
+    return (f"ipa-advertise-host=127.0.0.1 ipa-advertise-port={ports['agent']} "
+            f"console=ttyS0")
+
+
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory, ports: dict[str, int]
-           ) -> Iterator[HttpRootServer]:
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpRootServer]:
     require_qemu()
     ramdisk = build.build(None, iso_append=None, progress=lambda line: print(line, flush=True))
     root = tmp_path_factory.mktemp("vmedia-origin")
-    iso.make_iso(ramdisk.kernel, ramdisk.initramfs, root / "agent.iso",
-                 f"ipa-api-url=http://10.0.2.2:{ports['api']} ipa-advertise-host=127.0.0.1 "
-                 f"ipa-advertise-port={ports['agent']} console=ttyS0")
     shutil.copyfile(ramdisk.kernel, root / "vmlinuz")
     shutil.copyfile(ramdisk.initramfs, root / "initramfs")
     shutil.copyfile(os_disk(), root / "disk.img")
@@ -78,7 +90,8 @@ def domain(tmp_path_factory: pytest.TempPathFactory, ports: dict[str, int]
            ) -> Iterator[Domain]:
     workdir = tmp_path_factory.mktemp("libvirt")
     with libvirt_daemon(workdir) as uri, default_pool(uri, workdir / "pool"), \
-            Domain(uri, workdir, factories.mac(), ports["agent"]) as machine:
+            Domain(uri, workdir, factories.mac(), ports["agent"],
+                   f"http://10.0.2.2:{ports['http']}/boot.ipxe") as machine:
         yield machine
 
 
@@ -113,111 +126,212 @@ def ipmi_bmc(tmp_path_factory: pytest.TempPathFactory, domain: Domain) -> Iterat
         yield server
 
 
-def test_ipmi_power_and_boot_device(ingot: IngotServer, ipmi_bmc: VirtualBmc, domain: Domain,
-                                    origin: HttpRootServer) -> None:
-    """A deploy over IPMI up to the network boot: the boot device the BMC set in the
-    domain, the machine powered on; then undeploying powers it off."""
+def _move(api: httpx.Client, node: str, target: str, state: str,
+          timeout: float = 120) -> dict[str, Any]:
+    assert api.put(f"/v1/nodes/{node}/states/provision",
+                   json={"target": target}).status_code == 202
+    shown = wait_for(api, node, (state, "enroll", "clean failed", "inspect failed"),
+                     timeout=timeout)
+    assert shown["provision_state"] == state, shown["last_error"]
+    return shown
+
+
+def _enroll(api: httpx.Client, domain: Domain, body: dict[str, Any],
+            provide: bool = True) -> str:
+    """A node for the machine, made manageable (its power off), then available."""
+    created = api.post("/v1/nodes", json={"automated_clean": False, **body})
+    assert created.status_code == 201, created.text
+    node = str(created.json()["uuid"])
+    port = api.post("/v1/ports", json={"node_uuid": node, "address": domain.mac})
+    assert port.status_code == 201, port.text
+    shown = _move(api, node, "manage", "manageable")
+    assert shown["power_state"] == "power off" and not domain.active()
+    if provide:
+        _move(api, node, "provide", "available")
+    return node
+
+
+def _image(origin: HttpRootServer) -> dict[str, str]:
+    return {"image_source": f"{origin.url}/disk.qcow2",
+            "image_checksum": _sha256(origin.root / "disk.qcow2"),
+            "image_disk_format": "qcow2"}
+
+
+def _agent_files(origin: HttpRootServer, ports: dict[str, int]) -> dict[str, str]:
+    return {"deploy_kernel": f"{origin.url}/vmlinuz",
+            "deploy_kernel_checksum": _sha256(origin.root / "vmlinuz"),
+            "deploy_ramdisk": f"{origin.url}/initramfs",
+            "deploy_ramdisk_checksum": _sha256(origin.root / "initramfs"),
+            "kernel_append_params": _agent_params(ports)}
+
+
+@dataclasses.dataclass
+class Deployed:
+    power_on_to_heartbeat: float
+    power_on_to_active: float
+    power_on_to_os: float
+    serial: str  # the console from the deploy request on
+    nmi: bool  # an NMI was injected while the agent ran, and its kernel saw it
+
+
+def _inject_nmi(api: httpx.Client, node: str) -> None:
+    # A heartbeat may hold the node for a moment: that is a 409 to retry.
+    for _ in range(60):
+        response = api.put(f"/v1/nodes/{node}/management/inject_nmi", json={})
+        if response.status_code != 409:
+            break
+        time.sleep(0.5)
+    assert response.status_code == 204, response.text
+
+
+def _deploy(api: httpx.Client, node: str, domain: Domain, hostname: str, user_data: str,
+            bmc_log: Callable[[], str], nmi: bool = False) -> Deployed:
+    """Deploy with a config drive and wait for the OS's report of it; the timings."""
+    since = len(domain.serial())
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={
+        "target": "active",
+        "configdrive": {"meta_data": {"hostname": hostname}, "user_data": user_data}})
+    assert response.status_code == 202, response.text
+    started = time.monotonic()
+    deadline = started + DEPLOY_TIMEOUT
+    powered = heartbeat = None
+    injected = False
+    shown: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        if powered is None and domain.active():
+            powered = time.monotonic()
+        shown = api.get(f"/v1/nodes/{node}").json()
+        if heartbeat is None and shown["driver_internal_info"].get("agent_url"):
+            heartbeat = time.monotonic()
+        if nmi and not injected and "ingot-ramdisk: started" in domain.serial(since):
+            _inject_nmi(api, node)
+            injected = True
+        if shown["provision_state"] in ("active", "deploy failed", "error"):
+            break
+        time.sleep(1)
+    assert shown.get("provision_state") == "active", \
+        f"{shown.get('provision_state')}: {shown.get('last_error')}\n" \
+        f"{domain.serial(since)[-4000:]}\n{bmc_log()[-3000:]}"
+    active = time.monotonic()
+    assert powered is not None and heartbeat is not None, "active without the agent"
+    assert shown["power_state"] == "power on"
+    assert "ingot-ramdisk: started" in domain.serial(since)
+    while f"{OS_MARKER} done" not in domain.serial(since):
+        assert time.monotonic() < deadline, domain.serial(since)[-3000:]
+        time.sleep(1)
+    serial = domain.serial(since)
+    report = serial.split(BOOTED)[-1]
+    assert f"{OS_MARKER} hostname={hostname}" in report, report
+    assert f"{OS_MARKER} user_data={user_data}" in report, report
+    return Deployed(heartbeat - powered, active - powered, time.monotonic() - powered,
+                    serial, injected and NMI_SEEN in serial)
+
+
+def _undeploy_and_delete(api: httpx.Client, node: str, domain: Domain) -> None:
+    """Undeploy (the machine off), then free the machine and its MAC for the next node."""
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
+    assert response.status_code == 202, response.text
+    shown = wait_for(api, node, ("available", "error"), timeout=120)
+    assert shown["provision_state"] == "available", shown["last_error"]
+    assert shown["power_state"] == "power off" and not domain.active()
+    assert api.delete(f"/v1/nodes/{node}").status_code == 204
+
+
+def test_ipmi_boot_device_and_ipxe_deploy(
+        ingot: IngotServer, ipmi_bmc: VirtualBmc, domain: Domain, origin: HttpRootServer,
+        ports: dict[str, int]) -> None:
     with ingot.client() as api:
-        created = api.post("/v1/nodes", json={
-            "driver": "ipmi", "automated_clean": False,
+        node = _enroll(api, domain, {
+            "driver": "ipmi", "boot_interface": "ipxe",
             "driver_info": {
                 "ipmi_address": "127.0.0.1", "ipmi_port": ipmi_bmc.port,
                 "ipmi_username": IPMI_USERNAME, "ipmi_password": IPMI_PASSWORD,
-                "deploy_kernel": f"{origin.url}/vmlinuz",
-                "deploy_kernel_checksum": _sha256(origin.root / "vmlinuz"),
-                "deploy_ramdisk": f"{origin.url}/initramfs",
-                "deploy_ramdisk_checksum": _sha256(origin.root / "initramfs")},
-            "instance_info": {"image_source": f"{origin.url}/disk.qcow2",
-                              "image_checksum": _sha256(origin.root / "disk.qcow2"),
-                              "image_disk_format": "qcow2"}})
-        assert created.status_code == 201, created.text
-        node = created.json()["uuid"]
-        assert created.json()["driver_info"]["ipmi_password"] == "******"
-        port = api.post("/v1/ports", json={"node_uuid": node, "address": domain.mac})
-        assert port.status_code == 201, port.text
-        for target, state in (("manage", "manageable"), ("provide", "available")):
-            assert api.put(f"/v1/nodes/{node}/states/provision",
-                           json={"target": target}).status_code == 202
-            shown = wait_for(api, node, (state, "enroll", "clean failed"), timeout=90)
-            assert shown["provision_state"] == state, shown["last_error"]
-        assert shown["power_state"] == "power off" and not domain.active()
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=120)
-        assert shown["provision_state"] == "wait call-back", shown["last_error"]
-        assert shown["power_state"] == "power on" and domain.active()
-        assert domain.boot_devices() == ["network"]
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("available", "error"), timeout=120)
-        assert shown["provision_state"] == "available", shown["last_error"]
-        assert shown["power_state"] == "power off" and not domain.active()
-        # The machine and its MAC go to the redfish node next.
-        assert api.delete(f"/v1/nodes/{node}").status_code == 204
+                **_agent_files(origin, ports)},
+            "instance_info": _image(origin)})
+        shown = api.get(f"/v1/nodes/{node}").json()
+        assert shown["driver_info"]["ipmi_password"] == "******"
+        # Boot device over IPMI, read back from the BMC (VirtualBMC reports every
+        # override as for the next boot only).
+        path = f"/v1/nodes/{node}/management/boot_device"
+        for device, libvirt_device in (("pxe", "network"), ("disk", "hd")):
+            response = api.put(path, json={"boot_device": device, "persistent": True})
+            assert response.status_code == 204, response.text
+            assert domain.boot_devices() == [libvirt_device]
+            assert api.get(path).json() == {"boot_device": device, "persistent": False}
+        response = api.put(path, json={"boot_device": "usb"})
+        assert response.status_code == 400 and "usb" in response.json()["error_message"]
+        assert domain.boot_devices() == ["hd"]
+
+        deployed = _deploy(api, node, domain, "ingot-ipmi-host", "hello-over-ipmi", nmi=True,
+                           bmc_log=ipmi_bmc.log)
+        # The disk was blank and there is no CD: the agent came from the network.
+        assert deployed.nmi, deployed.serial[-3000:]
+        assert domain.boot_devices() == ["hd"]
+        print(f"\nipmi, iPXE: power-on to first heartbeat "
+              f"{deployed.power_on_to_heartbeat:.0f} s, active "
+              f"{deployed.power_on_to_active:.0f} s, OS report "
+              f"{deployed.power_on_to_os:.0f} s")
+        _undeploy_and_delete(api, node, domain)
     assert IPMI_PASSWORD not in ingot.log()
 
 
 def test_virtual_media_deploy_ends_in_the_deployed_os(
-        ingot: IngotServer, bmc: RedfishEmulator, domain: Domain,
-        origin: HttpRootServer) -> None:
+        ingot: IngotServer, bmc: RedfishEmulator, domain: Domain, origin: HttpRootServer,
+        ports: dict[str, int]) -> None:
+    """No deploy_iso: ingot builds the node's ISO of its deploy kernel and ramdisk, the
+    agent's parameters on its kernel command line."""
     with ingot.client() as api:
-        created = api.post("/v1/nodes", json={
+        node = _enroll(api, domain, {
             "driver": "redfish", "boot_interface": "redfish-virtual-media",
-            "automated_clean": False,
             "driver_info": {
                 "redfish_address": bmc.url,
                 "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
                 "redfish_username": USERNAME, "redfish_password": PASSWORD,
-                "deploy_iso": f"{origin.url}/agent.iso",
-                "deploy_iso_checksum": _sha256(origin.root / "agent.iso")},
-            "instance_info": {"image_source": f"{origin.url}/disk.qcow2",
-                              "image_checksum": _sha256(origin.root / "disk.qcow2"),
-                              "image_disk_format": "qcow2"}})
-        assert created.status_code == 201, created.text
-        node = created.json()["uuid"]
-        port = api.post("/v1/ports", json={"node_uuid": node, "address": domain.mac})
-        assert port.status_code == 201, port.text
-        for target, state in (("manage", "manageable"), ("provide", "available")):
-            assert api.put(f"/v1/nodes/{node}/states/provision",
-                           json={"target": target}).status_code == 202
-            shown = wait_for(api, node, (state, "enroll", "clean failed"), timeout=60)
-            assert shown["provision_state"] == state, shown["last_error"]
-        started = time.monotonic()
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={
-            "target": "active",
-            "configdrive": {"meta_data": {"hostname": "ingot-vmedia-host"},
-                            "user_data": "hello-over-redfish"}})
-        assert response.status_code == 202, response.text
-        heartbeat = None
-        deadline = started + DEPLOY_TIMEOUT
-        shown = {}
-        while time.monotonic() < deadline:
-            shown = api.get(f"/v1/nodes/{node}").json()
-            if heartbeat is None and shown["driver_internal_info"].get("agent_url"):
-                heartbeat = time.monotonic() - started
-            if shown["provision_state"] in ("active", "deploy failed", "error"):
-                break
-            time.sleep(1)
-        assert shown.get("provision_state") == "active", \
-            f"{shown.get('provision_state')}: {shown.get('last_error')}\n" \
-            f"{domain.serial()[-4000:]}\n{bmc.log()[-3000:]}"
-        deployed = time.monotonic() - started
-        assert heartbeat is not None, "active without the agent ever heartbeating"
-        serial = domain.serial()
-        assert "ingot-ramdisk: started" in serial
+                **_agent_files(origin, ports)},
+            "instance_info": _image(origin)})
+        deployed = _deploy(api, node, domain, "ingot-vmedia-host", "hello-over-redfish",
+                           bmc_log=bmc.log)
         # Ejected and booting from the disk, as the BMC reports it.
         system = bmc.system(domain.uuid)
         assert system["Boot"]["BootSourceOverrideTarget"] == "Hdd"
         cd = bmc.get(f"{system['VirtualMedia']['@odata.id']}/Cd").json()
         assert cd["Inserted"] is False, cd
-        while f"{OS_MARKER} done" not in domain.serial():
-            assert time.monotonic() < deadline, domain.serial()[-3000:]
-            time.sleep(1)
-        booted = time.monotonic() - started
-        report = domain.serial().split(BOOTED)[-1]
-        assert f"{OS_MARKER} hostname=ingot-vmedia-host" in report, report
-        assert f"{OS_MARKER} user_data=hello-over-redfish" in report, report
-        print(f"\nvirtual media: from deploy request (power on): first heartbeat "
-              f"{heartbeat:.0f} s, active {deployed:.0f} s, OS report {booted:.0f} s")
-        result: dict[str, Any] = shown
-        assert result["power_state"] == "power on"
+        print(f"\nvirtual media: power-on to first heartbeat "
+              f"{deployed.power_on_to_heartbeat:.0f} s, active "
+              f"{deployed.power_on_to_active:.0f} s, OS report "
+              f"{deployed.power_on_to_os:.0f} s")
+        _undeploy_and_delete(api, node, domain)
+
+
+def test_redfish_inspection_through_ipxe(
+        ingot: IngotServer, bmc: RedfishEmulator, domain: Domain, origin: HttpRootServer,
+        ports: dict[str, int]) -> None:
+    """Agent inspection boots the agent through iPXE, the boot device set over Redfish."""
+    with ingot.client() as api:
+        node = _enroll(api, domain, {
+            "driver": "redfish", "boot_interface": "ipxe",
+            "driver_info": {
+                "redfish_address": bmc.url,
+                "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
+                "redfish_username": USERNAME, "redfish_password": PASSWORD,
+                **_agent_files(origin, ports)},
+            "instance_info": _image(origin)}, provide=False)
+        since = len(domain.serial())
+        started = time.monotonic()
+        shown = _move(api, node, "inspect", "manageable", timeout=DEPLOY_TIMEOUT)
+        inspected = time.monotonic() - started
+        assert shown["inspect_interface"] == "agent"
+        properties = shown["properties"]
+        assert properties["cpu_arch"] == "x86_64" and properties["cpus"] == 1
+        assert 900 <= properties["memory_mb"] <= 1024
+        assert "Posting the inventory" in domain.serial(since)
+        # No CD, and the disk held the last deploy's OS: the agent came from the network.
+        system = bmc.system(domain.uuid)
+        assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
+        assert bmc.get(f"{system['VirtualMedia']['@odata.id']}/Cd").json()["Inserted"] \
+            is False
+        # Inspection over, the agent's boot ends.
+        assert shown["power_state"] == "power off" and not domain.active()
+        print(f"\nredfish, iPXE: inspection {inspected:.0f} s from its request")
+        assert api.delete(f"/v1/nodes/{node}").status_code == 204
+    assert PASSWORD not in ingot.log()

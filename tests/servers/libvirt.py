@@ -3,7 +3,9 @@ started by PID when none runs, and small TCG domains standing in for servers.
 
 A domain's network is QEMU's user network given on QEMU's command line (libvirt's own
 user interface cannot forward ports before libvirt 9.x with passt): the machine reaches
-the host's loopback as 10.0.2.2, and a host port is forwarded to its agent's port.
+the host's loopback as 10.0.2.2, and a host port is forwarded to its agent's port. Its
+DHCP answer names a boot URL (ingot's boot.ipxe), which the NIC's iPXE ROM follows when
+the machine boots from the network.
 """
 
 from __future__ import annotations
@@ -81,11 +83,12 @@ def libvirt_daemon(workdir: pathlib.Path) -> Iterator[str]:
 
 
 def domain_xml(name: str, disk: pathlib.Path, serial: pathlib.Path, mac: str,
-               agent_port: int, memory_mib: int = 1024) -> str:
+               agent_port: int, boot_url: str, memory_mib: int = 1024) -> str:
     """A BIOS machine booting from its disk, with an empty CD drive for virtual media.
     QEMU runs as root (a per-domain DAC label): the emulator's downloaded ISO and the
     test's files sit in directories only root may enter."""
-    netdev = f"user,id=n0,hostfwd=tcp:127.0.0.1:{agent_port}-:{AGENT_PORT}"
+    netdev = (f"user,id=n0,bootfile={boot_url.replace(',', ',,')},"
+              f"hostfwd=tcp:127.0.0.1:{agent_port}-:{AGENT_PORT}")
     # A slot of its own: libvirt places its devices without knowing of this one.
     device = f"virtio-net-pci,netdev=n0,mac={mac},bus=pci.0,addr=0x10"
     return f"""<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
@@ -140,7 +143,7 @@ class Domain:
     """A persistent libvirt domain (powered off) with a sparse disk, removed on exit."""
 
     def __init__(self, uri: str, workdir: pathlib.Path, mac: str, agent_port: int,
-                 disk_mib: int = 5 * 1024):
+                 boot_url: str, disk_mib: int = 5 * 1024):
         self.uri = uri
         self.mac = mac
         self.name = f"ingot-test-{uuid.uuid4().hex[:12]}"
@@ -148,7 +151,8 @@ class Domain:
         self.serial_path = workdir / f"{self.name}.serial"
         with open(self.disk, "wb") as disk:
             disk.truncate(disk_mib << 20)
-        self.xml = domain_xml(self.name, self.disk, self.serial_path, mac, agent_port)
+        self.xml = domain_xml(self.name, self.disk, self.serial_path, mac, agent_port,
+                              boot_url)
         self.uuid = ""
         self._domain: Any = None
 
@@ -174,7 +178,8 @@ class Domain:
         tree = ElementTree.fromstring(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
         return [boot.get("dev", "") for boot in tree.findall("./os/boot")]
 
-    def serial(self) -> str:
-        return self.serial_path.read_text(errors="replace") if self.serial_path.exists() \
-            else ""
+    def serial(self, since: int = 0) -> str:
+        """The serial console's output, from offset since (a length read earlier on)."""
+        return self.serial_path.read_text(errors="replace")[since:] \
+            if self.serial_path.exists() else ""
 
