@@ -2,10 +2,11 @@
 started by PID when none runs, and small TCG domains standing in for servers.
 
 A domain's network is QEMU's user network given on QEMU's command line (libvirt's own
-user interface cannot forward ports before libvirt 9.x with passt): the machine reaches
-the host's loopback as 10.0.2.2, and a host port is forwarded to its agent's port. Its
-DHCP answer names a boot URL (ingot's boot.ipxe), which the NIC's iPXE ROM follows when
-the machine boots from the network.
+user interface can neither forward ports nor name a boot file): the machine reaches the
+host's loopback as 10.0.2.2, a host port is forwarded to its agent's port, and its DHCP
+answer names a boot URL (ingot's boot.ipxe), which the NIC's iPXE ROM follows when the
+machine boots from the network. The NIC itself is a libvirt interface, so that a BMC
+emulator can give it a boot order, whose netdev is overridden to be that network.
 """
 
 from __future__ import annotations
@@ -89,8 +90,6 @@ def domain_xml(name: str, disk: pathlib.Path, serial: pathlib.Path, mac: str,
     test's files sit in directories only root may enter."""
     netdev = (f"user,id=n0,bootfile={boot_url.replace(',', ',,')},"
               f"hostfwd=tcp:127.0.0.1:{agent_port}-:{AGENT_PORT}")
-    # A slot of its own: libvirt places its devices without knowing of this one.
-    device = f"virtio-net-pci,netdev=n0,mac={mac},bus=pci.0,addr=0x10"
     return f"""<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>{memory_mib}</memory>
@@ -107,13 +106,19 @@ def domain_xml(name: str, disk: pathlib.Path, serial: pathlib.Path, mac: str,
     <disk type='file' device='cdrom'>
       <driver name='qemu' type='raw'/><target dev='hdc' bus='ide'/><readonly/>
     </disk>
+    <interface type='user'><mac address='{mac}'/><model type='virtio'/>
+      <alias name='ua-nic0'/></interface>
     <serial type='file'><source path='{escape(str(serial))}' append='on'/>
       <target port='0'/></serial>
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/><qemu:arg value='{netdev}'/>
-    <qemu:arg value='-device'/><qemu:arg value='{device}'/>
   </qemu:commandline>
+  <qemu:override>
+    <qemu:device alias='ua-nic0'>
+      <qemu:frontend><qemu:property name='netdev' type='string' value='n0'/></qemu:frontend>
+    </qemu:device>
+  </qemu:override>
 </domain>"""
 
 
