@@ -52,6 +52,14 @@ def _routes() -> list[BaseRoute]:
                      resources.create_connector, resources.connector_request),
         *_collection("/v1/volume/targets", "target", resources.list_targets, None,
                      resources.create_target, resources.target_request),
+        *_collection("/v1/allocations", "allocation", resources.list_allocations, None,
+                     resources.create_allocation, resources.allocation_request),
+        *_collection("/v1/deploy_templates", "template", resources.list_deploy_templates,
+                     None, resources.create_deploy_template,
+                     resources.deploy_template_request),
+        *_collection("/v1/runbooks", "runbook", resources.list_runbooks, None,
+                     resources.create_runbook, resources.runbook_request,
+                     sub_methods=["GET", "PUT", "DELETE"]),
         Route("/v1/drivers", catalog.list_drivers, methods=["GET"]),
         Route("/v1/drivers/{driver}", catalog.show_driver, methods=["GET"]),
         Route("/v1/drivers/{driver}/{rest:path}", catalog.driver_subresource,
@@ -67,13 +75,14 @@ def _routes() -> list[BaseRoute]:
 
 def _collection(base: str, param: str, listed: Callable[[Request], Any],
                 detail: Callable[[Request], Any] | None, create: Callable[[Request], Any],
-                item: Callable[[Request], Any]) -> list[BaseRoute]:
+                item: Callable[[Request], Any], sub_methods: list[str] | None = None
+                ) -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route(base, listed, methods=["GET"]),
                                Route(base, create, methods=["POST"])]
     if detail is not None:
         routes.append(Route(f"{base}/detail", detail, methods=["GET"]))
     return [*routes, Route(f"{base}/{{{param}}}", item, methods=["GET", "PATCH", "DELETE"]),
-            Route(f"{base}/{{{param}}}/{{rest:path}}", item, methods=["GET"])]
+            Route(f"{base}/{{{param}}}/{{rest:path}}", item, methods=sub_methods or ["GET"])]
 
 
 def _not_routed(name: str) -> Callable[[Request], Any]:

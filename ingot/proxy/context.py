@@ -14,7 +14,7 @@ from ingot.proxy.versions import VersionBook
 
 # The collections besides nodes and ports whose items the proxy routes by UUID.
 OTHER_PATHS = ("/v1/portgroups", "/v1/chassis", "/v1/volume/connectors",
-               "/v1/volume/targets")
+               "/v1/volume/targets", "/v1/allocations", "/v1/deploy_templates", "/v1/runbooks")
 
 
 @dataclasses.dataclass(slots=True)
@@ -26,7 +26,7 @@ class ProxyContext:
     nodes: Locator
     ports: Locator
     pages: RecentPages
-    # Portgroups, chassis, volume connectors and targets, by collection path.
+    # The OTHER_PATHS items, by collection path.
     others: dict[str, Locator]
 
     @classmethod

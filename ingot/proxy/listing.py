@@ -32,7 +32,19 @@ from ingot.proxy.relay import (
     site_error,
     version,
 )
-from ingot.proxy.routing import CHASSIS, CONNECTOR, NODE, PORT, PORTGROUP, TARGET, locate, locator
+from ingot.proxy.routing import (
+    ALLOCATION,
+    CHASSIS,
+    CONNECTOR,
+    DEPLOY_TEMPLATE,
+    NODE,
+    PORT,
+    PORTGROUP,
+    RUNBOOK,
+    TARGET,
+    locate,
+    locator,
+)
 from ingot.proxy.sites import Site, SiteFailure, SiteReply
 
 _PAGING = ("limit", "marker", "sort_key", "sort_dir", "fields")
@@ -60,12 +72,22 @@ CONNECTORS = Collection("connectors", "/v1/volume/connectors", "uuid",
 TARGETS = Collection("targets", "/v1/volume/targets", "uuid",
                      ("uuid", "node_uuid", "volume_type", "boot_index", "volume_id"), 8,
                      detail_path=False)
+# No /detail and no detail parameter: a listing shows every field.
+ALLOCATIONS = Collection("allocations", "/v1/allocations", "uuid",
+                         ("uuid", "candidate_nodes", "extra", "last_error", "name", "node_uuid",
+                          "owner", "resource_class", "state", "traits", "created_at",
+                          "updated_at"), 8, (("owner", 60),), detail_path=False)
+DEPLOY_TEMPLATES = Collection("deploy_templates", "/v1/deploy_templates", "uuid",
+                              ("uuid", "name"), 8, detail_path=False)
+RUNBOOKS = Collection("runbooks", "/v1/runbooks", "uuid", ("uuid", "name"), 8,
+                      detail_path=False)
 CONDUCTORS = Collection("conductors", "/v1/conductors", "hostname",
                         ("hostname", "conductor_group", "alive"), 49, detail_path=False)
 
 
 # The kind of item each collection's markers and locator cache are about.
-_KINDS = {kind.path: kind for kind in (NODE, PORT, PORTGROUP, CHASSIS, CONNECTOR, TARGET)}
+_KINDS = {kind.path: kind for kind in (NODE, PORT, PORTGROUP, CHASSIS, CONNECTOR, TARGET,
+                                       ALLOCATION, DEPLOY_TEMPLATE, RUNBOOK)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

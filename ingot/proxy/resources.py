@@ -1,15 +1,17 @@
-"""Portgroups, chassis and volume connectors/targets through the proxy.
+"""Portgroups, chassis, volume connectors/targets, allocations, deploy templates and
+runbooks through the proxy.
 
 Node-owned ones (portgroups, volume connectors and targets) are created at their node's
-site and listed there when a node filter names it; chassis belong to no node, so a new
-chassis goes to the site of the default conductor group (400 naming the mapped groups
-when there is none). Every list without a node is merged across sites, and an item is
+site and listed there when a node filter names it; chassis, deploy templates and runbooks
+belong to no node, so a new one goes to the site of the default conductor group (400
+naming the mapped groups when there is none); an allocation goes where its nodes are
+(at_allocation_site). Every list without a node is merged across sites, and an item is
 routed to the site that holds it, found as nodes and ports are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -20,9 +22,12 @@ from ingot.api.body import read_bytes
 from ingot.api.errors import BadRequest
 from ingot.proxy.context import context
 from ingot.proxy.listing import (
+    ALLOCATIONS,
     CHASSIS_LIST,
     CONNECTORS,
+    DEPLOY_TEMPLATES,
     PORTGROUPS,
+    RUNBOOKS,
     TARGETS,
     Collection,
     merged_listing,
@@ -30,10 +35,13 @@ from ingot.proxy.listing import (
 from ingot.proxy.nodes import parse_object, site_for_group
 from ingot.proxy.relay import relay
 from ingot.proxy.routing import (
+    ALLOCATION,
     CHASSIS,
     CONNECTOR,
+    DEPLOY_TEMPLATE,
     NODE,
     PORTGROUP,
+    RUNBOOK,
     TARGET,
     Kind,
     forward,
@@ -42,14 +50,17 @@ from ingot.proxy.routing import (
     remember,
     send,
 )
+from ingot.proxy.sites import Site
 
 Handler = Callable[[Request], Any]
 
 
-def list_handler(collection: Collection, kind: Kind, *, detail: bool = False) -> Handler:
+def list_handler(collection: Collection, kind: Kind, *, detail: bool = False,
+                 node_filter: bool = True) -> Handler:
+    """A merged list; with node_filter, a ``node`` filter sends it to that node's site."""
     async def handler(request: Request) -> Response:
         path = request.url.path.rstrip("/")
-        node = request.query_params.get("node") if kind is not CHASSIS else None
+        node = request.query_params.get("node") if node_filter else None
         if node is None:
             return await merged_listing(request, collection, path, detail=detail)
         # A node's items live at its site, whose own next links stay valid.
@@ -61,20 +72,54 @@ def list_handler(collection: Collection, kind: Kind, *, detail: bool = False) ->
     return handler
 
 
-def create_handler(kind: Kind) -> Handler:
+# Where a new item goes, from the request and its parsed body.
+Placement = Callable[[Request, dict[str, Any]], Awaitable[Site]]
+
+
+async def at_default_group(request: Request, body: dict[str, Any]) -> Site:
+    """An item that belongs to no node goes to the default conductor group's site (a
+    400 naming the mapped groups when none is mapped)."""
+    return site_for_group(context(request), None)
+
+
+def at_node(kind: Kind) -> Placement:
+    async def place(request: Request, body: dict[str, Any]) -> Site:
+        node = body.get("node_uuid")
+        if not isinstance(node, str) or not node:
+            raise BadRequest(f"Missing required field node_uuid: the proxy places a "
+                             f"{kind.label.lower()} at its node's site.")
+        return (await locate(request, NODE, node)).site
+    return place
+
+
+async def at_allocation_site(request: Request, body: dict[str, Any]) -> Site:
+    """A backfill (``node``) goes to its node's site; candidate nodes to the one site
+    that holds them all, since a site can only allocate its own nodes; any other
+    allocation to the default group's site, which picks among its own nodes only."""
+    node = body.get("node")
+    if node is not None:
+        if not isinstance(node, str) or not node:
+            raise BadRequest(f"Invalid node {node!r}: expected a node UUID or name.")
+        return (await locate(request, NODE, node)).site
+    candidates = body.get("candidate_nodes")
+    if not candidates:
+        return await at_default_group(request, body)
+    if not isinstance(candidates, list) or \
+            not all(isinstance(c, str) and c for c in candidates):
+        raise BadRequest("Invalid candidate_nodes: expected a list of node UUIDs or names.")
+    found = {c: (await locate(request, NODE, c)).site for c in candidates}
+    if len({site.name for site in found.values()}) > 1:
+        raise BadRequest("The candidate_nodes are at several sites (" + ", ".join(
+            f"{c} at {site.name}" for c, site in found.items()) + "); an allocation is "
+            "made at one site: name candidates of one site only.")
+    return next(iter(found.values()))
+
+
+def create_handler(kind: Kind, place: Placement) -> Handler:
     async def handler(request: Request) -> Response:
         ctx = context(request)
         raw = await read_bytes(request, ctx.settings.max_body)
-        body = parse_object(raw, kind.label.lower())
-        if kind is CHASSIS:
-            # No node and no conductor group: the default group's site, if mapped.
-            site = site_for_group(ctx, None)
-        else:
-            node = body.get("node_uuid")
-            if not isinstance(node, str) or not node:
-                raise BadRequest(f"Missing required field node_uuid: the proxy places a "
-                                 f"{kind.label.lower()} at its node's site.")
-            site = (await locate(request, NODE, node)).site
+        site = await place(request, parse_object(raw, kind.label.lower()))
         reply = await send(request, site, "POST", kind.path, query=request.url.query,
                            content=raw)
         if reply.status == 201:
@@ -100,16 +145,17 @@ async def _check_node_move(request: Request, kind: Kind, ident: str, raw: bytes)
                              f"{kind.label.lower()}s cannot move between sites.")
 
 
-def item_handler(kind: Kind, param: str) -> Handler:
+def item_handler(kind: Kind, param: str, *, on_node: bool = False) -> Handler:
     """GET/PATCH/DELETE of one item, and its sub-paths (a chassis' or portgroup's
-    nodes or ports), at the site that holds it."""
+    nodes or ports, a runbook's traits), at the site that holds it. An item on_node
+    cannot be patched onto a node of another site."""
     async def handler(request: Request) -> Response:
         ctx = context(request)
         ident = request.path_params[param]
         rest = request.path_params.get("rest", "").strip("/")
         content = await read_bytes(request, ctx.settings.max_body) \
             if request.method in ("POST", "PUT", "PATCH") else b""
-        if request.method == "PATCH" and kind is not CHASSIS:
+        if request.method == "PATCH" and on_node:
             await _check_node_move(request, kind, ident, content)
         located, reply = await forward(request, kind, ident, f"/{rest}" if rest else "",
                                        content=content or None)
@@ -123,15 +169,24 @@ def item_handler(kind: Kind, param: str) -> Handler:
 
 list_portgroups = list_handler(PORTGROUPS, PORTGROUP)
 list_portgroups_detail = list_handler(PORTGROUPS, PORTGROUP, detail=True)
-create_portgroup = create_handler(PORTGROUP)
-portgroup_request = item_handler(PORTGROUP, "portgroup")
-list_chassis = list_handler(CHASSIS_LIST, CHASSIS)
-list_chassis_detail = list_handler(CHASSIS_LIST, CHASSIS, detail=True)
-create_chassis = create_handler(CHASSIS)
+create_portgroup = create_handler(PORTGROUP, at_node(PORTGROUP))
+portgroup_request = item_handler(PORTGROUP, "portgroup", on_node=True)
+list_chassis = list_handler(CHASSIS_LIST, CHASSIS, node_filter=False)
+list_chassis_detail = list_handler(CHASSIS_LIST, CHASSIS, detail=True, node_filter=False)
+create_chassis = create_handler(CHASSIS, at_default_group)
 chassis_request = item_handler(CHASSIS, "chassis")
 list_connectors = list_handler(CONNECTORS, CONNECTOR)
-create_connector = create_handler(CONNECTOR)
-connector_request = item_handler(CONNECTOR, "connector")
+create_connector = create_handler(CONNECTOR, at_node(CONNECTOR))
+connector_request = item_handler(CONNECTOR, "connector", on_node=True)
 list_targets = list_handler(TARGETS, TARGET)
-create_target = create_handler(TARGET)
-target_request = item_handler(TARGET, "target")
+create_target = create_handler(TARGET, at_node(TARGET))
+target_request = item_handler(TARGET, "target", on_node=True)
+list_allocations = list_handler(ALLOCATIONS, ALLOCATION)
+create_allocation = create_handler(ALLOCATION, at_allocation_site)
+allocation_request = item_handler(ALLOCATION, "allocation")
+list_deploy_templates = list_handler(DEPLOY_TEMPLATES, DEPLOY_TEMPLATE, node_filter=False)
+create_deploy_template = create_handler(DEPLOY_TEMPLATE, at_default_group)
+deploy_template_request = item_handler(DEPLOY_TEMPLATE, "template")
+list_runbooks = list_handler(RUNBOOKS, RUNBOOK, node_filter=False)
+create_runbook = create_handler(RUNBOOK, at_default_group)
+runbook_request = item_handler(RUNBOOK, "runbook")

@@ -33,8 +33,7 @@ async def root(request: Request) -> Response:
 
 # Resources an Ironic site may have that the proxy does not route (yet); agents talk to
 # their own site's lookup and heartbeat endpoints, never to the hub.
-NOT_ROUTED = ("allocations", "deploy_templates",
-              "runbooks", "events", "shards", "inspection_rules", "lookup", "heartbeat",
+NOT_ROUTED = ("events", "shards", "inspection_rules", "lookup", "heartbeat",
               "continue_inspection")
 
 

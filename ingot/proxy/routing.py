@@ -1,4 +1,4 @@
-"""Finding the site that holds a node or port, and sending a request there.
+"""Finding the site that holds a node, port or other routed item, and sending a request there.
 
 The locator cache answers first; on a miss every site is asked at once. A site that
 answers 404 for a cached entry (the resource was deleted or re-created elsewhere
@@ -37,6 +37,9 @@ PORTGROUP = Kind("Portgroup", "/v1/portgroups", True)
 CHASSIS = Kind("Chassis", "/v1/chassis", False)
 CONNECTOR = Kind("Volume connector", "/v1/volume/connectors", False)
 TARGET = Kind("Volume target", "/v1/volume/targets", False)
+ALLOCATION = Kind("Allocation", "/v1/allocations", True)
+DEPLOY_TEMPLATE = Kind("Deploy template", "/v1/deploy_templates", True)
+RUNBOOK = Kind("Runbook", "/v1/runbooks", True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
