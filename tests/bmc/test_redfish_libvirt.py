@@ -1,11 +1,11 @@
-"""Nodes that are a real QEMU machine (TCG) under libvirt, one machine shared by two
+"""Nodes that are a real QEMU machine (TCG) under libvirt, one machine shared by three
 deploys, each ending in the deployed OS's first boot, and an inspection:
 
 * an ipmi node through VirtualBMC: power and boot device over IPMI, the machine booting
   ingot's iPXE script from the network (boot device pxe), an NMI over IPMI;
-* a redfish node with the ipxe boot interface, through sushy-tools' emulator with its
-  libvirt driver: agent inspection, booting the agent through iPXE with the boot device
-  set over Redfish;
+* redfish nodes with the ipxe boot interface, through sushy-tools' emulator with its
+  libvirt driver, booting the agent through iPXE with the boot device set over Redfish:
+  a full deploy, and (last) agent inspection;
 * a redfish node with redfish-virtual-media: the virtual CD an ISO ingot builds for the
   node of its deploy kernel and ramdisk.
 
@@ -17,6 +17,11 @@ port forwarded to its agent. The emulator downloads the ISO from ingot's HTTP ro
 agent writes the image (qcow2, fetched through ingot's HTTP root) and the config drive;
 ingot boots the disk, whose OS prints what it read from its config drive on the serial
 console and powers off.
+
+Known issue: the inspection runs last because a deploy on the machine after an
+inspection (same or fresh node) failed: without fast track "Cannot reach the agent"
+(ConnectError), with fast track "agent has not reported its URL yet". Cause not yet
+found; deploys before it (the Redfish iPXE one included) pass.
 """
 
 from __future__ import annotations
@@ -297,6 +302,45 @@ def test_virtual_media_deploy_ends_in_the_deployed_os(
         cd = bmc.get(f"{system['VirtualMedia']['@odata.id']}/Cd").json()
         assert cd["Inserted"] is False, cd
         print(f"\nvirtual media: power-on to first heartbeat "
+              f"{deployed.power_on_to_heartbeat:.0f} s, active "
+              f"{deployed.power_on_to_active:.0f} s, OS report "
+              f"{deployed.power_on_to_os:.0f} s")
+        _undeploy_and_delete(api, node, domain)
+
+
+def test_redfish_ipxe_deploy_ends_in_the_deployed_os(
+        ingot: IngotServer, bmc: RedfishEmulator, domain: Domain, origin: HttpRootServer,
+        ports: dict[str, int]) -> None:
+    """The agent booted through iPXE, the boot device set over Redfish; no inspection
+    ran on the machine before it (see the module's known issue)."""
+    with ingot.client() as api:
+        node = _enroll(api, domain, {
+            "driver": "redfish", "boot_interface": "ipxe",
+            "driver_info": {
+                "redfish_address": bmc.url,
+                "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
+                "redfish_username": USERNAME, "redfish_password": PASSWORD,
+                **_agent_files(origin, ports)},
+            "instance_info": _image(origin)})
+        # Boot device over Redfish, read back from the domain's definition and the BMC.
+        path = f"/v1/nodes/{node}/management/boot_device"
+        response = api.put(path, json={"boot_device": "pxe", "persistent": True})
+        assert response.status_code == 204, response.text
+        # sushy-tools' libvirt driver sets it as the NIC's per-device boot order.
+        assert domain.device_boot_order()[0] == "network" and domain.boot_devices() == []
+        assert api.get(path).json()["boot_device"] == "pxe"
+        assert bmc.system(domain.uuid)["Boot"]["BootSourceOverrideTarget"] == "Pxe"
+
+        deployed = _deploy(api, node, domain, "ingot-redfish-ipxe-host",
+                           "hello-over-redfish-ipxe", bmc_log=bmc.log)
+        # No CD, and the disk held the last deploy's OS: the agent came from the network;
+        # the deployed OS then booted from the disk, as the BMC and libvirt report it.
+        system = bmc.system(domain.uuid)
+        assert bmc.get(f"{system['VirtualMedia']['@odata.id']}/Cd").json()["Inserted"] \
+            is False
+        assert system["Boot"]["BootSourceOverrideTarget"] == "Hdd"
+        assert domain.device_boot_order()[0] == "hd"
+        print(f"\nredfish, iPXE: power-on to first heartbeat "
               f"{deployed.power_on_to_heartbeat:.0f} s, active "
               f"{deployed.power_on_to_active:.0f} s, OS report "
               f"{deployed.power_on_to_os:.0f} s")

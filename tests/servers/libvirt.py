@@ -183,6 +183,19 @@ class Domain:
         tree = ElementTree.fromstring(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
         return [boot.get("dev", "") for boot in tree.findall("./os/boot")]
 
+    def device_boot_order(self) -> list[str]:
+        """The devices given a per-device boot order (how sushy-tools' libvirt driver sets
+        the boot device) in the persistent definition, first first: network, hd, cdrom."""
+        tree = ElementTree.fromstring(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        ordered = []
+        for device in tree.iterfind("./devices/*"):
+            boot = device.find("boot")
+            if boot is None:
+                continue
+            kind = "network" if device.tag == "interface" else device.get("device", "")
+            ordered.append((int(boot.get("order", "0")), "hd" if kind == "disk" else kind))
+        return [kind for _, kind in sorted(ordered)]
+
     def serial(self, since: int = 0) -> str:
         """The serial console's output, from offset since (a length read earlier on)."""
         return self.serial_path.read_text(errors="replace")[since:] \
