@@ -68,7 +68,9 @@ def test_ingot_agent_inspects_then_deploys_without_reboot(
             node = provision(api, server, uuid, "inspect", ("manageable", "inspect failed"))
             body = _check_inspected(api, uuid, node, mac, str(disk))
             assert body["inventory"]["disks"][0]["size"] == DISK_MIB << 20
-            assert node["power_state"] == "power on"  # fast track: the agent stays up
+            # Fast track: the agent stays up (its log says why if it did not).
+            assert node["power_state"] == "power on", \
+                f"{node['last_error']}\n{node_log(server, uuid)[-3000:]}"
             # ... and heartbeats: then (not before) the next operation can use it.
             deadline = time.monotonic() + 60
             while not api.get(f"/v1/nodes/{uuid}").json()["driver_internal_info"].get(
