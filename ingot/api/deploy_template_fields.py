@@ -52,15 +52,10 @@ def check_steps(field: str, value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise BadRequest(f"No deploy steps specified in {field}. A deploy template must "
                          f"have at least one deploy step.")
-    steps = [_step(index, step) for index, step in enumerate(value)]
-    seen: set[tuple[str, str]] = set()
-    for step in steps:
-        key = (step["interface"], step["step"])
-        if key in seen:
-            raise BadRequest(f"Duplicate deploy steps in {field}: a deploy template cannot "
-                             f"have interface {key[0]}, step {key[1]} more than once.")
-        seen.add(key)
-    return steps
+    return v.unique_steps(
+        [_step(index, step) for index, step in enumerate(value)],
+        f"Duplicate deploy steps in {field}: a deploy template cannot have interface "
+        f"{{interface}}, step {{step}} more than once.")
 
 
 def _shown_steps(template: DeployTemplate) -> list[dict[str, Any]]:

@@ -80,15 +80,10 @@ def check_steps(field: str, value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise BadRequest(f"No steps specified in {field}: a runbook must have at least "
                          f"one step.")
-    steps = [_step(index, step) for index, step in enumerate(value)]
-    seen: set[tuple[str, str]] = set()
-    for step in steps:
-        key = (step["interface"], step["step"])
-        if key in seen:
-            raise BadRequest(f"Duplicate steps in {field}: a runbook cannot have interface "
-                             f"{key[0]}, step {key[1]} more than once.")
-        seen.add(key)
-    return steps
+    return v.unique_steps(
+        [_step(index, step) for index, step in enumerate(value)],
+        f"Duplicate steps in {field}: a runbook cannot have interface {{interface}}, "
+        f"step {{step}} more than once.")
 
 
 def _shown_steps(runbook: Runbook) -> list[dict[str, Any]]:

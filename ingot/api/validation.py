@@ -115,3 +115,15 @@ def int_param(name: str, value: str | None, *, minimum: int | None = 0) -> int |
     if minimum is not None and number < minimum:
         raise BadRequest(f"Invalid value for {name}: must be at least {minimum}.")
     return number
+
+
+def unique_steps(steps: list[dict[str, Any]], duplicate: str) -> list[dict[str, Any]]:
+    """steps, refused with the message duplicate (formatted with interface and step) if
+    one interface's step appears twice: deploy templates and runbooks share the rule."""
+    seen: set[tuple[str, str]] = set()
+    for step in steps:
+        key = (step["interface"], step["step"])
+        if key in seen:
+            raise BadRequest(duplicate.format(interface=key[0], step=key[1]))
+        seen.add(key)
+    return steps
