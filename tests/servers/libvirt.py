@@ -30,6 +30,7 @@ from tests.servers.process import Process, unavailable, wait_until
 
 URI = "qemu:///system"
 SOCKET = pathlib.Path("/run/libvirt/libvirt-sock")
+DOMAIN_PREFIX = "ingot-test-"
 AGENT_PORT = 9999  # ingot's ramdisk agent inside the machine
 # Held shared by every test run using the machine's libvirtd (see libvirt_daemon).
 USERS = pathlib.Path(tempfile.gettempdir()) / "ingot-tests-libvirtd.lock"
@@ -79,8 +80,27 @@ def libvirt_daemon(workdir: pathlib.Path) -> Iterator[str]:
                 _users_here.pop()
             if started:
                 fcntl.flock(users, fcntl.LOCK_EX)  # waits for the other runs' domains
+                _remove_orphans()
             for process in reversed(started):
                 process.stop()
+
+
+def _remove_orphans() -> None:
+    """Test domains still defined once every run has let go of the daemon belong to a run
+    that was killed before its teardown: stopping libvirtd would leave their QEMU
+    running with no one to stop it (libvirt starts it without the run's marker)."""
+    with contextlib.suppress(libvirt.libvirtError):
+        connection = libvirt.open(URI)
+        try:
+            for domain in connection.listAllDomains():
+                if not domain.name().startswith(DOMAIN_PREFIX):
+                    continue
+                with contextlib.suppress(libvirt.libvirtError):
+                    if domain.isActive():
+                        domain.destroy()
+                    domain.undefine()
+        finally:
+            connection.close()
 
 
 def domain_xml(name: str, disk: pathlib.Path, serial: pathlib.Path, mac: str,
@@ -151,7 +171,7 @@ class Domain:
                  boot_url: str, disk_mib: int = 5 * 1024):
         self.uri = uri
         self.mac = mac
-        self.name = f"ingot-test-{uuid.uuid4().hex[:12]}"
+        self.name = f"{DOMAIN_PREFIX}{uuid.uuid4().hex[:12]}"
         self.disk = workdir / f"{self.name}.img"
         self.serial_path = workdir / f"{self.name}.serial"
         with open(self.disk, "wb") as disk:
