@@ -30,3 +30,17 @@ def test_upgrade_is_idempotent(tmp_path: pathlib.Path) -> None:
     migrate.upgrade(db)
     assert migrate.current_revision(db) == migrate.head_revision()
     db.dispose()
+
+
+def test_newest_revision_read_from_the_files_is_alembics_head() -> None:
+    # upgrade() skips Alembic when the database holds this revision.
+    assert migrate.newest_revision() == migrate.head_revision()
+
+
+def test_upgrade_from_an_older_revision_reaches_the_head(tmp_path: pathlib.Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/older.sqlite")
+    migrate.upgrade(db, "0001")
+    assert migrate.current_revision(db) == "0001"
+    migrate.upgrade(db)
+    assert migrate.current_revision(db) == migrate.head_revision()
+    db.dispose()
