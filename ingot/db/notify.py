@@ -8,8 +8,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import psycopg
-
 from ingot.db.engine import Database
 
 LOG = logging.getLogger(__name__)
@@ -20,6 +18,8 @@ async def listen(db: Database, on_notify: Callable[[], None], *,
                  retry_interval: float = 1.0) -> None:
     """Call on_notify for every notification, until cancelled; reconnects after a lost
     connection, calling on_notify once then for whatever arrived unheard."""
+    import psycopg  # noqa: PLC0415 - PostgreSQL only: 10 MB an SQLite service does without
+
     conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
     while True:
         try:
