@@ -19,11 +19,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-from keystoneauth1 import adapter as ks_adapter
-from keystoneauth1 import exceptions as ks_exceptions
-from keystoneauth1 import loading, noauth
-from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 
 from ingot.conf import image_sources as image_sources_conf
@@ -50,7 +45,12 @@ from ingot.images.sources.record import (
 from ingot.images.sources.streaming import CHUNK, write_chunks
 from ingot.images.sources.swift import download as swift_download
 
+# keystoneauth1 and requests (6 MB) are imported by the methods that talk to Glance:
+# every conductor loads this module, few use Glance.
 if TYPE_CHECKING:
+    import requests
+    from keystoneauth1 import adapter as ks_adapter
+
     from ingot.images.sources.access import SourceAccess
 
 SCHEME = KIND = "glance"
@@ -164,6 +164,10 @@ class GlanceImages:
     @classmethod
     def at_endpoint(cls, url: str, *, timeout: float = 60.0) -> GlanceImages:
         """A Glance without Keystone at a fixed endpoint (``http://glance:9292``)."""
+        from keystoneauth1 import adapter as ks_adapter  # noqa: PLC0415
+        from keystoneauth1 import noauth  # noqa: PLC0415
+        from keystoneauth1 import session as ks_session  # noqa: PLC0415
+
         session = ks_session.Session(auth=noauth.NoAuth(), timeout=timeout)
         return cls(ks_adapter.Adapter(session, service_type=SERVICE_TYPE,
                                       endpoint_override=url.rstrip("/"), connect_retries=2))
@@ -172,6 +176,9 @@ class GlanceImages:
     def from_conf(cls, conf: cfg.ConfigOpts) -> GlanceImages:
         """From the [glance] keystoneauth1 options; ImageSourceUnavailable naming the
         options when neither credentials nor an endpoint are set."""
+        from keystoneauth1 import exceptions as ks_exceptions  # noqa: PLC0415
+        from keystoneauth1 import loading, noauth  # noqa: PLC0415
+
         image_sources_conf.register_glance_auth(conf)
         options = conf[GROUP]
         if not (options.auth_type or options.endpoint_override):
@@ -189,6 +196,8 @@ class GlanceImages:
             swift_store=swift_store_setting(conf))
 
     def _get(self, path: str, what: str, **kwargs: Any) -> requests.Response:
+        from keystoneauth1 import exceptions as ks_exceptions  # noqa: PLC0415
+
         try:
             response = self.adapter.get(path, raise_exc=False, **kwargs)
         except ks_exceptions.ClientException as exc:
@@ -223,6 +232,8 @@ class GlanceImages:
         return image
 
     def data_url(self, image_id: str) -> str | None:
+        from keystoneauth1 import exceptions as ks_exceptions  # noqa: PLC0415
+
         try:
             endpoint = self.adapter.get_endpoint()
         except ks_exceptions.ClientException:
@@ -256,6 +267,8 @@ class GlanceImages:
 
     def download(self, source: ImageSource, path: str, algorithm: str) -> Fetched:
         """Stream the image data from Glance's API into ``path``."""
+        import requests  # noqa: PLC0415
+
         assert source.image_id is not None
         what = f"Download of Glance image {source.image_id}"
         response = self._get(f"/v2/images/{source.image_id}/file", what, stream=True)
