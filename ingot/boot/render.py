@@ -14,10 +14,7 @@ import dataclasses
 import functools
 import pathlib
 import time
-from typing import Any, Literal
-
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any, Literal
 
 from ingot.boot.checks import (
     check_boot_url,
@@ -30,6 +27,11 @@ from ingot.boot.checks import (
 from ingot.boot.errors import BootConfigError, UrlExpiresTooSoon
 from ingot.boot.kernel_params import KernelCommandLine
 from ingot.boot.sources import BootUrl, ExpiringUrl, as_boot_url, earliest_expiry
+
+# jinja2 is imported with the first script rendered: an API process never renders one.
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
 BootMode = Literal["bios", "uefi"]
 BOOT_MODES: tuple[BootMode, ...] = ("bios", "uefi")
@@ -84,6 +86,9 @@ def _finalize(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> SandboxedEnvironment:
+    import jinja2  # noqa: PLC0415
+    from jinja2.sandbox import SandboxedEnvironment  # noqa: PLC0415
+
     return SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
@@ -113,6 +118,8 @@ def _template(name: str, override: str | pathlib.Path | None) -> jinja2.Template
 
 
 def _render(name: str, override: str | pathlib.Path | None, **values: Any) -> str:
+    import jinja2  # noqa: PLC0415
+
     try:
         text = _template(name, override).render(**values)
     except jinja2.UndefinedError as exc:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
-import yaml  # type: ignore[import-untyped]
 from oslo_config import cfg
 
 from ingot.inspection.rules import InvalidRule, Rule, check_rule
@@ -48,6 +47,8 @@ def load_built_in_rules(path: str | None) -> tuple[Rule, ...]:
     at start so a bad one stops the service instead of failing inspections."""
     if not path:
         return ()
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - only for a rules file
+
     try:
         text = pathlib.Path(path).read_text()
     except OSError as exc:

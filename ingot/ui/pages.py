@@ -12,18 +12,21 @@ package sits below the API and the proxy that mount it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import pathlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+
+if TYPE_CHECKING:
+    import jinja2
 
 HERE = pathlib.Path(__file__).parent
 # The microversion the pages speak: node history needs 1.78.
@@ -32,9 +35,16 @@ API_VERSION = "1.78"
 Authenticate = Callable[[dict[bytes, bytes]], Any]
 Handler = Callable[[Request], Any]
 
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """Loaded with the first page: a service nobody browses does without jinja2."""
+    import jinja2  # noqa: PLC0415
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
 async def authenticate(auth: Authenticate, request: Request) -> Any:
@@ -103,11 +113,11 @@ def page(auth: Authenticate, template: str, multisite: bool) -> Handler:
             else:
                 # The browser shows this page under its password prompt, and after it
                 # when the password is wrong; the challenge header makes it ask.
-                html = _templates.get_template("refused.html.j2").render(
+                html = _templates().get_template("refused.html.j2").render(
                     message=message, status=status)
                 return HTMLResponse(html, status_code=status,
                                     headers={**headers, "Cache-Control": "no-store"})
-        html = _templates.get_template(template).render(
+        html = _templates().get_template(template).render(
             api_version=API_VERSION, multisite=multisite, token_login=token_login,
             node=request.path_params.get("node", ""))
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
