@@ -11,6 +11,12 @@ import importlib
 import sys
 from types import ModuleType
 
+# httpx imports its command-line client (httpx._main) with itself, which loads click,
+# rich and pygments when they are installed: 4 MB in every ingot process, which never
+# uses that client. None in sys.modules makes httpx's import of it fail, and httpx
+# then goes without (it catches the ImportError for installs without the extra).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 COMMANDS = (
     "ingot.cli.services",
     "ingot.cli.db",
