@@ -54,7 +54,7 @@ def _driver_call(call: Any, *args: Any) -> Any:
         raise BadRequest(str(exc)) from None
 
 
-async def _bmc_call(call: Any, *args: Any) -> Any:
+async def bmc_call(call: Any, *args: Any) -> Any:
     """A management call that may talk to the BMC: off the event loop, its failure
     (BMC down, credentials refused) a 503 carrying the driver's message."""
     try:
@@ -68,7 +68,7 @@ async def _bmc_call(call: Any, *args: Any) -> Any:
 async def get_boot_device(request: Request) -> Response:
     node = _node(request)
     management = driver_for(node).management
-    return json_response(await _bmc_call(management.boot_device, node,
+    return json_response(await bmc_call(management.boot_device, node,
                                          context(request).drivers))
 
 
@@ -93,7 +93,7 @@ async def set_boot_device(request: Request) -> Response:
     if node.reservation:
         raise locked(node)
     # Outside a transaction: a BMC may take seconds to answer.
-    record = await _bmc_call(driver_for(node).management.change_boot_device, node,
+    record = await bmc_call(driver_for(node).management.change_boot_device, node,
                              ctx.drivers, device, persistent)
     if record:
         with ctx.db.write() as conn:
@@ -112,7 +112,7 @@ async def inject_nmi(request: Request) -> Response:
     node = _node(request)
     if node.reservation:
         raise locked(node)
-    await _bmc_call(driver_for(node).management.inject_nmi, node, context(request).drivers)
+    await bmc_call(driver_for(node).management.inject_nmi, node, context(request).drivers)
     return Response(status_code=204)
 
 

@@ -1,8 +1,10 @@
 """/v1/nodes/{node}/vmedia: attach and detach virtual media (API 1.89), list it (1.93).
 
 The node's management interface says up front whether it has virtual media (a 400 if
-not, before anything is recorded); attaching and detaching are left for a conductor
-like a power request, and a failure there is the node's last_error, as in Ironic.
+not, or if its driver_info is unusable, before anything is recorded); attaching and
+detaching are left for a conductor like a power request, and a failure there is the
+node's last_error, as in Ironic. Listing asks the BMC here, like the boot device: an
+unreachable BMC is a 503 saying so. Image URLs show redacted.
 """
 
 from __future__ import annotations
@@ -17,18 +19,23 @@ from ingot.api.body import read_object
 from ingot.api.context import context, version
 from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
 from ingot.api.lookup import busy, find_node
+from ingot.api.management import bmc_call
 from ingot.api.responses import json_response
 from ingot.common import states
+from ingot.common.redaction import redact
 from ingot.db import nodes
 from ingot.db.models import Node
 from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import InvalidParameter, ManagementInterface
+from ingot.drivers.settings import DriverSettings
 
 ATTACH_MINOR, GET_MINOR = 89, 93
 DEVICES = ManagementInterface.VMEDIA_DEVICES
 DOWNLOAD_SOURCES = ("http", "local", "swift")
-# What a BMC can fetch itself (Ironic's VMEDIA_SUPPORTED_URL_SCHEMES).
+# What a BMC can fetch itself (Ironic's VMEDIA_SUPPORTED_URL_SCHEMES); a conductor
+# downloads (image_download_source local) only the first two.
 URL_SCHEMES = ("http", "https", "nfs", "cifs", "smb")
+DOWNLOADABLE = ("http", "https")
 
 
 async def refuse(request: Request) -> Response:
@@ -43,10 +50,10 @@ def _gate(request: Request, since: int) -> None:
         raise NotFound(f"The resource could not be found: {request.url.path}")
 
 
-def _management(node: Node) -> ManagementInterface:
+def _management(node: Node, settings: DriverSettings) -> ManagementInterface:
     try:
         management = driver_for(node).management
-        management.check_vmedia(node)
+        management.check_vmedia(node, settings)
     except InvalidParameter as exc:
         raise BadRequest(str(exc)) from None
     return management
@@ -70,6 +77,11 @@ def _attach_args(body: dict[str, Any]) -> dict[str, Any]:
     if source not in DOWNLOAD_SOURCES:
         raise BadRequest(f"image_download_source must be one of "
                          f"{', '.join(DOWNLOAD_SOURCES)}, got {source!r}.")
+    if source == "local" and scheme not in DOWNLOADABLE:
+        # Ironic finds this out in the conductor; it is plain from the request.
+        raise BadRequest(f"image_download_source local has the conductor download the "
+                         f"image, which it cannot over {scheme}://; set "
+                         f"image_download_source to http for the BMC to fetch it.")
     return {"device_type": device, "image_url": url, "image_download_source": source}
 
 
@@ -89,7 +101,7 @@ async def _record(request: Request, args: dict[str, Any]) -> Response:
     ctx = context(request)
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])
-        _management(node)
+        _management(node, ctx.drivers)
         if node.provision_state not in states.STABLE_STATES:
             raise Conflict(f"Node {node.uuid} is in state {node.provision_state}; virtual "
                            f"media can change once it is in a stable state.")
@@ -117,10 +129,8 @@ async def detach(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     _gate(request, GET_MINOR)
-    with context(request).db.read() as conn:
+    ctx = context(request)
+    with ctx.db.read() as conn:
         node = find_node(conn, request.path_params["node"])
-    try:
-        attached = _management(node).virtual_media(node)
-    except InvalidParameter as exc:
-        raise BadRequest(str(exc)) from None
-    return json_response(attached)
+    management = _management(node, ctx.drivers)
+    return json_response(redact(await bmc_call(management.virtual_media, node, ctx.drivers)))

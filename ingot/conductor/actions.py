@@ -270,10 +270,20 @@ async def vmedia(task: NodeTask, args: dict[str, Any]) -> None:
     management = task.driver.management
     if "attach" in args:
         media = args["attach"]
-        await management.attach_virtual_media(task, media["device_type"], media["image_url"],
-                                               media["image_download_source"])
+        try:
+            await management.attach_virtual_media(task, media["device_type"],
+                                                   media["image_url"],
+                                                   media["image_download_source"])
+        except DriverError as exc:
+            raise DriverError(f"Could not attach virtual media {media['device_type']}: "
+                              f"{exc}") from None
     else:
-        await management.detach_virtual_media(task, args.get("detach"))
+        devices = args.get("detach")
+        try:
+            await management.detach_virtual_media(task, devices)
+        except DriverError as exc:
+            which = "all devices" if devices is None else ", ".join(devices)
+            raise DriverError(f"Could not detach virtual media ({which}): {exc}") from None
     task.save(last_error=None)
 
 

@@ -63,7 +63,7 @@ class FakeManagement(ManagementInterface):
 
     # Unlike Ironic's fake, which refuses virtual media, this one records what it was
     # asked in driver_internal_info, so API flows run end to end and tests can see it.
-    def check_vmedia(self, node: Node) -> None:
+    def check_vmedia(self, node: Node, settings: DriverSettings) -> None:
         return None
 
     async def attach_virtual_media(self, task: Task, device_type: str, image_url: str,
@@ -78,7 +78,7 @@ class FakeManagement(ManagementInterface):
             attached.pop(device, None)
         task.set_internal(**{_VMEDIA_KEY: attached or None})
 
-    def virtual_media(self, node: Node) -> list[dict[str, Any]]:
+    def virtual_media(self, node: Node, settings: DriverSettings) -> list[dict[str, Any]]:
         attached = node.driver_internal_info.get(_VMEDIA_KEY) or {}
         return [{"media_types": [_MEDIA_TYPES[device]], "inserted": True,
                  "image": media["image"]} for device, media in sorted(attached.items())]

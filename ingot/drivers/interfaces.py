@@ -157,10 +157,11 @@ class ManagementInterface(Interface):
         raise Unsupported(node.driver, "inject_nmi")
 
     # Virtual media (API 1.89, 1.93). The API calls check_vmedia first, so a driver
-    # without it is a 400 before anything is recorded; a conductor then attaches.
+    # without it (or a node whose driver_info it cannot use) is a 400 before anything
+    # is recorded; a conductor then attaches.
     VMEDIA_DEVICES: ClassVar[tuple[str, ...]] = ("disk", "cdrom", "floppy")
 
-    def check_vmedia(self, node: Node) -> None:
+    def check_vmedia(self, node: Node, settings: DriverSettings) -> None:
         raise Unsupported(node.driver, "virtual media")
 
     async def attach_virtual_media(self, task: Task, device_type: str, image_url: str,
@@ -171,8 +172,9 @@ class ManagementInterface(Interface):
         """Eject device_types (None: every device)."""
         raise Unsupported(task.node.driver, "virtual media")
 
-    def virtual_media(self, node: Node) -> list[dict[str, Any]]:
-        """The attached media, as the node records them: media_types, inserted, image."""
+    def virtual_media(self, node: Node, settings: DriverSettings) -> list[dict[str, Any]]:
+        """The virtual media devices (media_types, inserted, image); called in a worker
+        thread, without a conductor, like boot_device."""
         raise Unsupported(node.driver, "virtual media")
 
 

@@ -1,4 +1,5 @@
-"""redfish: servers whose BMC speaks Redfish (power, boot device), through sushy.
+"""redfish: servers whose BMC speaks Redfish (power, boot device, virtual media),
+through sushy.
 
 Power changes wait until the BMC reports the state asked for, up to [conductor]
 power_state_change_timeout, as Ironic does.
@@ -15,7 +16,7 @@ from sushy import exceptions as sushy_exc
 
 from ingot.common.power import POWER_OFF, POWER_ON
 from ingot.db.models import Node
-from ingot.drivers import fake, hardware, redfish_info
+from ingot.drivers import fake, hardware, redfish_info, redfish_media, vmedia_images
 from ingot.drivers.agent_inspect import AgentInspect
 from ingot.drivers.direct import DirectDeploy
 from ingot.drivers.interfaces import (
@@ -164,6 +165,36 @@ class RedfishManagement(ManagementInterface):
                                   "system.") from None
             secure_boot.set_enabled(enabled)
         await call(task.node, task.services.settings, change)
+
+    def check_vmedia(self, node: Node, settings: DriverSettings) -> None:
+        redfish_info.parse(node, settings)
+
+    async def attach_virtual_media(self, task: Task, device_type: str, image_url: str,
+                                   download_source: str) -> None:
+        node, services = task.node, task.services
+        url = await asyncio.to_thread(vmedia_images.publish, node.uuid, services,
+                                      device_type, image_url, download_source)
+        media_type = redfish_media.MEDIA_TYPES[device_type]
+        try:
+            await call(node, services.settings,
+                       lambda system: redfish_media.insert(system, media_type, url))
+        except DriverError:
+            vmedia_images.unpublish(node.uuid, services.settings, [device_type])
+            raise
+
+    async def detach_virtual_media(self, task: Task, device_types: list[str] | None) -> None:
+        node, settings = task.node, task.services.settings
+
+        def detach(system: Any) -> None:
+            if device_types is None:
+                redfish_media.eject(system)
+            for device_type in device_types or ():
+                redfish_media.eject(system, redfish_media.MEDIA_TYPES[device_type])
+        await call(node, settings, detach)
+        vmedia_images.unpublish(node.uuid, settings, device_types)
+
+    def virtual_media(self, node: Node, settings: DriverSettings) -> list[dict[str, Any]]:
+        return call_blocking(node, settings, redfish_media.describe)
 
 
 def _supported() -> dict[str, tuple[type[Any], ...]]:

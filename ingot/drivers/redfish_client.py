@@ -46,7 +46,8 @@ def _describe(exc: Exception, info: redfish_info.RedfishInfo) -> str:
         return f"{where} cannot be reached: {_reason(text)}"
     if isinstance(exc, sushy_exc.UnknownDefaultError):
         return f"{where} has several systems: set driver_info redfish_system_id."
-    return f"{where}: {text}"
+    # The BMC's own message may quote what it was sent, such as an image URL.
+    return f"{where}: {redact_text(text)}"
 
 
 def _reason(text: str) -> str:

@@ -18,10 +18,8 @@ import pathlib
 import shutil
 from typing import Any
 
-import sushy
-
 from ingot.db.models import Node
-from ingot.drivers import image_delivery, vmedia_iso
+from ingot.drivers import image_delivery, redfish_media, vmedia_iso
 from ingot.drivers.interfaces import (
     BootInterface,
     DriverError,
@@ -40,7 +38,6 @@ from ingot.images.sources.errors import ImageSourceError, MissingImageInfo
 
 LOG = logging.getLogger(__name__)
 ISO_NAME = "deploy.iso"
-_CD_TYPES = (sushy.VIRTUAL_MEDIA_CD, sushy.VIRTUAL_MEDIA_DVD)
 _URL_LIFETIME = 3 * 3600  # a Swift temp URL outlives any boot of the ISO
 
 
@@ -70,32 +67,6 @@ def _publish(node: Node, services: Services, params: dict[str, str]) -> str:
     base = services.settings.endpoints.external_http_url \
         or services.settings.endpoints.http_url
     return f"{base}/{node.uuid}/{ISO_NAME}"
-
-
-def _cd_drives(system: Any) -> list[Any]:
-    """The BMC's virtual CD/DVD drives of this system (through its managers)."""
-    drives = []
-    for manager in system.managers:
-        for media in manager.virtual_media.get_members():
-            if any(kind in _CD_TYPES for kind in media.media_types):
-                drives.append(media)
-    return drives
-
-
-def _insert(system: Any, url: str) -> None:
-    drives = _cd_drives(system)
-    if not drives:
-        raise DriverError("The BMC offers no virtual CD or DVD drive for this system.")
-    drive = drives[0]
-    if drive.inserted:
-        drive.eject_media()
-    drive.insert_media(url, inserted=True, write_protected=True)
-
-
-def _eject(system: Any) -> None:
-    for drive in _cd_drives(system):
-        if drive.inserted:
-            drive.eject_media()
 
 
 class RedfishVirtualMediaBoot(BootInterface):
@@ -135,7 +106,8 @@ class RedfishVirtualMediaBoot(BootInterface):
             url = await asyncio.to_thread(_publish, task.node, task.services, params)
         except (ImageSourceError, ChecksumError, CacheError) as exc:
             raise DriverError(f"Cannot fetch the deploy ISO: {exc}") from None
-        await call(task.node, task.services.settings, lambda system: _insert(system, url))
+        await call(task.node, task.services.settings,
+                   lambda system: redfish_media.insert(system, redfish_media.CD, url))
         await task.driver.management.set_boot_device(task, "cdrom")
 
     async def clean_up_ramdisk(self, task: Task) -> None:
@@ -150,6 +122,7 @@ class RedfishVirtualMediaBoot(BootInterface):
 
 
 async def _eject_and_unpublish(task: Task) -> None:
-    await call(task.node, task.services.settings, _eject)
+    await call(task.node, task.services.settings,
+               lambda system: redfish_media.eject(system, redfish_media.CD))
     await asyncio.to_thread(shutil.rmtree,
                             _iso_path(task.services.settings, task.node.uuid).parent, True)

@@ -18,15 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from ingot.db.models import nodes
 from tests import factories
+from tests.assertions import fault, snapshot
 from tests.deploy.nodes import wait_for
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 
-SYSTEMS = [str(uuid.uuid4()) for _ in range(10)]
+SYSTEMS = [str(uuid.uuid4()) for _ in range(12)]
 POWER_WAIT = 40
 
 
@@ -480,3 +483,152 @@ def test_virtual_media_builds_a_per_node_iso_with_the_kernel_parameters(
                         timeout=POWER_WAIT + 20)
         assert done["provision_state"] == "available", done["last_error"]
         assert not (ingot.workdir / "state" / "httpboot" / node).exists()
+
+
+def _settled(server: IngotServer, node: str) -> dict[str, Any]:
+    """The node once a conductor has carried out what the API recorded for it."""
+    engine = sa.create_engine(server.db_url)
+    query = sa.select(nodes.c.pending_action, nodes.c.reservation).where(
+        nodes.c.uuid == node)
+    try:
+        def idle() -> bool:
+            with engine.connect() as conn:
+                row = conn.execute(query).one()
+            return row.pending_action is None and row.reservation is None
+        _until(idle, POWER_WAIT + 20, f"node {node} never settled")
+    finally:
+        engine.dispose()
+    with server.client() as api:
+        shown: dict[str, Any] = api.get(f"/v1/nodes/{node}").json()
+    return shown
+
+
+def _slots(api: httpx.Client, node: str) -> dict[str, dict[str, Any]]:
+    """The node's virtual media (API 1.93) by its first media type."""
+    listed = api.get(f"/v1/nodes/{node}/vmedia")
+    assert listed.status_code == 200, listed.text
+    return {media["media_types"][0]: media for media in listed.json()}
+
+
+def _slot(bmc: RedfishEmulator, system: str, slot: str) -> dict[str, Any]:
+    response = bmc.get(f"{bmc.system(system)['VirtualMedia']['@odata.id']}/{slot}")
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+SIG = "vmedia-Sig-42"
+
+
+def test_virtual_media_attach_list_detach_through_the_bmc(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    """API 1.89/1.93 on a redfish node: a CD the BMC fetches itself (http), a USB stick
+    the conductor serves (local, the default), listed from the BMC, then detached."""
+    system = SYSTEMS[10]
+    served = ingot.workdir / "state" / "httpboot" / "virtual_media"
+    with ingot.client("1.93") as api:
+        node = _create(api, _driver_info(bmc, system))
+        path = f"/v1/nodes/{node}/vmedia"
+        assert {kind: (media["media_types"], media["inserted"])
+                for kind, media in _slots(api, node).items()} == {
+            "CD": (["CD", "DVD"], False), "Floppy": (["Floppy", "USBStick"], False)}
+
+        signed = f"{boot_files.url}/agent.iso?temp_url_sig={SIG}&temp_url_expires=4102444800"
+        attached = api.post(path, json={"device_type": "cdrom", "image_url": signed,
+                                        "image_download_source": "http"})
+        assert attached.status_code == 204, attached.text
+        assert _settled(ingot, node)["last_error"] is None
+        assert _slot(bmc, system, "Cd")["Image"] == signed  # fetched by the BMC itself
+        cd = _slots(api, node)["CD"]
+        assert cd["inserted"] is True
+        assert cd["image"] == signed.replace(SIG, "******"), cd
+
+        attached = api.post(path, json={"device_type": "disk",
+                                        "image_url": f"{boot_files.url}/initramfs"})
+        assert attached.status_code == 204, attached.text
+        assert _settled(ingot, node)["last_error"] is None
+        stick = _slot(bmc, system, "Floppy")
+        published = served / node / "disk.img"
+        assert stick["Inserted"] is True
+        assert stick["Image"].endswith(f"/virtual_media/{node}/disk.img"), stick
+        assert published.read_bytes() == (boot_files.root / "initramfs").read_bytes()
+        assert _slots(api, node)["Floppy"]["image"] == stick["Image"]
+
+        detached = api.delete(path, params={"device_types": "cdrom"})
+        assert detached.status_code == 204, detached.text
+        assert _settled(ingot, node)["last_error"] is None
+        shown = _slots(api, node)
+        assert (shown["CD"]["inserted"], shown["Floppy"]["inserted"]) == (False, True)
+        assert published.exists()
+
+        assert api.delete(path).status_code == 204
+        assert _settled(ingot, node)["last_error"] is None
+        assert not any(media["inserted"] for media in _slots(api, node).values())
+        assert not (served / node).exists()
+    assert SIG not in ingot.log()
+
+
+def test_virtual_media_errors_are_clear_and_change_nothing(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    system = SYSTEMS[11]
+    iso = f"{boot_files.url}/agent.iso"
+    with ingot.client("1.93") as api:
+        node = _create(api, _driver_info(bmc, system))
+        path = f"/v1/nodes/{node}/vmedia"
+        before = snapshot(ingot)
+        for body, field in (
+                ({"device_type": "usb", "image_url": iso}, "device_type"),
+                ({"device_type": "cdrom", "image_url": "nfs://127.0.0.1/export/a.iso"},
+                 "image_download_source")):
+            refused = api.post(path, json=body)
+            assert refused.status_code == 400 and field in fault(refused), refused.text
+        refused = api.delete(path, params={"device_types": "cdrom,usb"})
+        assert refused.status_code == 400 and "usb" in fault(refused), refused.text
+        assert snapshot(ingot) == before
+        assert _slot(bmc, system, "Cd")["Inserted"] is False
+
+        # An image the conductor cannot download: nothing reaches the BMC.
+        missing = f"{boot_files.url}/no-such.iso"
+        assert api.post(path, json={"device_type": "cdrom",
+                                    "image_url": missing}).status_code == 204
+        error = _settled(ingot, node)["last_error"]
+        assert error.startswith("Could not attach virtual media cdrom: Cannot download "
+                                f"image_url {missing}"), error
+        assert "HTTP 404" in error
+        assert _slot(bmc, system, "Cd")["Inserted"] is False
+        # One the BMC cannot fetch: its refusal, in the node's last_error.
+        assert api.post(path, json={"device_type": "cdrom", "image_url": missing,
+                                    "image_download_source": "http"}).status_code == 204
+        error = _settled(ingot, node)["last_error"]
+        assert "Could not attach virtual media cdrom" in error and "404" in error, error
+        assert not (ingot.workdir / "state" / "httpboot" / "virtual_media" / node).exists()
+
+        # The BMC is down: 503 when listing, a clear last_error for attach and detach.
+        down = f"http://127.0.0.1:{free_port()}"
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "replace", "path": "/driver_info/redfish_address", "value": down}])
+        assert patched.status_code == 200, patched.text
+        listed = api.get(path)
+        assert listed.status_code == 503, listed.text
+        assert f"Redfish BMC {down} cannot be reached" in fault(listed)
+        attach = {"device_type": "cdrom", "image_url": iso, "image_download_source": "http"}
+        assert api.post(path, json=attach).status_code == 204
+        error = _settled(ingot, node)["last_error"]
+        assert error.startswith("Could not attach virtual media cdrom: Redfish BMC "
+                                f"{down} cannot be reached"), error
+        assert api.delete(path).status_code == 204
+        error = _settled(ingot, node)["last_error"]
+        assert error.startswith("Could not detach virtual media (all devices): Redfish BMC "
+                                f"{down} cannot be reached"), error
+        shown = api.get(f"/v1/nodes/{node}").json()
+        assert shown["provision_state"] == "enroll" and shown["maintenance"] is False
+        assert PASSWORD not in str(shown) and PASSWORD not in ingot.log()
+
+        # Unusable driver_info is a 400 naming the field before anything is recorded.
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "replace", "path": "/driver_info/redfish_address", "value": "ftp://x/"}])
+        assert patched.status_code == 200, patched.text
+        for answer in (api.get(path), api.delete(path),
+                       api.post(path, json={"device_type": "cdrom", "image_url": iso})):
+            assert answer.status_code == 400 and "redfish_address" in fault(answer), \
+                answer.text
