@@ -122,8 +122,9 @@ def fail_orphaned_agents(services: Services) -> list[str]:
             continue
         message = ramdisk_exit.exit_message(f"The agent process of node {node.uuid}", None,
                                             log_tail)
-        if ramdisk_exit.fail_waiting_node(services.db, node.id, node.agent_token, message,
-                                          settle_timeout=0):
+        if ramdisk_exit.fail_waiting_node(
+                services.db, node.id, node.agent_token, message, settle_timeout=0,
+                history_max_entries=services.settings.node_history_max_entries):
             failed.append(node.uuid)
     return failed
 
@@ -165,7 +166,9 @@ class LocalVmPower(PowerInterface):
             def agent_exited(code: int, log_tail: str) -> None:
                 message = ramdisk_exit.exit_message(
                     f"The agent process of node {node.uuid}", code, log_tail)
-                ramdisk_exit.fail_waiting_node(db, node_id, token, message)
+                ramdisk_exit.fail_waiting_node(
+                    db, node_id, token, message,
+                    history_max_entries=settings.node_history_max_entries)
 
             await asyncio.to_thread(node_processes.start, run_dir(settings), node.uuid,
                                     agent_argv(node.uuid, task.macs, disk, settings,

@@ -39,11 +39,14 @@ def exit_message(what: str, code: int | None, log_tail: str) -> str:
 
 
 def fail_waiting_node(db: Database, node_id: int, agent_token: str | None,
-                      message: str, settle_timeout: float = _SETTLE_TIMEOUT) -> bool:
+                      message: str, *, history_max_entries: int,
+                      settle_timeout: float = _SETTLE_TIMEOUT) -> bool:
     """Fail the node if it still waits for the ramdisk booted with agent_token.
 
     Returns True if the node was failed. Gives up once the node has moved on (another
     boot, another state) or after waiting settle_timeout for a conductor holding it.
+    The failure's history event keeps the node within history_max_entries ([conductor]
+    node_history_max_entries), as a conductor's do.
     """
     deadline = time.monotonic() + settle_timeout
     while True:  # at least once, then until the deadline
@@ -66,7 +69,7 @@ def fail_waiting_node(db: Database, node_id: int, agent_token: str | None,
                     provision_state=node.provision_state)
                 if done:
                     history.record(conn, node, message, event_type=node.provision_state,
-                                   error=True)
+                                   error=True, max_entries=history_max_entries)
             if done:
                 LOG.warning("Node %s: %s", node.uuid, message)
                 return True

@@ -125,6 +125,8 @@ class DriverSettings:
     # no_proxy); a node's image_http_proxy... are its agent's.
     conductor_proxies: ProxyPolicy = dataclasses.field(default_factory=ProxyPolicy)
     interfaces: InterfaceSettings = InterfaceSettings()
+    # [conductor] node_history_max_entries, for history a driver records itself.
+    node_history_max_entries: int = 300
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts) -> DriverSettings:
@@ -161,7 +163,8 @@ class DriverSettings:
                 power_state_change_timeout=conf.conductor.power_state_change_timeout,
                 ipmi_command_timeout=conf.ipmi.command_retry_timeout),
             conductor_proxies=_environment_proxies(),
-            interfaces=InterfaceSettings.from_conf(conf, INTERFACE_KINDS))
+            interfaces=InterfaceSettings.from_conf(conf, INTERFACE_KINDS),
+            node_history_max_entries=conf.conductor.node_history_max_entries)
 
 
 def _environment_proxies() -> ProxyPolicy:

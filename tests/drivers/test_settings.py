@@ -36,6 +36,13 @@ def test_endpoints_configured_and_ipv6(tmp_path: pathlib.Path) -> None:
     assert (settings.agent.image_download_source, settings.agent.allow_md5) == ("http", True)
 
 
+def test_node_history_max_entries_reaches_the_drivers(tmp_path: pathlib.Path) -> None:
+    """Drivers that record history themselves (ramdisk_exit) prune to the same cap."""
+    assert DriverSettings.from_conf(make_conf(tmp_path, {})).node_history_max_entries == 300
+    conf = make_conf(tmp_path, {"conductor": {"node_history_max_entries": 3}})
+    assert DriverSettings.from_conf(conf).node_history_max_entries == 3
+
+
 def test_a_resource_is_built_once_for_every_thread() -> None:
     built: list[int] = []
 
