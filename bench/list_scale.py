@@ -4,12 +4,15 @@
     bench/list_scale.py [--backend sqlite --backend postgresql] [--sizes 1000,100000]
                         [--ironic-sizes 1000,10000] [--seconds 2] [--quick]
 
-For each backend, one database grows through --sizes (rows written straight into the
-table, values spread as in a real fleet: 1 in 50 NULL, filter values 1 in 100); at each
-size a fresh `ingot serve` on it is driven by wrk (concurrency 8) through: node GET, the
-first 50-node page, a page by marker, /detail, every documented sort key (its first page
-ascending, a page by marker descending) and every filter (a rare value). It prints
-req/s at each size and the ratio of the largest to the smallest (target >= 0.8).
+For each backend and each of --sizes, a database of that many nodes (rows written
+straight into the table: sort columns spread as in a real fleet, 1 in 50 NULL; each
+filter's value held by 150 nodes spread over the ids at every size, so its first page is
+full at 1k and a seek at 100k); a fresh `ingot serve` on it is driven by wrk
+(concurrency 8) through: node GET, the first 50-node page, a page by marker, /detail,
+every documented sort key (its first page ascending, a page by marker descending), every
+documented filter and a chassis's nodes. It prints req/s at each size and the ratio of
+the largest to the smallest (target >= 0.8); "(no index)" marks the two documented
+exceptions (docs/api.md), which read more nodes the larger the fleet.
 
 Then a real Ironic 39 all-in-one (SQLite, as tests/servers/ironic.py starts it) gets
 the same number of nodes at each --ironic-sizes (one created through its API, copied
@@ -32,6 +35,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
@@ -40,19 +44,29 @@ import sqlalchemy as sa
 from ingot.db import migrate
 from ingot.db import nodes as node_queries
 from ingot.db.engine import Database
-from ingot.db.models import nodes, utcnow
+from ingot.db.models import chassis, nodes, utcnow
 from tests.servers.ingot import IngotServer
 from tests.servers.postgres import temporary_database
 
 VERSION = "1.73"
-RARE = "v7"
+# Filters newer than VERSION are asked for at the version of the newest (instance_name).
+NEWER_FILTERS = {"shard", "sharded", "parent_node", "include_children", "instance_name"}
+LATEST = "1.104"
+# Each filter's value is held by MARKED nodes spread evenly over the ids, at every size:
+# its first page is full (50) at 1k and at 100k alike, and a seek at 100k (1 in 666).
+MARKED = 150
+RARE = "rare"
+PARENT = str(uuid.UUID(int=2))  # the parent of the marked children
+CHASSIS = "00000000-0000-4000-8000-0000000c4a55"
 FILTERS = {
     "driver": "fake-hardware", "provision_state": "manageable", "maintenance": "true",
-    "associated": "false", "retired": "true", "conductor_group": "g7",
+    "associated": "false", "retired": "true", "conductor_group": RARE,
     "resource_class": RARE, "owner": RARE, "lessee": RARE, "project": RARE,
-    "fault": RARE, "instance_uuid": "00000000-0000-4000-8000-000000000707",
-    "conductor": RARE,
+    "fault": "power failure", "conductor": RARE, "shard": RARE, "sharded": "true",
+    "parent_node": PARENT, "instance_name": RARE, "description_contains": RARE,
 }
+# Filters no index serves (docs/api.md): they walk the id order until the page is full.
+UNINDEXED = {"description_contains"}
 
 
 def progress(message: str) -> None:
@@ -63,20 +77,33 @@ def _value(i: int) -> str | None:
     return None if i % 50 == 0 else f"v{i % 100}"
 
 
-def _row(i: int) -> dict[str, Any]:
+def _row(i: int, step: int, children: bool) -> dict[str, Any]:
+    """Node i of a fleet where 1 node in step holds the filters' values, 1 in step (other
+    nodes) the lessee's, so that a project is both, and, with children, 1 in step is a
+    child."""
     now = utcnow()
-    rare = i % 100 == 7
+    # Node 7 is marked in every fleet (the dashboard test opens it).
+    nth = (i - 7) % step
+    marked, child = nth == 0, children and nth == 2
     return {
         "uuid": str(uuid.UUID(int=i)), "name": None if i % 50 == 0 else f"node-{i:07d}",
-        "driver": "fake-hardware" if rare else "ipmi",
-        "provision_state": "manageable" if rare else "active",
-        "conductor_group": f"g{i % 100}", "power_state": "power on",
-        "target_provision_state": None, "resource_class": _value(i), "owner": _value(i),
-        "lessee": _value(i + 3), "fault": _value(i), "conductor_affinity": _value(i),
-        "instance_uuid": None if i % 100 == 7 else f"00000000-0000-4000-8000-{i:012d}",
-        "maintenance": rare, "retired": rare, "protected": False, "console_enabled": False,
-        "provision_updated_at": now, "updated_at": now, "created_at": now,
-        "description": f"node {i}", "revision": 0,
+        "driver": "fake-hardware" if marked else "ipmi",
+        "provision_state": "manageable" if marked else "active",
+        "conductor_group": RARE if marked else f"g{i % 100}", "power_state": "power on",
+        "target_provision_state": None,
+        "resource_class": RARE if marked else _value(i),
+        "owner": RARE if marked else _value(i),
+        "lessee": RARE if nth == 1 else _value(i + 3),
+        "fault": "power failure" if marked else _value(i),
+        "conductor_affinity": RARE if marked else _value(i),
+        "instance_uuid": None if marked else f"00000000-0000-4000-8000-{i:012d}",
+        "instance_name": RARE if marked else f"instance-{i}",
+        "shard": RARE if marked else None, "parent_node": PARENT if child else None,
+        "chassis_uuid": CHASSIS if marked else None,
+        "maintenance": marked, "retired": marked, "protected": False,
+        "console_enabled": False, "provision_updated_at": now, "updated_at": now,
+        "created_at": now, "description": f"node {i}" + (f" {RARE}" if marked else ""),
+        "revision": 0,
         "driver_info": {"ipmi_address": f"10.0.{i // 250 % 250}.{i % 250}",
                         "ipmi_username": "admin", "ipmi_password": "secret"},
         "driver_internal_info": {}, "instance_info": {}, "network_data": {},
@@ -86,15 +113,25 @@ def _row(i: int) -> dict[str, Any]:
     }
 
 
-def grow(db: Database, size: int) -> None:
+def grow(db: Database, size: int, *, step: int = 100, children: bool = False) -> None:
+    """Nodes up to size, 1 in step of them holding the filters' values (the default,
+    1 in 100, is the fleet the other benches and the dashboard test count on)."""
     with db.read() as conn:
         have = node_queries.count(conn)
+    if have == 0:
+        with db.write() as conn:
+            conn.execute(sa.insert(chassis).values(uuid=CHASSIS, extra={},
+                                                   created_at=utcnow()))
     for start in range(have + 1, size + 1, 5000):
         with db.write() as conn:
-            conn.execute(sa.insert(nodes), [_row(i) for i in range(start, min(start + 5000,
-                                                                              size + 1))])
+            conn.execute(sa.insert(nodes), [_row(i, step, children)
+                                            for i in range(start, min(start + 5000, size + 1))])
     with db.write() as conn:
         conn.execute(sa.text("ANALYZE" if db.is_sqlite else "ANALYZE nodes"))
+
+
+def _step(size: int) -> int:
+    return max(4, size // MARKED)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -116,12 +153,12 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, seconds: int, pid: int) -> tuple[float, float]:
+def wrk(url: str, seconds: int, pid: int, version: str = VERSION) -> tuple[float, float]:
     """Requests/s, and the server's CPU milliseconds per request."""
     before = cpu_seconds(pid)
     output = subprocess.run(
         ["wrk", "-t1", "-c8", f"-d{seconds}s", "-H",
-         f"X-OpenStack-Ironic-API-Version: {VERSION}", url],
+         f"X-OpenStack-Ironic-API-Version: {version}", url],
         capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw errors against {url}:\n{output}")
@@ -132,8 +169,17 @@ def wrk(url: str, seconds: int, pid: int) -> tuple[float, float]:
     return float(rate.group(1)), used * 1000 / max(1, int(count.group(1)))
 
 
+def _plain(size: int) -> int:
+    """A node near the middle holding none of the filters' values and no parent."""
+    step, i = _step(size), size // 2 + 1
+    while (i - 7) % step in (0, 1, 2) or i % 50 == 0:
+        i += 1
+    return i
+
+
 def paths(size: int, quick: bool) -> dict[str, str]:
-    middle = str(uuid.UUID(int=size // 2 + 1))
+    plain = _plain(size)
+    middle = str(uuid.UUID(int=plain))
     found = {
         "node GET": f"/v1/nodes/{middle}",
         "first page": "/v1/nodes?limit=50",
@@ -142,15 +188,24 @@ def paths(size: int, quick: bool) -> dict[str, str]:
     }
     keys = ("name", "provision_state", "updated_at") if quick else node_queries.SORTABLE
     for key in keys:
-        if key in node_queries.UNINDEXED_SORT_KEYS:
-            continue
-        found[f"sort {key} asc"] = f"/v1/nodes?limit=50&sort_key={key}"
-        found[f"sort {key} desc, marker"] = (f"/v1/nodes?limit=50&sort_key={key}"
-                                             f"&sort_dir=desc&marker={middle}")
-    for name, value in FILTERS.items():
+        note = " (no index)" if key in node_queries.UNINDEXED_SORT_KEYS else ""
+        found[f"sort {key} asc{note}"] = f"/v1/nodes?limit=50&sort_key={key}"
+        found[f"sort {key} desc, marker{note}"] = (f"/v1/nodes?limit=50&sort_key={key}"
+                                                   f"&sort_dir=desc&marker={middle}")
+    filters = {**FILTERS, "instance_uuid": f"00000000-0000-4000-8000-{plain:012d}"}
+    for name, value in filters.items():
         if not quick or name in ("provision_state", "project", "associated"):
-            found[f"filter {name}"] = f"/v1/nodes?limit=50&{name}={value}"
+            note = " (no index)" if name in UNINDEXED else ""
+            found[f"filter {name}{note}"] = f"/v1/nodes?limit=50&{name}={quote(value)}"
+    if not quick:
+        found["filter include_children"] = "/v1/nodes?limit=50&include_children=true"
+        found["chassis nodes"] = f"/v1/chassis/{CHASSIS}/nodes?limit=50"
     return found
+
+
+def version_for(path: str) -> str:
+    names = {part.split("=")[0] for part in path.partition("?")[2].split("&")}
+    return LATEST if names & NEWER_FILTERS else VERSION
 
 
 @contextlib.contextmanager
@@ -159,6 +214,7 @@ def database(backend: str, workdir: pathlib.Path) -> Iterator[str]:
         with temporary_database() as url:
             yield url
     else:
+        workdir.mkdir(parents=True, exist_ok=True)
         yield f"sqlite:///{workdir}/ingot.sqlite"
 
 
@@ -168,22 +224,25 @@ Figures = dict[int, dict[str, tuple[float, float]]]
 def measure_ingot(backend: str, sizes: list[int], seconds: int, quick: bool,
                   workdir: pathlib.Path) -> Figures:
     results: Figures = {}
-    with database(backend, workdir) as url:
-        db = Database(url)
-        migrate.upgrade(db)
-        for size in sizes:
-            grow(db, size)
+    for size in sizes:
+        with database(backend, workdir / str(size)) as url:
+            db = Database(url)
+            migrate.upgrade(db)
+            # A database per size: the marked nodes spread over its whole id range, not
+            # bunched where a smaller fleet ended.
+            grow(db, size, step=_step(size), children=True)
+            db.dispose()
             progress(f"{backend}: {size} nodes")
             server = IngotServer(workdir / f"serve-{size}", db_url=url, host="bench").start()
             assert server.process is not None
             pid = server.process.pid
             try:
                 wrk(server.url + "/v1/nodes?limit=50", 1, pid)  # warm-up
-                results[size] = {label: wrk(server.url + path, seconds, pid)
+                results[size] = {label: wrk(server.url + path, seconds, pid,
+                                            version_for(path))
                                  for label, path in paths(size, quick).items()}
             finally:
                 server.stop()
-        db.dispose()
     return results
 
 

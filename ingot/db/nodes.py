@@ -157,9 +157,14 @@ def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id
             raise StaleMarker(marker)
         anchor = (row[0], row[1])
     branches = filters.branches()
+    # SQLite's statistics count rows per value, not NULLs: on a column every node has
+    # the same value of (power_state) it reckons the NULL run is every node too and
+    # scans the table to find none. Unfiltered, the sort column's index is the walk.
+    null_rare = conn.dialect.name == "sqlite" \
+        and dataclasses.replace(filters, include_children=False) == NodeFilters()
     found: dict[int, Node] = {}
     for clauses in branches:
-        for node in _walk(conn, clauses, column, ascending, limit, anchor):
+        for node in _walk(conn, clauses, column, ascending, limit, anchor, null_rare):
             found[node.id] = node
     if len(branches) == 1:
         return list(found.values())
@@ -175,12 +180,12 @@ def _sort_tuple(value: Any, row_id: int) -> tuple[Any, ...]:
 
 def _walk(conn: sa.Connection, clauses: list[sa.ColumnElement[bool]],
           column: sa.Column[Any], ascending: bool, limit: int | None,
-          anchor: tuple[Any, int] | None) -> list[Node]:
+          anchor: tuple[Any, int] | None, null_rare: bool) -> list[Node]:
     """One branch in list order: the NULL and non-NULL runs of the sort column as
     separate queries, because "NULLs first" is not an order either database's index
     walks on its own (and a keyset condition with an OR across both runs scans)."""
     found: list[Node] = []
-    for segment in _segments(column, ascending, anchor):
+    for segment in _segments(column, ascending, anchor, null_rare):
         if limit is not None and len(found) >= limit:
             break
         query = sa.select(nodes).where(*clauses, *segment)
@@ -192,12 +197,13 @@ def _walk(conn: sa.Connection, clauses: list[sa.ColumnElement[bool]],
     return found
 
 
-def _segments(column: sa.Column[Any], ascending: bool, anchor: tuple[Any, int] | None
-              ) -> list[list[sa.ColumnElement[bool]]]:
+def _segments(column: sa.Column[Any], ascending: bool, anchor: tuple[Any, int] | None,
+              null_rare: bool = False) -> list[list[sa.ColumnElement[bool]]]:
     """The conditions of the runs still to read, in list order, each an index range on
     (column, id). Past a marker, the rest of the marker's value (column = v, id beyond)
     and the values beyond it are two ranges: SQLite bounds a row-value comparison by its
-    first column only, which walks every node sharing a common value."""
+    first column only, which walks every node sharing a common value. null_rare tells
+    SQLite's planner that few nodes are NULL (its unlikely())."""
     if anchor is None:
         past: list[list[sa.ColumnElement[bool]]] = [[]]
     elif column is nodes.c.id:
@@ -213,7 +219,9 @@ def _segments(column: sa.Column[Any], ascending: bool, anchor: tuple[Any, int] |
         return past
     not_null = column.is_not(None)
     values = [[not_null, *segment] for segment in past]
-    nulls: list[sa.ColumnElement[bool]] = [column.is_(None)]
+    is_null = column.is_(None)
+    nulls: list[sa.ColumnElement[bool]] = [
+        sa.func.unlikely(is_null) if null_rare else is_null]
     if anchor is None:
         return [nulls, *values] if ascending else [*values, nulls]
     if anchor[0] is None:

@@ -108,6 +108,17 @@ def _seeks(plan: str, columns: str, is_sqlite: bool) -> bool:
                or f"nodes_{name}_id_idx" in plan for name in names)
 
 
+# Columns whose values are common (half the nodes each, tests/db/conftest.py). PostgreSQL
+# knows it from its statistics and may read the rest of a marker's value by walking the
+# ids and skipping the other half: two rows read per row returned, at any fleet size.
+COMMON_SORT_VALUES = {"power_state"}
+
+
+def _walks_common_value(plan: str, sort_key: str, is_sqlite: bool) -> bool:
+    return (not is_sqlite and sort_key in COMMON_SORT_VALUES
+            and "using nodes_pkey" in plan and f"(({sort_key})::text = " in plan)
+
+
 MARKER = str(uuid.UUID(int=ROWS // 2 + 1))  # a node with values in every column
 NULL_MARKER = str(uuid.UUID(int=ROWS // 2))  # a node with NULL in every nullable column
 
@@ -122,7 +133,8 @@ def test_every_sort_order_walks_an_index(filled: Database, sort_key: str,
             assert _walks_in_order(plan, filled.is_sqlite), (sort_key, sort_dir, marker, plan)
             if sort_key != "id":
                 # The rest of the marker's own value may come from a unique index.
-                assert f"nodes_{sort_key}_id_idx" in plan or f"({sort_key}=?" in plan, (
+                assert (f"nodes_{sort_key}_id_idx" in plan or f"({sort_key}=?" in plan
+                        or _walks_common_value(plan, sort_key, filled.is_sqlite)), (
                     sort_key, marker, plan)
             elif filled.is_sqlite:
                 assert plan.startswith("SCAN nodes") or "rowid" in plan, plan
