@@ -81,6 +81,8 @@ class Kind:
     ident_name: str = "uuid"     # the path identifier's name in Ironic's 400 for a bad one
     detail_since: int = 43       # the list's detail parameter
     sublinks: Mapping[str, int] = dataclasses.field(default_factory=dict)  # name -> since
+    # Fields a list's sort_key may not name before their version (406), as Ironic checks.
+    sort_since: Mapping[str, int] = dataclasses.field(default_factory=dict)
     # Column tuples that are unique, and the 409 message for a clash.
     unique: tuple[tuple[tuple[str, ...], str], ...] = ()
     filters: Filters = _no_filters
@@ -177,7 +179,8 @@ def list_handler(kind: Kind, *, detail: bool = False,
         names = kind.fields.parse_fields(params.get("fields"), minor)
         if names is not None and wants_detail:
             raise BadRequest("Can't fetch a subset of fields with 'detail' set.")
-        page = listing.page_params(request, ctx.settings.max_limit, kind.store.sortable)
+        page = listing.page_params(request, ctx.settings.max_limit, kind.store.sortable,
+                                   since=kind.sort_since)
         with ctx.db.read() as conn:
             clauses = kind.filters(conn, params, minor) + kind.visible(request)
             if scope is not None:

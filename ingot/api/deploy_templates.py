@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ingot.api import crud
 from ingot.api.deploy_template_fields import DEPLOY_TEMPLATE
+from ingot.api.node_fields import NODE
 from ingot.db import deploy_templates
 
 MIN_MINOR = 55
@@ -14,6 +15,8 @@ KIND = crud.Kind(DEPLOY_TEMPLATE, deploy_templates.STORE, path="deploy_templates
                  gate_name="deploy templates", by_name=True,
                  ident_name="template_ident",
                  detail_since=MIN_MINOR,
+                 # Ironic checks this list's sort_key against the node's versioned fields.
+                 sort_since=NODE.versioned(),
                  unique=((("uuid",), "A deploy template with UUID {uuid} already exists."),
                          (("name",), "A deploy template with name {name} already exists.")))
 

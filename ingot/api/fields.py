@@ -103,6 +103,11 @@ class Resource:
         spec = self.by_name.get(name)
         return spec.since if spec is not None else 1
 
+    def versioned(self, *, leave_out: Collection[str] = ()) -> dict[str, int]:
+        """The fields newer than the first microversion, with the version of each."""
+        return {spec.name: spec.since for spec in self.fields
+                if spec.since > 1 and spec.name not in leave_out}
+
     def names_at(self, minor: int, detail: bool = True) -> tuple[str, ...]:
         # Asked for every record of a list: the table does not change, so once per kind.
         key = (minor, detail)

@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from ingot.api import validation
-from ingot.api.errors import BadRequest
+from ingot.api.context import version
+from ingot.api.errors import BadRequest, NotAcceptable
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -21,8 +22,17 @@ class Page:
 
 
 def page_params(request: Request, max_limit: int, sortable: Collection[str], *,
-                default_sort_key: str = "id") -> Page:
+                default_sort_key: str = "id", since: Mapping[str, int] | None = None
+                ) -> Page:
+    """since: the microversion that introduced each field the list's sort_key is checked
+    against; naming one that does not exist yet at the request's version is a 406, as
+    from Ironic, before any other parameter is looked at (a field that cannot be sorted
+    by is then a 400)."""
     params = request.query_params
+    requested = params.get("sort_key")
+    if since and requested is not None and since.get(requested, 1) > version(request).minor:
+        raise NotAcceptable(f"The sort_key value \"{requested}\" needs API version "
+                            f"1.{since[requested]} or later.")
     limit = validation.int_param("limit", params.get("limit"), minimum=None)
     if limit is not None and limit <= 0:
         raise BadRequest("Limit must be positive.")

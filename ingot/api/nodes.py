@@ -42,6 +42,8 @@ _STRING_FILTERS = ("driver", "provision_state", "resource_class", "fault", "owne
                    "lessee", "project", "description_contains", "conductor",
                    "parent_node", "instance_name")
 _BOOL_FILTERS = ("maintenance", "associated", "retired", "sharded", "include_children")
+# Ironic checks a node list's sort_key against every versioned node field.
+_SORT_SINCE = NODE.versioned()
 
 
 def _filters(request: Request, minor: int) -> nodes.NodeFilters:
@@ -104,7 +106,8 @@ def _list(request: Request, detail: bool | None, chassis_uuid: str | None = None
     fields = NODE.parse_fields(params.get("fields"), minor)
     if fields is not None and detail:
         raise BadRequest("The fields parameter cannot be combined with detail.")
-    page = listing.page_params(request, ctx.settings.max_limit, nodes.SORTABLE)
+    page = listing.page_params(request, ctx.settings.max_limit, nodes.SORTABLE,
+                               since=_SORT_SINCE)
     filters = _filters(request, minor)
     if chassis_uuid is not None:
         filters.chassis_uuid = chassis_uuid

@@ -137,6 +137,9 @@ KIND = crud.Kind(
     FIELDS, records.Store(portgroups, Portgroup), path="portgroups", key="portgroups",
     title="Portgroup", since=23, by_name=True, ident_name="portgroup_ident",
     sublinks={"ports": 24},
+    # Ironic checks these three only (physical_network and category sort at any version).
+    sort_since={name: FIELDS.since(name) for name in ("mode", "properties",
+                                                      "dynamic_portgroup")},
     unique=((("uuid",), "A portgroup with UUID {uuid} already exists."),
             (("name",), "A portgroup with name {name} already exists."),
             (("address",), "A portgroup with MAC address {address} already exists.")),

@@ -24,6 +24,7 @@ from ingot.api.body import read_bytes, read_object
 from ingot.api.context import base_url, context
 from ingot.api.errors import BadRequest, Forbidden, NotFound
 from ingot.api.fields import Field, Resource
+from ingot.api.node_fields import NODE
 from ingot.api.responses import json_response
 from ingot.common.redaction import redact
 from ingot.db import records
@@ -175,6 +176,8 @@ KIND = crud.Kind(FIELDS, records.Store(runbooks, Runbook), path="runbooks", key=
                  title="Runbook", since=MIN_MINOR, gate_name="runbooks", by_name=True,
                  ident_name="runbook_ident",
                  detail_since=MIN_MINOR, sublinks={},
+                 # Ironic checks this list's sort_key against the node's versioned fields.
+                 sort_since=NODE.versioned(),
                  unique=((("uuid",), "A runbook with UUID {uuid} already exists."),
                          (("name",), "A runbook with name {name} already exists.")),
                  admit=_admit, access=_access, visible=_visible)
