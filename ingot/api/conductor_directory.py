@@ -11,7 +11,7 @@ import time
 
 from ingot.db import conductors
 from ingot.db.engine import Database
-from ingot.db.models import Conductor, Node
+from ingot.db.models import Conductor, Node, PartialNode
 
 
 class ConductorDirectory:
@@ -37,7 +37,7 @@ class ConductorDirectory:
     def serving(self, group: str, driver: str) -> list[Conductor]:
         return [c for c in self.alive() if group in c.groups and driver in c.hardware_types]
 
-    def conductor_for(self, node: Node) -> str | None:
+    def conductor_for(self, node: Node | PartialNode) -> str | None:
         candidates = self.serving(node.conductor_group, node.driver)
         for candidate in candidates:
             if candidate.hostname == node.conductor_affinity:

@@ -54,6 +54,8 @@ class Field:
     secret: bool = False
     # How the record's value shows; None: the attribute of the same name as it is.
     show: Show | None = None
+    # The record's attributes that show reads; None: the one of the field's name.
+    reads: tuple[str, ...] | None = None
     schema: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
@@ -71,6 +73,9 @@ class Field:
         if isinstance(default, list):
             return list(default)
         return default
+
+
+_DATETIME = datetime.datetime
 
 
 def _shown(spec: Field, record: Any) -> Any:
@@ -98,6 +103,7 @@ class Resource:
         # Names the view adds itself (links, sub-resource links): read-only on writes.
         self.extra_shown = frozenset(extra_shown) | {"links"}
         self._names_at: dict[tuple[int, bool], tuple[str, ...]] = {}
+        self._plans: dict[tuple[str, ...], tuple[tuple[str, Field | None], ...]] = {}
 
     def since(self, name: str) -> int:
         spec = self.by_name.get(name)
@@ -135,8 +141,39 @@ class Resource:
                                 f"version than 1.{minor}.")
         return names
 
+    def reads(self, names: Iterable[str]) -> set[str]:
+        """The record's attributes a view of these fields reads."""
+        found: set[str] = set()
+        for name in names:
+            spec = self.by_name[name]
+            found.update((name,) if spec.reads is None else spec.reads)
+        return found
+
     def view(self, record: Any, names: Iterable[str]) -> dict[str, Any]:
-        return {name: _shown(self.by_name[name], record) for name in names}
+        key = names if isinstance(names, tuple) else tuple(names)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key)
+        out: dict[str, Any] = {}
+        for name, spec in plan:
+            if spec is None:
+                value = getattr(record, name)
+                out[name] = timestamp(value) if type(value) is _DATETIME else value
+            else:
+                out[name] = _shown(spec, record)
+        return out
+
+    def _plan(self, names: tuple[str, ...]) -> tuple[tuple[str, Field | None], ...]:
+        """What view does per field: None for an attribute shown as it is (or as a
+        timestamp), which is most of them, and cheaper than _shown's checks. Lists show
+        each record with the same names, so the plan is made once per set of names;
+        the cache is bounded, as ``fields`` can name any combination."""
+        plan = tuple((name, spec if spec.show is not None or spec.secret else None)
+                     for name, spec in ((name, self.by_name[name]) for name in names))
+        if len(self._plans) >= 256:
+            self._plans.clear()
+        self._plans[names] = plan
+        return plan
 
     def check_version(self, name: str, minor: int) -> None:
         if self.since(name) > minor:

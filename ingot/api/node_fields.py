@@ -9,7 +9,7 @@ from ingot.api import validation as v
 from ingot.api.errors import BadRequest
 from ingot.api.fields import Field, Resource, timestamp
 from ingot.common.redaction import MASK, redact
-from ingot.db.models import Node
+from ingot.db.models import Node, nodes
 from ingot.drivers.interfaces import INTERFACE_KINDS
 
 _GROUP = re.compile(r"^[a-zA-Z0-9_\-.:]*$")
@@ -86,7 +86,9 @@ NODE = Resource("node", (
     Field("driver", 1, lambda f, x: v.string_value(f, x, max_length=255, nullable=False),
           required=True, schema={"type": "string", "maxLength": 255}),
     Field("driver_info", 1, v.dict_value, default={}, secret=True, schema=_OBJECT),
-    Field("driver_internal_info", 3, show=internal_info_view),
+    Field("driver_internal_info", 3, show=internal_info_view,
+          reads=("driver_internal_info", "agent_url", "agent_version", "agent_last_heartbeat",
+                 "agent_token", "agent_progress")),
     Field("extra", 1, v.dict_value, default={}, schema=_OBJECT),
     Field("fault", 42),
     _interface("firmware", 86),
@@ -129,8 +131,9 @@ NODE = Resource("node", (
     Field("target_raid_config", 12),
     Field("traits", 37, show=lambda node: list(node.traits)),
     _interface("vendor", 31),
-    # Shown from elsewhere: node_view fills in the conductor from the directory.
-    Field("conductor", 49, show=lambda node: None),
+    # Shown from elsewhere: node_view fills in the conductor the directory picks by these.
+    Field("conductor", 49, show=lambda node: None,
+          reads=("conductor_group", "driver", "conductor_affinity")),
     Field("allocation_uuid", 52),
     Field("chassis_uuid", 1, _optional_uuid,
           schema={"type": "string", "format": "uuid", "nullable": True}),
@@ -138,3 +141,5 @@ NODE = Resource("node", (
     extra_shown=("ports", "states", "portgroups", "volume"))
 
 assert {f"{kind}_interface" for kind in INTERFACE_KINDS} <= set(NODE.by_name)
+# Every field but the conductor (the directory's) shows the node's columns.
+assert NODE.reads(NODE.by_name) <= set(nodes.c.keys())

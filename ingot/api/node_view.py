@@ -9,7 +9,7 @@ from ingot.api.fields import links, timestamp
 from ingot.api.node_fields import NODE
 from ingot.common import states
 from ingot.common.redaction import redact, redact_text
-from ingot.db.models import Node
+from ingot.db.models import Node, PartialNode
 
 # What an agent reads from its lookup (IPA: root device hints and disk erasure
 # settings). The image, its URLs and the config drive reach it in its commands; the
@@ -45,8 +45,9 @@ def provision_state_at(state: str, minor: int) -> str | None:
     return state
 
 
-def node_view(node: Node, minor: int, base: str, fields: Collection[str] | None = None,
-              *, conductor: str | None = None, detail: bool = True) -> dict[str, Any]:
+def node_view(node: Node | PartialNode, minor: int, base: str,
+              fields: Collection[str] | None = None, *, conductor: str | None = None,
+              detail: bool = True) -> dict[str, Any]:
     """The node as the API shows it. fields limits the output (plus links)."""
     names = NODE.names_at(minor, detail) if fields is None else tuple(fields)
     out = NODE.view(node, names)

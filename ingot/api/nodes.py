@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from ingot.api.node_view import node_view
 from ingot.api.responses import json_response
 from ingot.common import faults, states
 from ingot.db import nodes
-from ingot.db.models import INTERFACE_COLUMNS, Node, utcnow
+from ingot.db.models import INTERFACE_COLUMNS, Node, PartialNode, utcnow
 from ingot.drivers import hardware
 from ingot.drivers.interfaces import INTERFACE_KINDS, InvalidParameter
 
@@ -116,9 +116,18 @@ def _list(request: Request, detail: bool | None, chassis_uuid: str | None = None
     conductor, filters.conductor = filters.conductor, None
     with ctx.db.read() as conn:
         try:
-            found = nodes.list_nodes(conn, filters, sort_key=page.sort_key,
-                                     sort_dir=page.sort_dir, limit=page.limit,
-                                     marker=page.marker)
+            found: Sequence[Node | PartialNode]
+            if fields is None and detail:
+                found = nodes.list_nodes(conn, filters, sort_key=page.sort_key,
+                                         sort_dir=page.sort_dir, limit=page.limit,
+                                         marker=page.marker)
+            else:
+                # Only the columns the shown fields read: the default fields are no JSON.
+                columns = NODE.reads((*(fields or NODE.names_at(minor, False)), "uuid",
+                                      *(("conductor",) if conductor is not None else ())))
+                found = nodes.list_partial(conn, filters, columns, sort_key=page.sort_key,
+                                           sort_dir=page.sort_dir, limit=page.limit,
+                                           marker=page.marker)
         except nodes.StaleMarker:
             raise NotFound(f"Node {page.marker} could not be found.") from None
     last = found[-1].uuid if found else None

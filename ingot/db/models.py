@@ -456,6 +456,18 @@ class Node:
         return value
 
 
+class PartialNode:
+    """Some of a node's columns, as attributes of the same names: what a list reads
+    when the fields it shows need only those. Reading a column that was not selected
+    is an error, never a silent None."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"the node's column {name} was not read")
+
+
 @dataclasses.dataclass(slots=True)
 class Port:
     id: int

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from ingot.db.models import (
     Node,
+    PartialNode,
     allocations,
     bios_settings,
     firmware_components,
@@ -147,6 +148,26 @@ def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id
                sort_dir: str = "asc", limit: int | None = None,
                marker: str | None = None) -> list[Node]:
     """Nodes in (sort_key, id) order, NULLs first ascending, resuming after marker."""
+    rows = _list(conn, filters, (nodes,), sort_key, sort_dir, limit, marker)
+    return [_record(row) for row in rows]
+
+
+def list_partial(conn: sa.Connection, filters: NodeFilters, columns: Collection[str], *,
+                 sort_key: str = "id", sort_dir: str = "asc", limit: int | None = None,
+                 marker: str | None = None) -> list[PartialNode]:
+    """As list_nodes, reading only the named columns (and id and the sort key): a page
+    of the default list fields then neither fetches nor decodes any JSON column."""
+    wanted = {*columns, "id", sort_key}
+    # In the table's order, so that a page's statement is the same whatever the
+    # order the fields were asked in (one cached compilation).
+    selected = [column for column in nodes.columns if column.name in wanted]
+    names = tuple(column.name for column in selected)
+    rows = _list(conn, filters, selected, sort_key, sort_dir, limit, marker)
+    return [PartialNode(dict(zip(names, row, strict=True))) for row in rows]
+
+
+def _list(conn: sa.Connection, filters: NodeFilters, selected: Sequence[Any], sort_key: str,
+          sort_dir: str, limit: int | None, marker: str | None) -> list[sa.Row[Any]]:
     column = nodes.c[sort_key]
     ascending = sort_dir == "asc"
     anchor: tuple[Any, int] | None = None
@@ -162,14 +183,16 @@ def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id
     # scans the table to find none. Unfiltered, the sort column's index is the walk.
     null_rare = conn.dialect.name == "sqlite" \
         and dataclasses.replace(filters, include_children=False) == NodeFilters()
-    found: dict[int, Node] = {}
+    found: dict[int, sa.Row[Any]] = {}
     for clauses in branches:
-        for node in _walk(conn, clauses, column, ascending, limit, anchor, null_rare):
-            found[node.id] = node
+        for found_row in _walk(conn, selected, clauses, column, ascending, limit, anchor,
+                               null_rare):
+            found[found_row.id] = found_row
     if len(branches) == 1:
         return list(found.values())
     # Each branch came sorted; their union needs the same order (and dedup by id).
-    merged = sorted(found.values(), key=lambda n: _sort_tuple(getattr(n, sort_key), n.id),
+    merged = sorted(found.values(),
+                    key=lambda r: _sort_tuple(getattr(r, sort_key), r.id),
                     reverse=not ascending)
     return merged[:limit] if limit is not None else merged
 
@@ -178,22 +201,23 @@ def _sort_tuple(value: Any, row_id: int) -> tuple[Any, ...]:
     return (False, 0, row_id) if value is None else (True, value, row_id)
 
 
-def _walk(conn: sa.Connection, clauses: list[sa.ColumnElement[bool]],
-          column: sa.Column[Any], ascending: bool, limit: int | None,
-          anchor: tuple[Any, int] | None, null_rare: bool) -> list[Node]:
+def _walk(conn: sa.Connection, selected: Sequence[Any],
+          clauses: list[sa.ColumnElement[bool]], column: sa.Column[Any], ascending: bool,
+          limit: int | None, anchor: tuple[Any, int] | None,
+          null_rare: bool) -> list[sa.Row[Any]]:
     """One branch in list order: the NULL and non-NULL runs of the sort column as
     separate queries, because "NULLs first" is not an order either database's index
     walks on its own (and a keyset condition with an OR across both runs scans)."""
-    found: list[Node] = []
+    found: list[sa.Row[Any]] = []
     for segment in _segments(column, ascending, anchor, null_rare):
         if limit is not None and len(found) >= limit:
             break
-        query = sa.select(nodes).where(*clauses, *segment)
+        query = sa.select(*selected).where(*clauses, *segment)
         order = (column, nodes.c.id) if column is not nodes.c.id else (nodes.c.id,)
         query = query.order_by(*(o if ascending else o.desc() for o in order))
         if limit is not None:
             query = query.limit(limit - len(found))
-        found.extend(_record(row) for row in conn.execute(query))
+        found.extend(conn.execute(query))
     return found
 
 
