@@ -23,6 +23,7 @@ from ingot.db.models import (
     volume_connectors,
     volume_targets,
 )
+from ingot.db.prepared import Prepared
 
 # The sort keys lists accept (docs/api.md). Each has an index on (key, id) (migration
 # 0006) so that a page is an index walk of `limit` rows whatever the fleet size;
@@ -109,15 +110,15 @@ def _record(row: sa.Row[Any]) -> Node:
     return Node(*row)  # type: ignore[call-arg]
 
 
-# Built once: the node GET path is the hottest query of the API.
-_BY_UUID = sa.select(nodes).where(nodes.c.uuid == sa.bindparam("value"))
-_BY_NAME = sa.select(nodes).where(nodes.c.name == sa.bindparam("value"))
-_BY_ID = sa.select(nodes).where(nodes.c.id == sa.bindparam("value"))
+# Prepared once: the node GET path is the hottest query of the API.
+_BY_UUID = Prepared(sa.select(nodes).where(nodes.c.uuid == sa.bindparam("value")))
+_BY_NAME = Prepared(sa.select(nodes).where(nodes.c.name == sa.bindparam("value")))
+_BY_ID = Prepared(sa.select(nodes).where(nodes.c.id == sa.bindparam("value")))
 
 
-def _one(conn: sa.Connection, statement: sa.Select[Any], value: Any) -> Node | None:
-    row = conn.execute(statement, {"value": value}).first()
-    return _record(row) if row else None
+def _one(conn: sa.Connection, statement: Prepared, value: Any) -> Node | None:
+    rows = statement.rows(conn, {"value": value})
+    return Node(*rows[0]) if rows else None
 
 
 def get_by_uuid(conn: sa.Connection, uuid: str) -> Node | None:
