@@ -67,42 +67,78 @@ class NodeFilters:
     include_children: bool = False
     parent_node: str | None = None
 
-    def branches(self) -> list[list[sa.ColumnElement[bool]]]:
-        """The filters as a disjunction of conjunctions, each one index-served: ``project``
-        (owner or lessee) is two branches, since one OR cannot walk one index in order."""
-        common = self.clauses()
-        if self.project is None:
-            return [common]
-        return [[*common, nodes.c.owner == self.project],
-                [*common, nodes.c.lessee == self.project]]
-
-    def clauses(self) -> list[sa.ColumnElement[bool]]:
-        """The conditions of every filter but ``project``."""
-        c = nodes.c
-        clauses: list[sa.ColumnElement[bool]] = []
-        for field in ("driver", "provision_state", "conductor_group", "resource_class",
-                      "owner", "lessee", "fault", "instance_uuid", "maintenance", "retired",
-                      "chassis_uuid"):
-            value = getattr(self, field)
+    def shape(self) -> tuple[Any, ...]:
+        """Which filters are set (and how, for those that change the SQL): lists with
+        the same shape share their statements, the values being bound parameters."""
+        shape: list[Any] = [name for name in _EQUAL if getattr(self, name) is not None]
+        for name in ("associated", "sharded"):
+            value = getattr(self, name)
             if value is not None:
-                clauses.append(c[field] == value)
-        if self.associated is not None:
-            clauses.append(c.instance_uuid.is_not(None) if self.associated
-                           else c.instance_uuid.is_(None))
-        if self.description_contains is not None:
-            clauses.append(c.description.contains(self.description_contains, autoescape=True))
-        if self.conductor is not None:
-            clauses.append(c.conductor_affinity == self.conductor)
-        if self.shard is not None:
-            clauses.append(c.shard.in_(self.shard))
-        if self.sharded is not None:
-            clauses.append(c.shard.is_not(None) if self.sharded else c.shard.is_(None))
-        if self.instance_name is not None:
-            clauses.append(c.instance_name == self.instance_name)
+                shape.append((name, value))
+        for name in ("description_contains", "shard", "project"):
+            if getattr(self, name) is not None:
+                shape.append(name)
         if not self.include_children:
-            clauses.append(c.parent_node.is_(None) if self.parent_node is None
-                           else c.parent_node == self.parent_node)
-        return clauses
+            shape.append(("parent_node", self.parent_node is None))
+        return tuple(shape)
+
+    def params(self) -> dict[str, Any]:
+        """The values of the bound parameters of the shape's statements."""
+        params = {name: getattr(self, name) for name in _EQUAL
+                  if getattr(self, name) is not None}
+        if self.description_contains is not None:
+            params["description_contains"] = (self.description_contains.replace("/", "//")
+                                              .replace("%", "/%").replace("_", "/_"))
+        if self.shard is not None:
+            params["shard"] = self.shard
+        if self.project is not None:
+            params["project"] = self.project
+        if not self.include_children and self.parent_node is not None:
+            params["parent_node"] = self.parent_node
+        return params
+
+
+# Filters that are one column equal to the value; conductor is the affinity's.
+_EQUAL = ("driver", "provision_state", "conductor_group", "resource_class", "owner",
+          "lessee", "fault", "instance_uuid", "maintenance", "retired", "chassis_uuid",
+          "conductor", "instance_name")
+
+
+def _bound(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+    # Typed as the column: SQLAlchemy converts a bound boolean or timestamp by its type.
+    return sa.bindparam(name, type_=column.type)
+
+
+def _branches(shape: tuple[Any, ...]) -> list[list[sa.ColumnElement[bool]]]:
+    """A shape's conditions as a disjunction of conjunctions, each one index-served:
+    ``project`` (owner or lessee) is two branches, since one OR cannot walk one index
+    in order."""
+    c = nodes.c
+    clauses: list[sa.ColumnElement[bool]] = []
+    for item in shape:
+        if item in _EQUAL:
+            column = c.conductor_affinity if item == "conductor" else c[item]
+            clauses.append(column == _bound(item, column))
+        elif item == ("associated", True):
+            clauses.append(c.instance_uuid.is_not(None))
+        elif item == ("associated", False):
+            clauses.append(c.instance_uuid.is_(None))
+        elif item == ("sharded", True):
+            clauses.append(c.shard.is_not(None))
+        elif item == ("sharded", False):
+            clauses.append(c.shard.is_(None))
+        elif item == "description_contains":
+            clauses.append(c.description.contains(_bound(item, c.description), escape="/"))
+        elif item == "shard":
+            clauses.append(c.shard.in_(sa.bindparam("shard", expanding=True)))
+        elif item == ("parent_node", True):
+            clauses.append(c.parent_node.is_(None))
+        elif item == ("parent_node", False):
+            clauses.append(c.parent_node == _bound("parent_node", c.parent_node))
+    if "project" not in shape:
+        return [clauses]
+    return [[*clauses, c.owner == _bound("project", c.owner)],
+            [*clauses, c.lessee == _bound("project", c.lessee)]]
 
 
 def _record(row: sa.Row[Any]) -> Node:
@@ -149,7 +185,7 @@ def list_nodes(conn: sa.Connection, filters: NodeFilters, *, sort_key: str = "id
                sort_dir: str = "asc", limit: int | None = None,
                marker: str | None = None) -> list[Node]:
     """Nodes in (sort_key, id) order, NULLs first ascending, resuming after marker."""
-    rows = _list(conn, filters, (nodes,), sort_key, sort_dir, limit, marker)
+    rows = _list(conn, filters, None, sort_key, sort_dir, limit, marker)
     return [_record(row) for row in rows]
 
 
@@ -161,35 +197,46 @@ def list_partial(conn: sa.Connection, filters: NodeFilters, columns: Collection[
     wanted = {*columns, "id", sort_key}
     # In the table's order, so that a page's statement is the same whatever the
     # order the fields were asked in (one cached compilation).
-    selected = [column for column in nodes.columns if column.name in wanted]
-    names = tuple(column.name for column in selected)
-    rows = _list(conn, filters, selected, sort_key, sort_dir, limit, marker)
+    names = tuple(column.name for column in nodes.columns if column.name in wanted)
+    rows = _list(conn, filters, names, sort_key, sort_dir, limit, marker)
     return [PartialNode(dict(zip(names, row, strict=True))) for row in rows]
 
 
-def _list(conn: sa.Connection, filters: NodeFilters, selected: Sequence[Any], sort_key: str,
-          sort_dir: str, limit: int | None, marker: str | None) -> list[sa.Row[Any]]:
+def _list(conn: sa.Connection, filters: NodeFilters, selected: tuple[str, ...] | None,
+          sort_key: str, sort_dir: str, limit: int | None, marker: str | None
+          ) -> list[sa.Row[Any]]:
+    """The rows of the selected columns (None: whole nodes) of a page."""
     column = nodes.c[sort_key]
     ascending = sort_dir == "asc"
-    anchor: tuple[Any, int] | None = None
+    params = filters.params()
+    anchor_kind = None
     if marker is not None:
-        row = conn.execute(sa.select(column, nodes.c.id)
-                           .where(nodes.c.uuid == marker.lower())).first()
+        row = conn.execute(_marker_query(sort_key), {"marker": marker.lower()}).first()
         if row is None:
             raise StaleMarker(marker)
-        anchor = (row[0], row[1])
-    branches = filters.branches()
+        params.update(anchor_value=row[0], anchor_id=row[1])
+        anchor_kind = "id" if column is nodes.c.id else "null" if row[0] is None else "value"
     # SQLite's statistics count rows per value, not NULLs: on a column every node has
     # the same value of (power_state) it reckons the NULL run is every node too and
     # scans the table to find none. Unfiltered, the sort column's index is the walk.
-    null_rare = conn.dialect.name == "sqlite" \
-        and dataclasses.replace(filters, include_children=False) == NodeFilters()
+    shape = filters.shape()
+    null_rare = conn.dialect.name == "sqlite" and filters.parent_node is None \
+        and set(shape) <= {("parent_node", True)}
+    pages = _page_queries(selected, shape, sort_key, ascending, anchor_kind,
+                          limit is not None, null_rare)
     found: dict[int, sa.Row[Any]] = {}
-    for clauses in branches:
-        for found_row in _walk(conn, selected, clauses, column, ascending, limit, anchor,
-                               null_rare):
-            found[found_row.id] = found_row
-    if len(branches) == 1:
+    for queries in pages:
+        walked = 0
+        for query in queries:
+            if limit is not None:
+                if walked >= limit:
+                    break
+                params["limit"] = limit - walked
+            rows = conn.execute(query, params).all()
+            walked += len(rows)
+            for found_row in rows:
+                found[found_row.id] = found_row
+    if len(pages) == 1:
         return list(found.values())
     # Each branch came sorted; their union needs the same order (and dedup by id).
     merged = sorted(found.values(),
@@ -202,44 +249,73 @@ def _sort_tuple(value: Any, row_id: int) -> tuple[Any, ...]:
     return (False, 0, row_id) if value is None else (True, value, row_id)
 
 
-def _walk(conn: sa.Connection, selected: Sequence[Any],
-          clauses: list[sa.ColumnElement[bool]], column: sa.Column[Any], ascending: bool,
-          limit: int | None, anchor: tuple[Any, int] | None,
-          null_rare: bool) -> list[sa.Row[Any]]:
-    """One branch in list order: the NULL and non-NULL runs of the sort column as
-    separate queries, because "NULLs first" is not an order either database's index
-    walks on its own (and a keyset condition with an OR across both runs scans)."""
-    found: list[sa.Row[Any]] = []
-    for segment in _segments(column, ascending, anchor, null_rare):
-        if limit is not None and len(found) >= limit:
-            break
-        query = sa.select(*selected).where(*clauses, *segment)
-        order = (column, nodes.c.id) if column is not nodes.c.id else (nodes.c.id,)
-        query = query.order_by(*(o if ascending else o.desc() for o in order))
-        if limit is not None:
-            query = query.limit(limit - len(found))
-        found.extend(conn.execute(query))
+# The statements of a list's shape, built once: building one costs as much as running it.
+# Bounded: a shape is the columns of the fields asked for, the filters set and the sort.
+_PAGE_QUERIES: dict[tuple[Any, ...], list[list[sa.Select[Any]]]] = {}
+
+
+def _marker_query(sort_key: str) -> sa.Executable:
+    """The sort key's value and the id of the node a marker names."""
+    query = _MARKER_QUERIES.get(sort_key)
+    if query is None:
+        query = sa.select(nodes.c[sort_key], nodes.c.id).where(
+            nodes.c.uuid == sa.bindparam("marker", type_=nodes.c.uuid.type))
+        _MARKER_QUERIES[sort_key] = query
+    return query
+
+
+_MARKER_QUERIES: dict[str, sa.Executable] = {}
+
+
+def _page_queries(selected: tuple[str, ...] | None, shape: tuple[Any, ...], sort_key: str,
+                  ascending: bool, anchor_kind: str | None, limited: bool, null_rare: bool
+                  ) -> list[list[sa.Select[Any]]]:
+    """Per branch of the filters, the queries of its walk in list order: the NULL and
+    non-NULL runs of the sort column as separate queries, because "NULLs first" is not
+    an order either database's index walks on its own (and a keyset condition with an
+    OR across both runs scans)."""
+    key = (selected, shape, sort_key, ascending, anchor_kind, limited, null_rare)
+    found = _PAGE_QUERIES.get(key)
+    if found is not None:
+        return found
+    column = nodes.c[sort_key]
+    columns = [nodes] if selected is None else [nodes.c[name] for name in selected]
+    order = (column, nodes.c.id) if column is not nodes.c.id else (nodes.c.id,)
+    found = []
+    for clauses in _branches(shape):
+        queries = []
+        for segment in _segments(column, ascending, anchor_kind, null_rare):
+            query = (sa.select(*columns).where(*clauses, *segment)
+                     .order_by(*(o if ascending else o.desc() for o in order)))
+            if limited:
+                query = query.limit(sa.bindparam("limit", type_=sa.Integer))
+            queries.append(query)
+        found.append(queries)
+    if len(_PAGE_QUERIES) >= 1024:
+        _PAGE_QUERIES.clear()
+    _PAGE_QUERIES[key] = found
     return found
 
 
-def _segments(column: sa.Column[Any], ascending: bool, anchor: tuple[Any, int] | None,
+def _segments(column: sa.Column[Any], ascending: bool, anchor_kind: str | None,
               null_rare: bool = False) -> list[list[sa.ColumnElement[bool]]]:
     """The conditions of the runs still to read, in list order, each an index range on
     (column, id). Past a marker, the rest of the marker's value (column = v, id beyond)
     and the values beyond it are two ranges: SQLite bounds a row-value comparison by its
-    first column only, which walks every node sharing a common value. null_rare tells
+    first column only, which walks every node sharing a common value. The marker's
+    value and id are the parameters anchor_value and anchor_id. null_rare tells
     SQLite's planner that few nodes are NULL (its unlikely())."""
-    if anchor is None:
+    anchor_id = sa.bindparam("anchor_id", type_=sa.Integer)
+    beyond = nodes.c.id > anchor_id if ascending else nodes.c.id < anchor_id
+    if anchor_kind is None:
         past: list[list[sa.ColumnElement[bool]]] = [[]]
-    elif column is nodes.c.id:
-        past = [[nodes.c.id > anchor[1] if ascending else nodes.c.id < anchor[1]]]
-    elif anchor[0] is None:
+    elif anchor_kind == "id":
+        past = [[beyond]]
+    elif anchor_kind == "null":
         past = []
     else:
-        # Bound with the column's type: SQLAlchemy refuses "> True" as a literal.
-        value, row_id = sa.bindparam(None, anchor[0], type_=column.type), anchor[1]
-        past = [[column == value, nodes.c.id > row_id if ascending else nodes.c.id < row_id],
-                [column > value if ascending else column < value]]
+        value = _bound("anchor_value", column)
+        past = [[column == value, beyond], [column > value if ascending else column < value]]
     if not column.nullable:
         return past
     not_null = column.is_not(None)
@@ -247,10 +323,10 @@ def _segments(column: sa.Column[Any], ascending: bool, anchor: tuple[Any, int] |
     is_null = column.is_(None)
     nulls: list[sa.ColumnElement[bool]] = [
         sa.func.unlikely(is_null) if null_rare else is_null]
-    if anchor is None:
+    if anchor_kind is None:
         return [nulls, *values] if ascending else [*values, nulls]
-    if anchor[0] is None:
-        nulls.append(nodes.c.id > anchor[1] if ascending else nodes.c.id < anchor[1])
+    if anchor_kind == "null":
+        nulls.append(beyond)
         return [nulls, [not_null]] if ascending else [nulls]
     return values if ascending else [*values, nulls]
 
