@@ -146,7 +146,13 @@ class IpxeBootInterface(BootInterface):
         await task.driver.management.set_boot_device(task, "pxe")
 
     async def clean_up_ramdisk(self, task: Task) -> None:
+        # As Ironic's: the config, MAC links and deploy files go, so that a machine
+        # booting from the network later (after an inspection, say) finds nothing stale.
+        # prepare_instance writes what the instance needs afresh.
         task.set_internal(boot_config_expires_at=None)
+        await asyncio.to_thread(IpxeBoot(_settings(task.services)).clean_up, task.node.uuid,
+                                tuple(task.pxe_macs))
+        await asyncio.to_thread(_drop_staging, task.services, task.node.uuid)
 
     async def prepare_instance(self, task: Task) -> None:
         node = task.node

@@ -24,12 +24,13 @@ from ingot.db.models import nodes
 from tests import factories
 from tests.assertions import fault, snapshot
 from tests.deploy.nodes import wait_for
+from tests.inspection.inventories import inventory
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
 from tests.servers.process import free_port
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 
-SYSTEMS = [str(uuid.uuid4()) for _ in range(12)]
+SYSTEMS = [str(uuid.uuid4()) for _ in range(13)]
 POWER_WAIT = 40
 
 
@@ -441,6 +442,44 @@ def test_agent_inspection_boots_the_ramdisk_through_the_bmc(
         _until(lambda: bmc.system(SYSTEMS[8])["PowerState"] == "Off", POWER_WAIT + 20,
                "an aborted inspection left the server on")
         assert api.get(f"/v1/nodes/{node}").json()["provision_state"] == "inspect failed"
+
+
+def test_inspection_end_removes_the_nodes_ipxe_config(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    """The inventory posted, the inspection's boot ends: the server off and the node's
+    iPXE config and MAC link gone, as a deploy's cleanup leaves them."""
+    root = boot_files.root
+    http_root = ingot.workdir / "state" / "httpboot"
+    mac = factories.mac()
+    with ingot.client() as api:
+        node = _create(api, {
+            **_driver_info(bmc, SYSTEMS[12]),
+            "deploy_kernel": f"{boot_files.url}/vmlinuz",
+            "deploy_kernel_checksum": _sha256(root / "vmlinuz"),
+            "deploy_ramdisk": f"{boot_files.url}/initramfs",
+            "deploy_ramdisk_checksum": _sha256(root / "initramfs")}, boot_interface="ipxe")
+        port = api.post("/v1/ports", json={"node_uuid": node, "address": mac})
+        assert port.status_code == 201, port.text
+        assert _manage(api, node)["provision_state"] == "manageable"
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "inspect"})
+        assert response.status_code == 202, response.text
+        shown = wait_for(api, node, ("inspect wait", "inspect failed"), timeout=POWER_WAIT + 20)
+        assert shown["provision_state"] == "inspect wait", shown["last_error"]
+        link = http_root / "pxelinux.cfg" / mac.replace(":", "-")
+        assert "ipa-inspection-callback-url" in link.read_text()
+        assert (http_root / node / "deploy_kernel").is_file()
+        for _ in range(20):  # 503 while a conductor holds the node a moment
+            posted = httpx.post(f"{api.base_url}/v1/continue_inspection",
+                                json=inventory([mac], pxe=mac), timeout=30, trust_env=False)
+            if posted.status_code != 503:
+                break
+            time.sleep(0.5)
+        assert posted.status_code == 202, posted.text
+        shown = wait_for(api, node, ("manageable", "inspect failed"), timeout=POWER_WAIT + 20)
+        assert shown["provision_state"] == "manageable", shown["last_error"]
+        assert shown["power_state"] == "power off"
+        assert bmc.system(SYSTEMS[12])["PowerState"] == "Off"
+        assert not link.is_symlink() and not (http_root / node).exists()
 
 
 def test_virtual_media_builds_a_per_node_iso_with_the_kernel_parameters(
