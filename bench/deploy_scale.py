@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import os
 import pathlib
 import sys
 import tempfile
@@ -34,8 +35,22 @@ from tests.servers.ingot import IngotServer
 from tests.servers.postgres import temporary_database
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used: unlike wall time, it does not
+    grow when other work shares the machine's cores."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def started(backend: str, conductors: int, workdir: pathlib.Path) -> Iterator[str]:
+def started(backend: str, conductors: int,
+            workdir: pathlib.Path) -> Iterator[tuple[str, list[int]]]:
+    """The API's URL and the pids of the ingot processes."""
+    servers: list[IngotServer] = []
     with contextlib.ExitStack() as stack:
         if backend == "postgresql":
             url = stack.enter_context(temporary_database())
@@ -45,12 +60,14 @@ def started(backend: str, conductors: int, workdir: pathlib.Path) -> Iterator[st
             api = IngotServer(workdir / "api", db_url=url, command="api", host="api")
             api.start()
             stack.callback(api.stop)
+            servers.append(api)
             for index in range(conductors):
                 host = f"c{index + 1}"
                 server = IngotServer(workdir / host, db_url=url, command="conductor",
                                      host=host)
                 server.start()
                 stack.callback(server.stop)
+                servers.append(server)
             with api.client() as client:
                 deadline = time.monotonic() + 60
                 while len(client.get("/v1/conductors").json()["conductors"]) < conductors:
@@ -59,7 +76,8 @@ def started(backend: str, conductors: int, workdir: pathlib.Path) -> Iterator[st
         else:
             api = IngotServer(workdir / "serve", db_url=url, host="serve").start()
             stack.callback(api.stop)
-        yield api.url
+            servers.append(api)
+        yield api.url, [server.process.pid for server in servers if server.process]
 
 
 async def _listed(url: str, tag: str) -> list[dict[str, Any]]:
@@ -68,15 +86,18 @@ async def _listed(url: str, tag: str) -> list[dict[str, Any]]:
 
 
 def measure(backend: str, args: argparse.Namespace, workdir: pathlib.Path) -> None:
-    with started(backend, args.conductors, workdir) as url:
+    with started(backend, args.conductors, workdir) as (url, pids):
         tag = f"deploy{uuid.uuid4().hex[:6]}"
         uuids, seconds = asyncio.run(create_nodes(url, args.nodes, args.concurrency, tag))
         progress(f"{backend}: created {len(uuids)} nodes in {seconds:.1f} s")
+        cpu = cpu_seconds(pids)
         took = asyncio.run(deploy_all(url, uuids, args.concurrency, tag))
+        cpu = cpu_seconds(pids) - cpu
         listed = asyncio.run(_listed(url, tag))
         shares = collections.Counter(node["conductor"] for node in listed)
     where = f"{args.conductors} conductor processes" if args.conductors else "ingot serve"
-    print(f"{backend:<11} {where}: {len(uuids)} nodes enroll -> active in {took:.2f} s; "
+    print(f"{backend:<11} {where}: {len(uuids)} nodes enroll -> active in {took:.2f} s "
+          f"(ingot CPU {cpu:.2f} s, load average {os.getloadavg()[0]:.1f}); "
           f"conductors: {dict(sorted(shares.items()))}")
 
 
