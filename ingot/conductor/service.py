@@ -97,6 +97,8 @@ class ConductorService:
         self._heartbeat_stop.set()
         if self._heartbeat is not None:
             await asyncio.to_thread(self._heartbeat.join)
+        # Writes still in flight land before recovery reads what this host holds.
+        self._batch.flush()
         self.recover([self.settings.host],
                      f"Conductor {self.settings.host} stopped while the operation ran")
         with self.db.write() as conn:

@@ -1,9 +1,10 @@
 """A node held by a conductor: its record, its driver, and writes guarded by the
 reservation (a write fails if the reservation was taken away).
 
-Writes are committed with the other tasks' at the end of the event-loop tick
-(conductor/write_batch.py): the record in memory has them at once, the database before
-anything else runs; a write that failed raises at the task's next write or release.
+Writes are committed with the other tasks' in batches (conductor/write_batch.py): the
+record in memory has them at once, the database in the order they were made, by the
+time release() returns or flush() has run; a write that failed raises at the task's
+next write or release.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class NodeTask:
             setattr(self.node, name, value)
 
     def flush(self) -> None:
-        """Commit this task's writes (and the others' of this tick) now: before reading
+        """Commit this task's writes (and the others' made so far) now: before reading
         or writing the node outside the task."""
         self._batch.flush()
         self._raise_failure()
@@ -103,7 +104,7 @@ class NodeTask:
 
     async def release(self, **values: Any) -> bool:
         """Finish: clear the pending work and drop the reservation in one UPDATE, with
-        the writes of this tick; True once committed if the node still was the task's."""
+        the writes made before it; True once committed if the node still was the task's."""
         self._raise_failure()
         values = {"pending_action": None, "pending_args": None, **values}
         released = await self._batch.release(self.node.id, self.host, values)

@@ -123,6 +123,8 @@ def _task(db: Database, state: str, *, automated_clean: bool = True,
 
 
 def _stored(task: NodeTask) -> Node:
+    # An action's writes are batched; the service's release() would commit them.
+    task.flush()
     with task.db.read() as conn:
         node = nodes.get_by_id(conn, task.node.id)
     assert node is not None

@@ -1,13 +1,16 @@
 """conductor/write_batch.py on SQLite and PostgreSQL: the writes of many tasks made in
 one event-loop tick are one transaction, every one of them lands as it would have alone,
 a node taken away fails only its own task, and a batch that fails is retried write by
-write, so that only the write that fails alone fails its task."""
+write, so that only the write that fails alone fails its task. With a batch in flight
+(PostgreSQL's commit thread, here on both backends), what is written meanwhile lands
+after it in order, and a write that failed in flight fails its node's later writes."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 import pathlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,11 +52,12 @@ def _commits(db: Database) -> list[int]:
     return counted
 
 
-def _tasks(db: Database, count: int, state: str = states.DEPLOYING) -> list[NodeTask]:
+def _tasks(db: Database, count: int, state: str = states.DEPLOYING, *,
+           in_thread: bool | None = None) -> list[NodeTask]:
     settings = ConductorSettings(host=HOST, group="", groups=("",),
                                  hardware_types=("fake-hardware",))
     services = Services(DriverSettings(), db)
-    batch = WriteBatch(db)
+    batch = WriteBatch(db, in_thread=in_thread)
     with db.write() as conn:
         found = [nodes.insert(conn, node_row(provision_state=state, reservation=HOST,
                                              target_provision_state=states.ACTIVE,
@@ -154,3 +158,104 @@ def test_a_failed_batch_is_retried_write_by_write(db: Database) -> None:
         HOST, None, states.DEPLOYING)
     with pytest.raises(sa.exc.IntegrityError):
         tasks[3].save(last_error="after the failure")
+
+
+class _HeldCommit:
+    """Holds the first write-batch commit inside its transaction until released, so that
+    a test can make writes while a batch is in flight."""
+
+    def __init__(self, db: Database):
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        sa.event.listen(db.engine, "before_cursor_execute", self._hold)
+
+    def _hold(self, *_args: object) -> None:
+        if threading.current_thread().name.startswith("write-batch") \
+                and not self.entered.is_set():
+            self.entered.set()
+            assert self.release.wait(30), "the test never released the commit"
+
+    async def wait_entered(self) -> None:
+        for _ in range(3000):
+            if self.entered.is_set():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("no batch commit started")
+
+
+def test_writes_made_while_a_batch_commits_land_after_it_in_order(db: Database) -> None:
+    tasks = _tasks(db, 3, in_thread=True)  # as on PostgreSQL, on both
+    held = _HeldCommit(db)
+    commits = _commits(db)
+
+    async def main() -> list[bool]:
+        for index, task in enumerate(tasks):
+            task.save(last_error=f"first {index}", deploy_step={"n": 1})
+        await held.wait_entered()
+        # The loop runs while the first batch is in flight: these writes accumulate, and
+        # the database has none of this test's writes yet.
+        for index, task in enumerate(tasks):
+            task.save(last_error=f"second {index}")
+        assert [_stored(db, task.node.id).last_error for task in tasks] == [None] * 3
+        releases = [asyncio.ensure_future(task.release()) for task in tasks]
+        await asyncio.sleep(0.05)
+        assert not any(release.done() for release in releases)
+        held.release.set()
+        return list(await asyncio.gather(*releases))
+
+    assert asyncio.run(main()) == [True] * 3
+    assert commits[0] == 2  # the batch in flight, then everything made meanwhile
+    for index, task in enumerate(tasks):
+        node = _stored(db, task.node.id)
+        # The second batch landed after the first: its writes are the ones kept.
+        assert (node.last_error, node.deploy_step, node.reservation) == (
+            f"second {index}", {"n": 1}, None)
+        assert node.revision == 2
+
+
+def test_a_failure_in_the_batch_in_flight_fails_only_its_tasks(db: Database) -> None:
+    tasks = _tasks(db, 4, in_thread=True)
+    with db.write() as conn:
+        nodes.update(conn, tasks[3].node.id, {"name": "taken-name"})
+    held = _HeldCommit(db)
+
+    async def main() -> list[Any]:
+        # In flight: task 0 breaks the unique name, task 1 writes fine.
+        tasks[0].save(name="taken-name")
+        tasks[1].save(last_error="in flight")
+        await held.wait_entered()
+        # Accumulating meanwhile: task 1 again, and task 2.
+        tasks[1].save(deploy_step={"n": 2})
+        tasks[2].save(last_error="next batch")
+        releases = [asyncio.ensure_future(task.release()) for task in tasks[:3]]
+        held.release.set()
+        return list(await asyncio.gather(*releases, return_exceptions=True))
+
+    outcomes = asyncio.run(main())
+    assert isinstance(outcomes[0], sa.exc.IntegrityError), outcomes
+    assert outcomes[1:] == [True, True]
+    failed = _stored(db, tasks[0].node.id)
+    assert (failed.reservation, failed.name) == (HOST, None)
+    second = _stored(db, tasks[1].node.id)
+    assert (second.reservation, second.last_error, second.deploy_step) == (
+        None, "in flight", {"n": 2})
+    assert (_stored(db, tasks[2].node.id).last_error, _stored(db, tasks[2].node.id)
+            .reservation) == ("next batch", None)
+
+
+def test_flush_waits_for_the_batch_in_flight_then_commits_the_rest(db: Database) -> None:
+    tasks = _tasks(db, 2, in_thread=True)
+    held = _HeldCommit(db)
+
+    async def main() -> None:
+        tasks[0].save(last_error="in flight")
+        await held.wait_entered()
+        tasks[1].save(last_error="pending")
+        threading.Timer(0.1, held.release.set).start()
+        tasks[1].flush()  # blocks until the batch in flight has landed
+        assert [_stored(db, task.node.id).last_error for task in tasks] == [
+            "in flight", "pending"]
+        for task in tasks:
+            assert await task.release()
+
+    asyncio.run(main())
