@@ -138,7 +138,8 @@ async def set_provision_state(request: Request) -> Response:
     args = _action_args(target, verb.event, body, minor, runbook is not None)
 
     def record() -> tuple[Node, dict[str, Any]]:
-        with ctx.db.write() as conn:
+        # The update is conditional on the revision read: the reads need no transaction.
+        with ctx.db.guarded_write() as conn:
             node = find_node(conn, request.path_params["node"])
             _check_request(node, verb.event, target)
             if runbook is not None:

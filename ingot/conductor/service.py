@@ -144,7 +144,7 @@ class ConductorService:
         return self._stopping
 
     def _claim(self, free: int) -> list[Node]:
-        with self.db.write() as conn:
+        with self.db.guarded_write() as conn:  # one UPDATE, atomic on its own
             return nodes.claim_pending(conn, self.settings.host, self.settings.groups,
                                        self.settings.hardware_types, free)
 

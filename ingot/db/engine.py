@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,9 @@ from sqlalchemy import event
 
 _WRITE = "ingot_write"
 _READ = "ingot_read"
+# A PostgreSQL connection back in use within this many seconds is not pinged first.
+_PING_AFTER_IDLE = 1.0
+_IDLE_SINCE = "ingot_idle_since"
 
 
 def _json_dumps(value: Any) -> str:
@@ -42,14 +46,34 @@ class Database:
                 os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
             kwargs["pool_size"] = pool_size
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite(sqlite_busy_timeout)
             # The driver autocommits (isolation_level None); _on_begin skips the BEGIN.
             self._reader = self.engine.execution_options(**{_READ: True})
         else:
+            self._configure_ping()
             self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _configure_ping(self) -> None:
+        """Ping a connection before use only when it sat idle in the pool (the server may
+        have restarted meanwhile): pool_pre_ping's round trip on every checkout was a
+        sixth of a provision request's, and a busy server's connections are never idle."""
+        @event.listens_for(self.engine, "checkin")
+        def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+        @event.listens_for(self.engine, "checkout")
+        def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < _PING_AFTER_IDLE:
+                return
+            try:
+                dbapi_connection.execute("SELECT 1")
+                dbapi_connection.rollback()  # the ping's transaction, if not autocommit
+            except Exception as exc:
+                # The pool replaces the connection and tries again.
+                raise sa.exc.DisconnectionError(str(exc)) from exc
 
     def _configure_sqlite(self, busy_timeout: int) -> None:
         @event.listens_for(self.engine, "connect")
@@ -84,6 +108,20 @@ class Database:
         with self.engine.connect() as connection:
             connection = connection.execution_options(**{_WRITE: True})
             with connection.begin():
+                yield connection
+
+    @contextlib.contextmanager
+    def guarded_write(self) -> Iterator[sa.Connection]:
+        """For reads followed by one write whose own statement checks that what was read
+        still holds (a revision, a reservation): on PostgreSQL each statement commits on
+        its own, saving the BEGIN and COMMIT round trips of a transaction; on SQLite a
+        write transaction, whose write lock taken up front keeps the write from failing
+        on a commit made after the reads."""
+        if self.is_sqlite:
+            with self.write() as connection:
+                yield connection
+        else:
+            with self._reader.connect() as connection:
                 yield connection
 
     def dispose(self) -> None:
