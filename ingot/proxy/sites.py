@@ -1,8 +1,9 @@
 """One client per site: its endpoint, its credentials, and whether it is answering.
 
-Requests go out with httpx (async, pooled, one client per site); keystoneauth1 only
-provides the endpoint and the auth headers, in a thread when that may mean a round trip
-to Keystone.
+Requests go out on the site's own pool of kept-alive HTTP/1.1 connections
+(ingot.proxy.http1); the dashboard's long-lived event streams through httpx. keystoneauth1
+only provides the endpoint and the auth headers, in a thread when that may mean a round
+trip to Keystone.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 from keystoneauth1 import exceptions as ks_exc
 
+from ingot.proxy import http1
 from ingot.proxy.config import SiteConfig
 
 LOG = logging.getLogger("ingot.proxy")
@@ -45,7 +48,7 @@ class SiteFailure(Exception):
 class SiteReply:
     site: str
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # lower-case names
     content: bytes
 
     def json(self) -> Any:
@@ -56,9 +59,7 @@ class SiteReply:
         return 200 <= self.status < 300
 
 
-def _tls(verify: bool | str, cert: tuple[str, str] | str | None) -> ssl.SSLContext | bool:
-    if cert is None and not isinstance(verify, str):
-        return verify
+def _tls(verify: bool | str, cert: tuple[str, str] | str | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     if verify is False:
         context.check_hostname = False
@@ -81,11 +82,11 @@ class Site:
         self._endpoint: str | None = None
         self._auth: dict[str, str] | None = None
         self._prefixes: tuple[str, ...] = ()
+        self._tls_context = _tls(config.verify, config.cert)
         # Idle connections are dropped before a site would close them (uvicorn: 5 s).
-        self._client = httpx.AsyncClient(
-            timeout=config.timeout, verify=_tls(config.verify, config.cert),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
-                                keepalive_expiry=4.0))
+        self._pool: http1.Pool | None = None
+        self._stream_client = httpx.AsyncClient(timeout=config.timeout,
+                                                verify=self._tls_context)
         # Down sites are skipped by requests until the version book's probe succeeds.
         self.down_since: float | None = None
         self.down_reason = ""
@@ -108,7 +109,9 @@ class Site:
         self.down_reason = ""
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._pool is not None:
+            self._pool.close()
+        await self._stream_client.aclose()
 
     async def endpoint(self) -> str:
         if self._endpoint is None:
@@ -173,7 +176,7 @@ class Site:
         url = await self.endpoint() + path
         headers = await self._auth_headers()
         try:
-            async with self._client.stream(
+            async with self._stream_client.stream(
                     "GET", url, headers=headers,
                     timeout=httpx.Timeout(self.timeout, read=None)) as response:
                 yield response
@@ -199,34 +202,30 @@ class Site:
                       headers: Mapping[str, str] | None = None,
                       content: bytes | None = None) -> SiteReply:
         """Send one request; raise SiteFailure when the site gives no usable answer."""
-        url = await self.endpoint() + path
-        if isinstance(params, str):
-            url = f"{url}?{params}" if params else url
-            params = None
-        query = httpx.QueryParams(list(params)) if params is not None else None
+        endpoint = await self.endpoint()
+        if self._pool is None:
+            self._pool = http1.Pool(endpoint, self._tls_context)
+        target = self._pool.path + path or "/"
+        query = params if isinstance(params, str) else urlencode(list(params or ()))
+        if query:
+            target = f"{target}{'&' if '?' in target else '?'}{query}"
         for attempt in (1, 2):
-            outgoing = {**(headers or {}), **await self._auth_headers()}
+            outgoing = [*(headers or {}).items(), *(await self._auth_headers()).items()]
             try:
-                response = await self._client.request(method, url, params=query,
-                                                      headers=outgoing, content=content)
-            except httpx.TimeoutException:
+                async with asyncio.timeout(self.timeout):
+                    response = await self._pool.request(method, target, outgoing, content)
+            except TimeoutError:
                 raise SiteFailure(self.name, f"no answer within {self.timeout:g} s") \
                     from None
-            except httpx.RemoteProtocolError as exc:
-                if attempt == 1 and method == "GET":
-                    # A pooled connection the site closed while the request was on its
-                    # way (the close had not arrived yet): safe to send a GET again.
-                    continue
-                raise SiteFailure(self.name, f"{exc.__class__.__name__}: {exc}") from None
-            except httpx.HTTPError as exc:
-                raise SiteFailure(self.name, f"{exc.__class__.__name__}: {exc}") from None
-            if response.status_code == 401:
+            except http1.ConnectionFailed as exc:
+                raise SiteFailure(self.name, str(exc)) from None
+            if response.status == 401:
                 if attempt == 1 and not self._static_auth:
                     # An expired or revoked token: get a new one and try once more.
                     self._adapter.session.invalidate(self._adapter.auth)
                     continue
                 raise SiteFailure(self.name, "it rejects the proxy's credentials (401)",
                                   unreachable=False)
-            return SiteReply(self.name, response.status_code, response.headers,
+            return SiteReply(self.name, response.status, response.headers,
                              response.content)
         raise AssertionError("unreachable: the second attempt returns or raises")
