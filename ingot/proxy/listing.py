@@ -240,9 +240,10 @@ class Listing:
             self._seen.append((site, items))
         return items, bool(body.get("next")) and bool(items)
 
-    def _remember_seen(self) -> None:
+    async def _remember_seen(self) -> None:
         """Fill the locator from every item the sites sent: run after the answer is
-        sent, so a large listing does not wait for it."""
+        sent, so a large listing does not wait for it (in the event loop: a thread
+        would cost more than the work)."""
         kind = self.kind
         assert kind is not None
         cache = locator(self.ctx, kind)

@@ -7,13 +7,14 @@ poll.
 
 from __future__ import annotations
 
-import dataclasses
+import collections
+import itertools
+import operator
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclasses.dataclass(slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     site: str
     name: str | None
 
@@ -62,16 +63,18 @@ class Locator:
                 del self._by_name[evicted.name]
 
     def remember_listed(self, site: str, items: list[dict[str, Any]], named: bool) -> None:
-        """remember() for every item of a listing, with the common case (known, same
-        site and name) kept to two dict look-ups: listings repeat the same items."""
-        known, refresh = self._by_uuid, self._by_uuid.move_to_end
-        for item in items:
-            uuid = item.get("uuid")
-            name = item.get("name") if named else None
-            entry = known.get(uuid)  # type: ignore[arg-type]
-            if entry is not None and entry.site == site and entry.name == name:
-                refresh(uuid)  # type: ignore[arg-type]
-            elif isinstance(uuid, str):
+        """remember() for every item of a listing. Listings repeat the same items, so
+        the common case (known, same site and name: only recency changes) is found and
+        refreshed without a Python step per item."""
+        uuids: list[Any] = list(map(dict.get, items, itertools.repeat("uuid")))
+        names = map(dict.get, items, itertools.repeat("name")) if named \
+            else itertools.repeat(None, len(items))
+        wanted = list(zip(itertools.repeat(site), names))
+        same = list(map(operator.eq, map(self._by_uuid.get, uuids), wanted))
+        collections.deque(map(self._by_uuid.move_to_end, itertools.compress(uuids, same)),
+                          maxlen=0)
+        for uuid, (_, name), known in zip(uuids, wanted, same, strict=True):
+            if not known and isinstance(uuid, str):
                 self.remember(uuid, site, name if isinstance(name, str) else None)
 
     def forget(self, ident: str) -> None:

@@ -9,10 +9,12 @@ page where its items run out: its next item might sort before the others.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import heapq
 import itertools
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -76,6 +78,51 @@ def order_key(value: Any, rank: int, descending: bool) -> tuple[Any, ...]:
 
 def merge_sorted(pages: Sequence[SitePage], limit: int, sort_key: str, descending: bool,
                  marker_field: str) -> Merged:
+    """The first ``limit`` items of all pages in (sort value, site rank) order, each
+    site's items in its own order."""
+    ordered = sorted(pages, key=lambda page: page.rank)
+    values = [item.get(sort_key) for page in ordered for item in page.items]
+    kinds = set(map(type, values))
+    # One type that compares with itself (the usual case: names, dates) is its own key:
+    # then the sort runs without a Python call per item.
+    keys: list[Any] = values if len(kinds) == 1 and kinds <= {str, int, float} \
+        else list(map(_value_key, values))
+    offsets = list(itertools.accumulate((len(page.items) for page in ordered), initial=0))
+    in_order: Callable[[Any, Any], bool] = operator.ge if descending else operator.le
+    for start, end in itertools.pairwise(offsets):
+        if not all(map(in_order, keys[start:end - 1], keys[start + 1:end])):
+            # A site sorts differently from here (a collation): merge item by item,
+            # keeping every site's own order.
+            return _merge_by_heap(pages, limit, sort_key, descending, marker_field)
+    # Pages one after another in rank order, then a stable sort by value alone: equal
+    # values stay in (rank, position) order, as the heap merge would take them (a
+    # reverse sort keeps equal items in their original order too).
+    chosen = sorted(range(len(keys)), key=keys.__getitem__, reverse=descending)[:limit]
+    # A site with more items than it sent stops the page at its last item sent.
+    stops = {end - 1 for page, end in zip(ordered, offsets[1:], strict=True)
+             if page.more and page.items}
+    stalled = not stops.isdisjoint(chosen)
+    if stalled:
+        chosen = chosen[:next(position for position, index in enumerate(chosen)
+                              if index in stops) + 1]
+    owner = [index for index, page in enumerate(ordered) for _ in page.items]
+    taken = collections.Counter(map(owner.__getitem__, chosen))
+    items = [item for page in ordered for item in page.items]
+    names = [page.site for page in ordered]
+    out = list(zip(map(names.__getitem__, map(owner.__getitem__, chosen)),
+                   map(items.__getitem__, chosen), strict=True))
+    after = {page.site: page.start for page in pages if page.start}
+    for index, count in taken.items():
+        page = ordered[index]
+        after[page.site] = str(page.items[count - 1][marker_field])
+    exhausted = frozenset(page.site for index, page in enumerate(ordered)
+                          if not page.more and taken[index] == len(page.items))
+    more = stalled or len(chosen) < len(keys) or any(page.more for page in pages)
+    return Merged(out, after, exhausted, more)
+
+
+def _merge_by_heap(pages: Sequence[SitePage], limit: int, sort_key: str, descending: bool,
+                   marker_field: str) -> Merged:
     heap: list[tuple[tuple[Any, ...], int]] = []
     taken = [0] * len(pages)
     for index, page in enumerate(pages):

@@ -1,0 +1,33 @@
+"""The locator learns from listings: new items, renamed ones, and items that moved site,
+for kinds addressed by name (nodes) and by UUID only (ports)."""
+
+from __future__ import annotations
+
+from ingot.proxy.locator import Locator
+
+
+def test_listing_fills_and_refreshes_named_entries() -> None:
+    cache = Locator(3)
+    cache.remember_listed("loc1", [{"uuid": "A", "name": "a"}, {"uuid": "b", "name": None}],
+                          named=True)
+    assert (cache.site_of("a"), cache.site_of("A"), cache.uuid_of("a")) == ("loc1", "loc1", "a")
+    cache.remember("c", "loc2")
+    # Listed again (b renamed, a moved): recency refreshed, so c is the oldest entry.
+    cache.remember_listed("loc3", [{"uuid": "a", "name": "a"}], named=True)
+    cache.remember_listed("loc1", [{"uuid": "b", "name": "bee"}], named=True)
+    assert (cache.site_of("a"), cache.uuid_of("bee")) == ("loc3", "b")
+    cache.remember("d", "loc2")
+    assert cache.site_of("c") is None and len(cache) == 3
+    assert cache.site_of("b") == "loc1"
+
+
+def test_listing_fills_unnamed_entries() -> None:
+    cache = Locator(100)
+    ports = [{"uuid": f"p{i}", "name": "ignored", "address": "x"} for i in range(5)]
+    cache.remember_listed("loc2", ports, named=False)
+    cache.remember_listed("loc2", ports, named=False)
+    assert len(cache) == 5 and cache.site_of("p4") == "loc2"
+    assert cache.uuid_of("ignored") is None
+    # Items without a usable UUID are skipped.
+    cache.remember_listed("loc2", [{"address": "y"}, {"uuid": None}], named=False)
+    assert len(cache) == 5
