@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from ingot.api.auth import AuthMiddleware, basic_authenticator, keystone_authenticator, noauth
 from ingot.api.errors import error_response
 from ingot.api.responses import http_exception_handler
-from ingot.proxy import catalog, nodes, ports, resources, root
+from ingot.proxy import catalog, events, nodes, ports, resources, root
 from ingot.proxy.config import ProxyConfig
 from ingot.proxy.context import ProxyContext
 from ingot.proxy.middleware import ProxyMiddleware
@@ -66,6 +66,10 @@ def _routes() -> list[BaseRoute]:
               methods=["GET"]),
         Route("/v1/conductors", catalog.list_conductors, methods=["GET"]),
         Route("/v1/conductors/{hostname}", catalog.show_conductor, methods=["GET"]),
+        Route("/v1/shards", catalog.list_shards, methods=["GET"]),
+        *_collection("/v1/inspection_rules", "rule", resources.list_inspection_rules, None,
+                     resources.create_inspection_rule, resources.inspection_rule_request),
+        Route("/v1/events", events.post_events, methods=["POST"]),
     ]
     for name in root.NOT_ROUTED:
         for path in (f"/v1/{name}", f"/v1/{name}/{{rest:path}}"):

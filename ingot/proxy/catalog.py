@@ -1,7 +1,10 @@
-"""/v1/drivers and /v1/conductors through the proxy: what every site has, merged.
+"""/v1/drivers, /v1/conductors and /v1/shards through the proxy: what every site has,
+merged.
 
 A driver's hosts are the union of the sites' conductors running it; a conductor is
-shown by the first site (in name order) that has one of that hostname.
+shown by the first site (in name order) that has one of that hostname; a shard's count
+is the sum of the sites' counts for that name (a shard name may be used at several
+sites).
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from ingot.proxy.relay import (
     outgoing_headers,
     relay,
     site_error,
+    version,
 )
 from ingot.proxy.sites import Site, SiteFailure, SiteReply
+
+SHARDS_MINOR = 82
 
 
 def _getter(request: Request, path: str) -> Callable[[Site], Awaitable[SiteReply]]:
@@ -120,3 +126,20 @@ async def show_conductor(request: Request) -> Response:
     hostname = request.path_params["hostname"]
     return await _first(request, f"/v1/conductors/{quote(hostname, safe='')}",
                         f"Conductor {hostname}")
+
+
+async def list_shards(request: Request) -> Response:
+    if version(request).minor < SHARDS_MINOR:
+        raise NotFound("The API version does not allow shards.")
+    fan = await _ask_all(request, "/v1/shards")
+    answered = _ok(fan, request)
+    if not answered and fan.results:
+        raise _refused(fan, "Shards")
+    counts: dict[str, int] = {}
+    for _, reply in answered:
+        body = reply.json()
+        for shard in body.get("shards", []) if isinstance(body, dict) else []:
+            name = str(shard.get("name"))
+            counts[name] = counts.get(name, 0) + int(shard.get("count") or 0)
+    return json_response({"shards": [{"name": name, "count": counts[name]}
+                                     for name in sorted(counts)]}, headers=fan.headers())

@@ -14,7 +14,8 @@ from ingot.proxy.versions import VersionBook
 
 # The collections besides nodes and ports whose items the proxy routes by UUID.
 OTHER_PATHS = ("/v1/portgroups", "/v1/chassis", "/v1/volume/connectors",
-               "/v1/volume/targets", "/v1/allocations", "/v1/deploy_templates", "/v1/runbooks")
+               "/v1/volume/targets", "/v1/allocations", "/v1/deploy_templates", "/v1/runbooks",
+               "/v1/inspection_rules")
 
 
 @dataclasses.dataclass(slots=True)

@@ -37,6 +37,7 @@ from ingot.proxy.routing import (
     CHASSIS,
     CONNECTOR,
     DEPLOY_TEMPLATE,
+    INSPECTION_RULE,
     NODE,
     PORT,
     PORTGROUP,
@@ -81,13 +82,18 @@ DEPLOY_TEMPLATES = Collection("deploy_templates", "/v1/deploy_templates", "uuid"
                               ("uuid", "name"), 8, detail_path=False)
 RUNBOOKS = Collection("runbooks", "/v1/runbooks", "uuid", ("uuid", "name"), 8,
                       detail_path=False)
+# Ironic's default fields (ingot's summary adds sensitive).
+INSPECTION_RULES = Collection("inspection_rules", "/v1/inspection_rules", "uuid",
+                              ("uuid", "priority", "phase", "description"), 96,
+                              detail_path=False)
 CONDUCTORS = Collection("conductors", "/v1/conductors", "hostname",
                         ("hostname", "conductor_group", "alive"), 49, detail_path=False)
 
 
 # The kind of item each collection's markers and locator cache are about.
 _KINDS = {kind.path: kind for kind in (NODE, PORT, PORTGROUP, CHASSIS, CONNECTOR, TARGET,
-                                       ALLOCATION, DEPLOY_TEMPLATE, RUNBOOK)}
+                                       ALLOCATION, DEPLOY_TEMPLATE, RUNBOOK,
+                                       INSPECTION_RULE)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

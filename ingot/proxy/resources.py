@@ -1,12 +1,12 @@
-"""Portgroups, chassis, volume connectors/targets, allocations, deploy templates and
-runbooks through the proxy.
+"""Portgroups, chassis, volume connectors/targets, allocations, deploy templates,
+runbooks and inspection rules through the proxy.
 
 Node-owned ones (portgroups, volume connectors and targets) are created at their node's
-site and listed there when a node filter names it; chassis, deploy templates and runbooks
-belong to no node, so a new one goes to the site of the default conductor group (400
-naming the mapped groups when there is none); an allocation goes where its nodes are
-(at_allocation_site). Every list without a node is merged across sites, and an item is
-routed to the site that holds it, found as nodes and ports are.
+site and listed there when a node filter names it; chassis, deploy templates, runbooks
+and inspection rules belong to no node, so a new one goes to the site of the default
+conductor group (400 naming the mapped groups when there is none); an allocation goes
+where its nodes are (at_allocation_site). Every list without a node is merged across
+sites, and an item is routed to the site that holds it, found as nodes and ports are.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ingot.proxy.listing import (
     CHASSIS_LIST,
     CONNECTORS,
     DEPLOY_TEMPLATES,
+    INSPECTION_RULES,
     PORTGROUPS,
     RUNBOOKS,
     TARGETS,
@@ -39,6 +40,7 @@ from ingot.proxy.routing import (
     CHASSIS,
     CONNECTOR,
     DEPLOY_TEMPLATE,
+    INSPECTION_RULE,
     NODE,
     PORTGROUP,
     RUNBOOK,
@@ -190,3 +192,6 @@ deploy_template_request = item_handler(DEPLOY_TEMPLATE, "template")
 list_runbooks = list_handler(RUNBOOKS, RUNBOOK, node_filter=False)
 create_runbook = create_handler(RUNBOOK, at_default_group)
 runbook_request = item_handler(RUNBOOK, "runbook")
+list_inspection_rules = list_handler(INSPECTION_RULES, INSPECTION_RULE, node_filter=False)
+create_inspection_rule = create_handler(INSPECTION_RULE, at_default_group)
+inspection_rule_request = item_handler(INSPECTION_RULE, "rule")

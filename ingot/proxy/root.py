@@ -31,17 +31,15 @@ async def root(request: Request) -> Response:
     })
 
 
-# Resources an Ironic site may have that the proxy does not route (yet); agents talk to
-# their own site's lookup and heartbeat endpoints, never to the hub.
-NOT_ROUTED = ("events", "shards", "inspection_rules", "lookup", "heartbeat",
-              "continue_inspection")
+# Resources of a site the proxy does not route: agents talk to their own site's lookup,
+# heartbeat and inspection endpoints, never to the hub.
+NOT_ROUTED = ("lookup", "heartbeat", "continue_inspection")
 
 
 async def v1(request: Request) -> Response:
     supported = context(request).versions.current()
     assert supported is not None  # the middleware answered 503 otherwise
-    # Shards are counted per site; the proxy does not merge them (yet), so no link; nor
-    # to the resources it does not route.
+    # No links to the resources it does not route.
     return json_response(v1_document(base_url(request), version(request).minor, supported,
                                       agent_endpoints=False, omit=NOT_ROUTED))
 

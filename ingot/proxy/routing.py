@@ -40,6 +40,7 @@ TARGET = Kind("Volume target", "/v1/volume/targets", False)
 ALLOCATION = Kind("Allocation", "/v1/allocations", True)
 DEPLOY_TEMPLATE = Kind("Deploy template", "/v1/deploy_templates", True)
 RUNBOOK = Kind("Runbook", "/v1/runbooks", True)
+INSPECTION_RULE = Kind("Inspection rule", "/v1/inspection_rules", False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -213,10 +213,9 @@ def test_links_point_at_the_proxy(proxy: ProxyServer) -> None:
 
 def test_unrouted_resource_is_an_ironic_shaped_404(proxy: ProxyServer) -> None:
     with proxy.client() as client:
-        response = client.get("/v1/inspection_rules")
+        response = client.get("/v1/lookup")
         assert response.status_code == 404
-        assert fault(response) == \
-            "The ingot proxy does not route the inspection_rules resource."
+        assert fault(response) == "The ingot proxy does not route the lookup resource."
         missing = client.get(f"/v1/nodes/{uuid.uuid4()}")
         assert missing.status_code == 404
         assert "could not be found" in fault(missing)
