@@ -46,7 +46,11 @@ class Database:
                 os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
             kwargs["pool_size"] = pool_size
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            # Pages are walks of a (column, id) index. Incremental sort let PostgreSQL read
+            # every NULL of a unique column from its UNIQUE index (no id order) and sort
+            # them: sort_key=name cost 0.1 ms at 1k nodes, 4.6 ms at 100k (2% unnamed).
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size,
+                          connect_args={"options": "-c enable_incremental_sort=off"})
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite(sqlite_busy_timeout)
