@@ -1,11 +1,12 @@
-"""Nodes that are a real QEMU machine (TCG) under libvirt, one machine shared by three
+"""Nodes that are a real QEMU machine (TCG) under libvirt, one machine shared by four
 deploys, each ending in the deployed OS's first boot, and an inspection:
 
 * an ipmi node through VirtualBMC: power and boot device over IPMI, the machine booting
   ingot's iPXE script from the network (boot device pxe), an NMI over IPMI;
 * redfish nodes with the ipxe boot interface, through sushy-tools' emulator with its
   libvirt driver, booting the agent through iPXE with the boot device set over Redfish:
-  a full deploy, and (last) agent inspection;
+  an agent inspection then a deploy of the same node, and a deploy of a fresh node
+  after it (an operator's usual order: the machine is inspected, then deployed);
 * a redfish node with redfish-virtual-media: the virtual CD an ISO ingot builds for the
   node of its deploy kernel and ramdisk.
 
@@ -17,11 +18,6 @@ port forwarded to its agent. The emulator downloads the ISO from ingot's HTTP ro
 agent writes the image (qcow2, fetched through ingot's HTTP root) and the config drive;
 ingot boots the disk, whose OS prints what it read from its config drive on the serial
 console and powers off.
-
-Known issue: the inspection runs last because a deploy on the machine after an
-inspection (same or fresh node) failed: without fast track "Cannot reach the agent"
-(ConnectError), with fast track "agent has not reported its URL yet". Cause not yet
-found; deploys before it (the Redfish iPXE one included) pass.
 """
 
 from __future__ import annotations
@@ -189,6 +185,13 @@ def _inject_nmi(api: httpx.Client, node: str) -> None:
     assert response.status_code == 204, response.text
 
 
+def _listeners(port: int) -> str:
+    """Who listens on a host port (QEMU's forward to the agent, or something else)."""
+    found = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True,
+                           text=True, timeout=10, check=False)
+    return found.stdout.strip() or "nothing"
+
+
 def _deploy(api: httpx.Client, node: str, domain: Domain, hostname: str, user_data: str,
             bmc_log: Callable[[], str], nmi: bool = False) -> Deployed:
     """Deploy with a config drive and wait for the OS's report of it; the timings."""
@@ -216,7 +219,8 @@ def _deploy(api: httpx.Client, node: str, domain: Domain, hostname: str, user_da
         time.sleep(1)
     assert shown.get("provision_state") == "active", \
         f"{shown.get('provision_state')}: {shown.get('last_error')}\n" \
-        f"{domain.serial(since)[-4000:]}\n{bmc_log()[-3000:]}"
+        f"{domain.serial(since)[-4000:]}\n{bmc_log()[-3000:]}\n" \
+        f"listening on the agent's forwarded port: {_listeners(domain.agent_port)}"
     active = time.monotonic()
     assert powered is not None and heartbeat is not None, "active without the agent"
     assert shown["power_state"] == "power on"
@@ -308,11 +312,56 @@ def test_virtual_media_deploy_ends_in_the_deployed_os(
         _undeploy_and_delete(api, node, domain)
 
 
+def test_redfish_inspection_then_deploy_of_the_same_node(
+        ingot: IngotServer, bmc: RedfishEmulator, domain: Domain, origin: HttpRootServer,
+        ports: dict[str, int]) -> None:
+    """Agent inspection boots the agent through iPXE, the boot device set over Redfish;
+    the inspected node is then deployed to its OS's first boot (a new agent boot)."""
+    with ingot.client() as api:
+        node = _enroll(api, domain, {
+            "driver": "redfish", "boot_interface": "ipxe",
+            "driver_info": {
+                "redfish_address": bmc.url,
+                "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
+                "redfish_username": USERNAME, "redfish_password": PASSWORD,
+                **_agent_files(origin, ports)},
+            "instance_info": _image(origin)}, provide=False)
+        since = len(domain.serial())
+        started = time.monotonic()
+        shown = _move(api, node, "inspect", "manageable", timeout=DEPLOY_TIMEOUT)
+        inspected = time.monotonic() - started
+        assert shown["inspect_interface"] == "agent"
+        properties = shown["properties"]
+        assert properties["cpu_arch"] == "x86_64" and properties["cpus"] == 1
+        assert 900 <= properties["memory_mb"] <= 1024
+        assert "Posting the inventory" in domain.serial(since)
+        # No CD, and the disk held the last deploy's OS: the agent came from the network.
+        system = bmc.system(domain.uuid)
+        assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
+        assert bmc.get(f"{system['VirtualMedia']['@odata.id']}/Cd").json()["Inserted"] \
+            is False
+        # Inspection over, the agent's boot ends, its iPXE config with it.
+        assert shown["power_state"] == "power off" and not domain.active()
+        assert not (ingot.workdir / "state" / "httpboot" / node).exists()
+        print(f"\nredfish, iPXE: inspection {inspected:.0f} s from its request")
+
+        _move(api, node, "provide", "available")
+        deployed = _deploy(api, node, domain, "ingot-inspected-host", "hello-after-inspection",
+                           bmc_log=bmc.log)
+        assert domain.device_boot_order()[0] == "hd"
+        print(f"\nredfish, iPXE after inspection: power-on to first heartbeat "
+              f"{deployed.power_on_to_heartbeat:.0f} s, active "
+              f"{deployed.power_on_to_active:.0f} s, OS report "
+              f"{deployed.power_on_to_os:.0f} s")
+        _undeploy_and_delete(api, node, domain)
+    assert PASSWORD not in ingot.log()
+
+
 def test_redfish_ipxe_deploy_ends_in_the_deployed_os(
         ingot: IngotServer, bmc: RedfishEmulator, domain: Domain, origin: HttpRootServer,
         ports: dict[str, int]) -> None:
-    """The agent booted through iPXE, the boot device set over Redfish; no inspection
-    ran on the machine before it (see the module's known issue)."""
+    """The agent booted through iPXE, the boot device set over Redfish, on a fresh node
+    of the machine the last test inspected and deployed."""
     with ingot.client() as api:
         node = _enroll(api, domain, {
             "driver": "redfish", "boot_interface": "ipxe",
@@ -345,37 +394,3 @@ def test_redfish_ipxe_deploy_ends_in_the_deployed_os(
               f"{deployed.power_on_to_active:.0f} s, OS report "
               f"{deployed.power_on_to_os:.0f} s")
         _undeploy_and_delete(api, node, domain)
-
-
-def test_redfish_inspection_through_ipxe(
-        ingot: IngotServer, bmc: RedfishEmulator, domain: Domain, origin: HttpRootServer,
-        ports: dict[str, int]) -> None:
-    """Agent inspection boots the agent through iPXE, the boot device set over Redfish."""
-    with ingot.client() as api:
-        node = _enroll(api, domain, {
-            "driver": "redfish", "boot_interface": "ipxe",
-            "driver_info": {
-                "redfish_address": bmc.url,
-                "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
-                "redfish_username": USERNAME, "redfish_password": PASSWORD,
-                **_agent_files(origin, ports)},
-            "instance_info": _image(origin)}, provide=False)
-        since = len(domain.serial())
-        started = time.monotonic()
-        shown = _move(api, node, "inspect", "manageable", timeout=DEPLOY_TIMEOUT)
-        inspected = time.monotonic() - started
-        assert shown["inspect_interface"] == "agent"
-        properties = shown["properties"]
-        assert properties["cpu_arch"] == "x86_64" and properties["cpus"] == 1
-        assert 900 <= properties["memory_mb"] <= 1024
-        assert "Posting the inventory" in domain.serial(since)
-        # No CD, and the disk held the last deploy's OS: the agent came from the network.
-        system = bmc.system(domain.uuid)
-        assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
-        assert bmc.get(f"{system['VirtualMedia']['@odata.id']}/Cd").json()["Inserted"] \
-            is False
-        # Inspection over, the agent's boot ends.
-        assert shown["power_state"] == "power off" and not domain.active()
-        print(f"\nredfish, iPXE: inspection {inspected:.0f} s from its request")
-        assert api.delete(f"/v1/nodes/{node}").status_code == 204
-    assert PASSWORD not in ingot.log()

@@ -171,6 +171,7 @@ class Domain:
                  boot_url: str, disk_mib: int = 5 * 1024):
         self.uri = uri
         self.mac = mac
+        self.agent_port = agent_port  # the host's end of the forward
         self.name = f"{DOMAIN_PREFIX}{uuid.uuid4().hex[:12]}"
         self.disk = workdir / f"{self.name}.img"
         self.serial_path = workdir / f"{self.name}.serial"
