@@ -5,9 +5,12 @@ Powering on starts QEMU with user-mode networking whose boot file is this conduc
 ``boot.ipxe``, from the network or from the disk file as the boot device says; powering
 off stops it. Non-persistent network boot lasts one boot (``-boot once=n``): when the
 machine reboots itself, as the agent does on ``standby.run_image``, it starts from its
-disk. An optional second disk and second NIC (driver_info vm_disk2, vm_nic2_mac) make
-room for root device hints and inspection. From inside the machine the host's loopback
-is 10.0.2.2, so set [deploy] http_url and [conductor] api_url to that address
+disk. UEFI machines (OVMF, which ignores -boot) get the order as per-device bootindex
+instead, the boot device first: a network boot from inside once the node boots locally
+reaches iPXE, whose script exits to the firmware, which then starts the disk. An
+optional second disk and second NIC (driver_info vm_disk2, vm_nic2_mac) make room for
+root device hints and inspection. From inside the machine the host's loopback is
+10.0.2.2, so set [deploy] http_url and [conductor] api_url to that address
 (docs/ipxe.md). The other way, a port of the host's loopback is forwarded to the
 agent's (ipa-advertise-host/-port).
 """
@@ -121,6 +124,14 @@ def _boot(boot_device: str, persistent: bool) -> str:
     return "n" if persistent else "once=n,order=c"
 
 
+def _uefi_boot_order(boot_device: str, second_disk: bool) -> dict[str, int]:
+    """bootindex of the boot NIC (n0) and the disks (d0, d2): the boot device first.
+    Every disk is listed, since OVMF drops the boot options the order does not name."""
+    disks = ["d0", "d2"] if second_disk else ["d0"]
+    devices = ["n0", *disks] if boot_device == "pxe" else [*disks, "n0"]
+    return {device: index for index, device in enumerate(devices)}
+
+
 def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
               settings: DriverSettings, persistent: bool = False) -> list[str]:
     disk = disk_path(node, settings)
@@ -138,16 +149,26 @@ def qemu_argv(node: Node, mac: str, boot_device: str, directory: pathlib.Path,
             "-chardev", f"file,id=serial0,append=on,"
                         f"path={_option(str(directory / (node.uuid + '.serial')))}",
             "-serial", "chardev:serial0", "-monitor", "none",
-            "-netdev", netdev,
-            "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
-            "-drive", f"file={_option(str(disk))},format=raw,if=virtio",
-            "-boot", _boot(boot_device, persistent)]
+            "-netdev", netdev]
     second = _second_disk(node, settings)
+    order = _uefi_boot_order(boot_device, second is not None)
+    if uefi:
+        # OVMF ignores -boot (SeaBIOS reads it from CMOS) and boots by its own variables,
+        # where a deployed disk's ESP comes before the NIC: the boot order goes to it as
+        # bootindex instead, which it applies on every start.
+        argv += ["-device", f"virtio-net-pci,netdev=n0,mac={mac},bootindex={order['n0']}",
+                 "-drive", f"file={_option(str(disk))},format=raw,if=none,id=d0",
+                 "-device", f"virtio-blk-pci,drive=d0,bootindex={order['d0']}"]
+    else:
+        argv += ["-device", f"virtio-net-pci,netdev=n0,mac={mac}",
+                 "-drive", f"file={_option(str(disk))},format=raw,if=virtio",
+                 "-boot", _boot(boot_device, persistent)]
     if second is not None:
         serial = _disk2_serial(node)
         argv += ["-drive", f"file={_option(str(second[0]))},format=raw,if=none,id=d2",
                  "-device", "virtio-blk-pci,drive=d2" + (f",serial={serial}" if serial
-                                                        else "")]
+                                                        else "")
+                 + (f",bootindex={order['d2']}" if uefi else "")]
     nic2 = _nic2_mac(node)
     if nic2 is not None:
         # Its own user network, without a boot file: a NIC to discover, not to boot.

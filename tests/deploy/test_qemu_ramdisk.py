@@ -13,7 +13,8 @@ boots again and erases the disk's metadata) are `ingot demo --qemu`'s
 (tests/deploy/test_demo_qemu.py). The UEFI machine (q35, OVMF, iPXE's EFI driver from
 ipxe-qemu) has two disks; its root device hint (the second disk's serial) overrides the
 agent's default (the smallest), and it gets a raw GPT image whose EFI system partition
-holds a standalone GRUB; the other disk stays blank.
+holds a standalone GRUB; the other disk stays blank. Its undeploy with cleaning network
+boots the ramdisk again past that EFI system partition and erases the disk's metadata.
 
 The ramdisk build, the origin serving it and the ingot are those of tests/deploy/qemu.py,
 shared with test_qemu_partition.py.
@@ -30,6 +31,7 @@ import pytest
 
 from ingot.demo.os_image import OS_MARKER
 from ingot.ramdisk import build
+from tests.deploy.nodes import wait_for
 from tests.deploy.qemu import (
     DEPLOY_TIMEOUT,
     agent_node,
@@ -112,3 +114,22 @@ def test_uefi_two_disks_hinted_raw_gpt_image(
     assert written_start[1 << 20:] == data[1 << 20:]  # the EFI system partition as sent
     with open(first, "rb") as untouched:
         assert untouched.read(1 << 20) == bytes(1 << 20)
+
+    # Undeploy with cleaning: the machine must network boot the ramdisk again although
+    # its disk now holds an EFI system partition, which OVMF would otherwise start first.
+    with qemu_ingot.client() as api:
+        patched = api.patch(f"/v1/nodes/{node}", json=[
+            {"op": "replace", "path": "/automated_clean", "value": True}])
+        assert patched.status_code == 200, patched.text
+        started = time.monotonic()
+        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
+        assert response.status_code == 202, response.text
+        shown = wait_for(api, node, ("available", "clean failed", "error"),
+                         timeout=DEPLOY_TIMEOUT)
+        log = serial(qemu_ingot, node)
+        assert shown["provision_state"] == "available", \
+            f"{shown['last_error']}\n{log[-4000:]}"
+    print(f"undeploy with cleaning: {time.monotonic() - started:.0f} s")
+    assert log.count("ingot-ramdisk: started") == 2, log[-4000:]  # deploy, then clean
+    with open(second, "rb") as wiped:
+        assert wiped.read(1 << 20) == bytes(1 << 20)  # no boot code, no GPT header

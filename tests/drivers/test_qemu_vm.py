@@ -74,6 +74,32 @@ def test_second_disk_and_nic(tmp_path: pathlib.Path) -> None:
     assert "virtio-net-pci,netdev=n1,mac=52:54:00:aa:bb:cc" in _option(argv, "-device")
 
 
+@pytest.mark.parametrize(("device", "persistent", "nic", "disk", "disk2"), [
+    ("pxe", False, 0, 1, 2), ("pxe", True, 0, 1, 2), ("disk", False, 2, 0, 1)],
+    ids=["pxe-once", "pxe-always", "disk"])
+def test_uefi_boot_order_as_bootindex(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+                                      device: str, persistent: bool, nic: int, disk: int,
+                                      disk2: int) -> None:
+    # OVMF ignores -boot and would start a deployed ESP before the NIC: bootindex rules.
+    monkeypatch.setattr(qemu_vm, "OVMF_VARS", tmp_path / "vars.fd")
+    (tmp_path / "vars.fd").write_bytes(b"")
+    settings = DriverSettings(local_vm=LocalVmSettings(disk_paths=(tmp_path,)))
+    node = dataclasses.replace(
+        _node({}, vm_disk=str(tmp_path / "a.img"), vm_disk2=str(tmp_path / "b.img"),
+              vm_nic2_mac="52:54:00:aa:bb:cc"),
+        properties={"capabilities": "boot_mode:uefi"})
+    argv = qemu_argv(node, "52:54:00:00:00:01", device, tmp_path, settings,
+                     persistent=persistent)
+    assert _option(argv, "-boot") == []
+    assert _option(argv, "-drive")[:2] == [f"file={tmp_path}/a.img,format=raw,if=none,id=d0",
+                                           f"file={tmp_path}/b.img,format=raw,if=none,id=d2"]
+    assert _option(argv, "-device") == [
+        f"virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,bootindex={nic}",
+        f"virtio-blk-pci,drive=d0,bootindex={disk}",
+        f"virtio-blk-pci,drive=d2,bootindex={disk2}",
+        "virtio-net-pci,netdev=n1,mac=52:54:00:aa:bb:cc"]  # not a boot NIC
+
+
 @pytest.mark.parametrize(("info", "field"), [
     ({"vm_disk2": "relative.img"}, "vm_disk2"),
     ({"vm_disk2": "/elsewhere/b.img"}, "vm_disk2"),
