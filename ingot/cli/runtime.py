@@ -118,7 +118,7 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
 
             chores.append(functools.partial(local_vm.fail_orphaned_agents, services))
         service = ConductorService(db, ConductorSettings.from_conf(conf), services,
-                                   housekeeping=chores)
+                                   housekeeping=chores, with_api=api)
     servers: list[tuple[uvicorn.Server, socket.socket]] = []
     if api:
         app = create_app(

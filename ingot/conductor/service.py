@@ -38,16 +38,18 @@ _LISTENING_POLL_INTERVAL = 30.0
 
 class ConductorService:
     def __init__(self, db: Database, settings: ConductorSettings, services: Services,
-                 housekeeping: Sequence[Callable[[], object]] = ()):
+                 housekeeping: Sequence[Callable[[], object]] = (),
+                 with_api: bool = False):
         """housekeeping: blocking chores run with the periodic checks (image cache
-        expiry, for instance), in a thread."""
+        expiry, for instance), in a thread. with_api: the process serves the API too
+        (its write batches then commit off the loop on PostgreSQL)."""
         self.db = db
         self.settings = settings
         self.services = services
         self.housekeeping = tuple(housekeeping)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.workers)
-        self._batch = WriteBatch(db)
+        self._batch = WriteBatch(db, in_thread=with_api and not db.is_sqlite)
         self._claiming: asyncio.Future[Any] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []

@@ -1,15 +1,16 @@
-"""The node writes of a conductor's tasks, committed together; on PostgreSQL in a
-thread, one batch in flight while the next accumulates.
+"""The node writes of a conductor's tasks, committed together; where the API shares the
+process, on PostgreSQL, in a thread, one batch in flight while the next accumulates.
 
 A hundred tasks each moving a node along costs a hundred commits (a WAL flush each on
 PostgreSQL) when every write is its own transaction; here the writes made during one
-pass of the event loop are one transaction at its end. On PostgreSQL the commit runs
-in a thread of its own: the loop serves API requests and runs other tasks meanwhile
-instead of waiting for the server (a third of a deploy's loop time did), and what is
-written meanwhile is the next batch, sent once the one in flight has landed, so a
-node's writes land in the order they were made. SQLite commits on the loop: a write
-there is a call into the library with no server to wait for, and a commit thread
-would only add hand-offs and queue for the write lock beside the API's requests. What a kill can
+pass of the event loop are one transaction at its end. In `ingot serve` on PostgreSQL
+the commit runs in a thread of its own: the loop serves API requests meanwhile instead
+of waiting for the server (a third of a deploy's loop time did), and what is written
+meanwhile is the next batch, sent once the one in flight has landed, so a node's
+writes land in the order they were made. The thread costs CPU (hand-offs, smaller
+batches): a conductor process without the API has no requests to serve meanwhile and
+used twice the CPU with it, and SQLite has no server to wait for, so both commit on
+the loop. What a kill can
 lose is the batch in flight and the one accumulating, and only writes of nodes the
 dead conductor still holds: its reservations stay until recovery moves those nodes
 on, as for a kill just before the commit.
@@ -51,9 +52,8 @@ class _InFlight:
 
 
 class WriteBatch:
-    def __init__(self, db: Database, *, in_thread: bool | None = None):
-        """in_thread: commit in a thread with one batch in flight; by default on
-        PostgreSQL only."""
+    def __init__(self, db: Database, *, in_thread: bool = False):
+        """in_thread: commit in a thread, one batch in flight."""
         self.db = db
         self._pending: dict[int, _Pending] = {}
         self._scheduled = False
@@ -62,7 +62,7 @@ class WriteBatch:
         # queued for the loop's default executor.
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="write-batch") \
-            if (not db.is_sqlite if in_thread is None else in_thread) else None
+            if in_thread else None
 
     def update(self, node_id: int, host: str, values: Mapping[str, Any],
                done: Callable[[Outcome], None]) -> None:

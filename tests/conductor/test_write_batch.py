@@ -2,7 +2,7 @@
 one event-loop tick are one transaction, every one of them lands as it would have alone,
 a node taken away fails only its own task, and a batch that fails is retried write by
 write, so that only the write that fails alone fails its task. With a batch in flight
-(PostgreSQL's commit thread, here on both backends), what is written meanwhile lands
+(ingot serve's commit thread on PostgreSQL, here on both backends), what is written meanwhile lands
 after it in order, and a write that failed in flight fails its node's later writes."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _commits(db: Database) -> list[int]:
 
 
 def _tasks(db: Database, count: int, state: str = states.DEPLOYING, *,
-           in_thread: bool | None = None) -> list[NodeTask]:
+           in_thread: bool = False) -> list[NodeTask]:
     settings = ConductorSettings(host=HOST, group="", groups=("",),
                                  hardware_types=("fake-hardware",))
     services = Services(DriverSettings(), db)
@@ -184,7 +184,7 @@ class _HeldCommit:
 
 
 def test_writes_made_while_a_batch_commits_land_after_it_in_order(db: Database) -> None:
-    tasks = _tasks(db, 3, in_thread=True)  # as on PostgreSQL, on both
+    tasks = _tasks(db, 3, in_thread=True)  # as ingot serve on PostgreSQL, on both
     held = _HeldCommit(db)
     commits = _commits(db)
 
