@@ -61,6 +61,7 @@ def start(run_dir: pathlib.Path, node_uuid: str, argv: Sequence[str], *,
         offset = log.tell()
         process = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, env={**os.environ, **(env or {})})
+    _wait_for_exec(process.pid)
     pid_file = _pid_file(run_dir, node_uuid)
     pid_file.write_text(str(process.pid))
     if on_exit is not None:
@@ -69,6 +70,22 @@ def start(run_dir: pathlib.Path, node_uuid: str, argv: Sequence[str], *,
         threading.Thread(target=_watch, args=(process, pid_file, log_path, offset, on_exit),
                          name=f"watch-{node_uuid}", daemon=True).start()
     return process.pid
+
+
+def _wait_for_exec(pid: int, timeout: float = 5.0) -> None:
+    """Popen returns once exec has begun, but the kernel sets the new program's
+    arguments a moment later: until then /proc/<pid>/cmdline is empty and running_pid
+    takes the node for off (a power state read right after power on recorded "power
+    off" for a machine that ran)."""
+    proc = pathlib.Path(f"/proc/{pid}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if (proc / "cmdline").read_bytes() or "State:\tZ" in (proc / "status").read_text():
+                return
+        except OSError:
+            return  # gone already: running_pid will say so
+        time.sleep(0.001)
 
 
 def _watch(process: subprocess.Popen[bytes], pid_file: pathlib.Path, log_path: pathlib.Path,
