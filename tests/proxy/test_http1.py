@@ -84,3 +84,40 @@ def test_a_post_is_not_sent_twice() -> None:
         assert len(seen) == 2 and len(connections) == 1
 
     asyncio.run(run())
+
+
+def test_informational_close_delimited_and_broken_answers() -> None:
+    """A 1xx before the answer is skipped; an answer without length ends at the close
+    (and its connection is not reused); a body cut short or a status line that is not
+    HTTP fails the exchange."""
+    async def run() -> None:
+        seen: list[bytes] = []
+        connections: list[int] = []
+        server = await _scripted([
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
+        ], seen, connections)
+        pool = http1.Pool(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", None)
+        broken = await _scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"],
+                                 [], [])
+        garbage = await _scripted([b"SMTP ready\r\n\r\n"], [], [])
+        try:
+            first = await pool.request("GET", "/a", [])
+            assert (first.status, first.content) == (200, b"abc")
+            second = await pool.request("GET", "/b", [])
+            assert (second.status, second.content) == (200, b"until the end")
+            assert len(connections) == 1 and not pool._idle
+            for other, message in ((broken, "broke off"), (garbage, "status line")):
+                port = other.sockets[0].getsockname()[1]
+                try:
+                    await http1.Pool(f"http://127.0.0.1:{port}", None).request("GET", "/", [])
+                except http1.ConnectionFailed as exc:
+                    assert message in str(exc)
+                else:
+                    raise AssertionError(f"answered: {message}")
+        finally:
+            pool.close()
+            for each in (server, broken, garbage):
+                each.close()
+
+    asyncio.run(run())
