@@ -41,6 +41,7 @@ from ingot.api import (
 from ingot.api.auth import AuthMiddleware
 from ingot.api.conductor_directory import ConductorDirectory
 from ingot.api.context import ApiContext, ApiSettings
+from ingot.api.dispatch import PrefixRouter
 from ingot.api.errors import error_response
 from ingot.api.middleware import OPENAPI_PATH, ApiMiddleware
 from ingot.api.responses import http_exception_handler
@@ -242,11 +243,10 @@ def create_app(db: Database, settings: ApiSettings,
                     await result
 
     app = Starlette(
-        routes=[*_routes(), *dashboard.routes(authenticate)],
         middleware=[Middleware(ApiMiddleware), Middleware(AuthMiddleware,
                                                           authenticate=authenticate)],
         exception_handlers={HTTPException: http_exception_handler},
-        lifespan=lifespan,
     )
+    app.router = PrefixRouter([*_routes(), *dashboard.routes(authenticate)], lifespan=lifespan)
     app.state.ctx = ctx
     return app
