@@ -7,9 +7,9 @@ its cost shows up directly in the node GET rate.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +25,15 @@ _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 def request_id_of(scope: Scope) -> str:
     """The caller's X-OpenStack-Request-Id if well formed (proxies forward it), or new."""
     incoming = header(scope, b"x-openstack-request-id")
-    return incoming if incoming and _REQUEST_ID.match(incoming) else f"req-{uuid.uuid4()}"
+    return incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
+
+
+def new_request_id() -> str:
+    """req- and a random (version 4) UUID, as Ironic's; written from the random bytes
+    directly, at a third of uuid.uuid4()'s cost, which every request pays."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"req-{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -33,6 +41,10 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+# The supported range, on every response.
+_RANGE_HEADERS = microversion.INGOT.headers()
 
 
 class ApiMiddleware:
@@ -47,7 +59,7 @@ class ApiMiddleware:
         request_id = request_id_of(scope)
         common = [(b"x-openstack-request-id", request_id.encode()),
                   (b"openstack-request-id", request_id.encode()),
-                  *microversion.INGOT.headers()]
+                  *_RANGE_HEADERS]
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status_seen = 0
