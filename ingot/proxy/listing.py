@@ -9,11 +9,14 @@ left out and named in a header, or fails the listing when partial_listings is of
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import operator
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import msgspec
 import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -21,7 +24,7 @@ from starlette.responses import Response
 
 from ingot.api import validation
 from ingot.api.errors import BadRequest, ServiceUnavailable
-from ingot.proxy import continuation, merge
+from ingot.proxy import continuation, merge, splice
 from ingot.proxy.context import ProxyContext, context
 from ingot.proxy.continuation import Cursors
 from ingot.proxy.fanout import fan_out
@@ -194,6 +197,12 @@ class _ClientError(Exception):
 
 async def _fetch(site: Site, request: Request, plan: SitePlan, query: Query, limit: int,
                  marker: str | None, base: str) -> dict[str, Any]:
+    return _parse(site, await _get(site, request, plan, query, limit, marker, base))
+
+
+async def _get(site: Site, request: Request, plan: SitePlan, query: Query, limit: int,
+               marker: str | None, base: str) -> bytes:
+    """The site's listing answer, its items' links pointing at the proxy."""
     params = list(query.filters) + [(k, v) for k, v in query.given if k != "fields"]
     params += plan.extra
     if plan.fields is not None:
@@ -207,9 +216,13 @@ async def _fetch(site: Site, request: Request, plan: SitePlan, query: Query, lim
         raise SiteFailure(site.name, f"answered {reply.status}", unreachable=False)
     if reply.status != 200:
         raise _ClientError(reply)
+    # The site's own next link is not passed on: only the items' links matter.
+    return site.public_json(reply.content, base, keys=(b'"href',))
+
+
+def _parse(site: Site, content: bytes) -> dict[str, Any]:
     try:
-        # The site's own next link is not passed on: only the items' links matter.
-        body = orjson.loads(site.public_json(reply.content, base, keys=(b'"href',)))
+        body = orjson.loads(content)
     except orjson.JSONDecodeError:
         raise SiteFailure(site.name, "answered a listing that is not JSON",
                           unreachable=False) from None
@@ -233,6 +246,10 @@ class Listing:
         self.base = base_url(request)
         self.kind = _KINDS.get(collection.path)
         self._seen: list[tuple[Site, list[dict[str, Any]]]] = []
+        # Items passed on as the sites sent them are spliced, not parsed and rewritten.
+        self.splicing = self.kind is not None and query.sort_key is None \
+            and not self.plan.strip and self.plan.project is None
+        self._raw: dict[str, list[msgspec.Raw]] = {}  # site -> its items' JSON
         # What identifies "the same listing" for RecentPages.
         self.identity = "|".join([path, query.sort, urlencode(sorted(query.filters)),
                                   ",".join(query.fields or ())])
@@ -242,9 +259,12 @@ class Listing:
         if not isinstance(items, list):
             raise SiteFailure(site.name, f"answered without {self.collection.key}",
                               unreachable=False)
+        return self._seen_items(site, items), bool(body.get("next")) and bool(items)
+
+    def _seen_items(self, site: Site, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.kind is not None:
             self._seen.append((site, items))
-        return items, bool(body.get("next")) and bool(items)
+        return items
 
     async def _remember_seen(self) -> None:
         """Fill the locator from every item the sites sent: run after the answer is
@@ -261,14 +281,20 @@ class Listing:
         after = cursors.after.get(site.name)
         if after is not None or boundary is None:
             try:
-                body = await _fetch(site, self.request, self.plan, self.query,
-                                    self.query.limit, after, self.base)
+                content = await _get(site, self.request, self.plan, self.query,
+                                     self.query.limit, after, self.base)
             except _ClientError as exc:
                 if not (exc.reply.status == 404 and after and boundary):
                     raise
                 # The site's marker item was deleted since: place the site by value.
                 return await self._scan(site, boundary)
-            items, more = self._items(site, body)
+            parts = splice.split(content, self.collection.key) if self.splicing else None
+            if parts is not None:
+                self._raw[site.name] = parts.raw
+                items = self._seen_items(site, parts.items)
+                more = parts.more and bool(items)
+            else:
+                items, more = self._items(site, _parse(site, content))
             return merge.SitePage(site.name, site.rank, items, more, after)
         return await self._scan(site, boundary)
 
@@ -387,11 +413,32 @@ class Listing:
             following = self._following(cursors, merged)
             last = str(merged.items[-1][1][self.collection.marker_field]).lower()
             ctx.pages.remember(self.identity, last, following)
-        body: dict[str, Any] = {self.collection.key: self._finish(merged.items)}
-        if merged.more:
-            body["next"] = self._next_link(following)
         background = BackgroundTask(self._remember_seen) if self._seen else None
+        next_link = self._next_link(following) if merged.more else None
+        if self._raw:
+            return Response(self._spliced(pages, merged, next_link), headers=fan.headers(),
+                            media_type="application/json", background=background)
+        body: dict[str, Any] = {self.collection.key: self._finish(merged.items)}
+        if next_link is not None:
+            body["next"] = next_link
         return json_response(body, headers=fan.headers(), background=background)
+
+    def _spliced(self, pages: list[merge.SitePage], merged: merge.Merged,
+                 next_link: str | None) -> bytes:
+        """The merged answer from the items' JSON as the sites sent it (a site whose
+        answer was parsed instead has its items written out)."""
+        # Concatenated: each site's items taken are the first of its page.
+        taken = collections.Counter(map(operator.itemgetter(0), merged.items))
+        chunks = []
+        for page in pages:
+            count = taken[page.site]
+            if not count:
+                continue
+            raw = self._raw.get(page.site)
+            chunks.append(b",".join(raw[:count]) if raw is not None
+                          else orjson.dumps(page.items[:count])[1:-1])
+        return splice.join(self.collection.key, chunks,
+                           None if next_link is None else orjson.dumps(next_link))
 
     def _token_boundary(self, cursors: Cursors) -> Boundary | None:
         if self.query.sort_key is None or cursors.boundary is None:
