@@ -429,15 +429,15 @@ class Listing:
         answer was parsed instead has its items written out)."""
         # Concatenated: each site's items taken are the first of its page.
         taken = collections.Counter(map(operator.itemgetter(0), merged.items))
-        chunks = []
+        items: list[bytes | msgspec.Raw] = []
         for page in pages:
             count = taken[page.site]
-            if not count:
-                continue
             raw = self._raw.get(page.site)
-            chunks.append(b",".join(raw[:count]) if raw is not None
-                          else orjson.dumps(page.items[:count])[1:-1])
-        return splice.join(self.collection.key, chunks,
+            if raw is not None:
+                items += raw[:count]
+            else:
+                items += map(orjson.dumps, page.items[:count])
+        return splice.join(self.collection.key, items,
                            None if next_link is None else orjson.dumps(next_link))
 
     def _token_boundary(self, cursors: Cursors) -> Boundary | None:

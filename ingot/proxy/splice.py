@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 import msgspec
@@ -55,8 +56,15 @@ def split(content: bytes, key: str) -> Split | None:
     return Split(items, getattr(raw_page, key), bool(raw_page.next))
 
 
-def join(key: str, chunks: list[bytes], next_link: bytes | None) -> bytes:
-    """The merged answer: ``chunks`` are runs of items, each a comma-separated run of
-    JSON objects; ``next_link`` the JSON of the next link, if any."""
-    tail = b',"next":' + next_link + b"}" if next_link is not None else b"}"
-    return b'{"' + key.encode() + b'":[' + b",".join(chunks) + b"]" + tail
+def join(key: str, items: Sequence[bytes | msgspec.Raw], next_link: bytes | None) -> bytes:
+    """The merged answer around the items' JSON; ``next_link`` the JSON of the next
+    link, if any. The answer is written in one copy: the framing goes onto the first
+    and last items, not around the joined items."""
+    head = b'{"' + key.encode() + b'":['
+    tail = b'],"next":' + next_link + b"}" if next_link is not None else b"]}"
+    if not items:
+        return head + tail
+    parts = list(items)
+    parts[0] = head + parts[0]
+    parts[-1] = bytes(parts[-1]) + tail
+    return b",".join(parts)

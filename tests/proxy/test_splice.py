@@ -45,9 +45,9 @@ def test_split_means_what_the_full_parse_gives(dumps: bool) -> None:
     assert parts.items == [{"uuid": UUIDS[0], "name": items[0]["name"]}, {"uuid": UUIDS[1]}]
     assert parts.more
     assert orjson.loads(b"[" + b",".join(parts.raw) + b"]") == items
-    joined = splice.join("nodes", [b",".join(parts.raw[:1]), b",".join(parts.raw[1:])],
-                         orjson.dumps("http://proxy/next"))
+    joined = splice.join("nodes", parts.raw, orjson.dumps("http://proxy/next"))
     assert orjson.loads(joined) == {"nodes": items, "next": "http://proxy/next"}
+    assert orjson.loads(splice.join("nodes", parts.raw[1:], None)) == {"nodes": items[1:]}
     assert orjson.loads(splice.join("nodes", [], None)) == {"nodes": []}
 
 
