@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -343,25 +344,58 @@ def update(conn: sa.Connection, node_id: int, values: Mapping[str, Any],
     An expected value of None means the column must be NULL; a tuple means any of
     its values.
     """
-    clauses = [nodes.c.id == node_id]
-    for name, value in expected.items():
-        column = nodes.c[name]
-        if value is None:
-            clauses.append(column.is_(None))
-        elif isinstance(value, tuple):
-            clauses.append(column.in_(value))
-        else:
-            clauses.append(column == value)
-    values = {"updated_at": utcnow(), **values, "revision": nodes.c.revision + 1}
     # A node that forgets its instance forgets the allocation that stood for it, as
     # Ironic's does (undeploy, or instance_uuid removed by a PATCH).
     unlinks = "instance_uuid" in values and values["instance_uuid"] is None
+    params: dict[str, Any] = {"node_id": node_id, "v_updated_at": utcnow()}
+    params.update(("v_" + name, value) for name, value in values.items())
     if unlinks:
-        values["allocation_uuid"] = None
-    result = conn.execute(sa.update(nodes).where(*clauses).values(**values))
+        params["v_allocation_uuid"] = None
+    shape = []
+    for name, value in expected.items():
+        if value is None:
+            shape.append((name, _IS_NULL))
+        elif isinstance(value, tuple):
+            shape.append((name, _IS_IN))
+            params["e_" + name] = list(value)
+        else:
+            shape.append((name, _IS))
+            params["e_" + name] = value
+    names = tuple(name[2:] for name in params if name.startswith("v_"))
+    statement = _update_statement(names, tuple(shape))
+    expressions = {name: value for name, value in values.items()
+                   if isinstance(value, sa.ClauseElement)}
+    if expressions:  # a SQL expression as a value: in the statement, not a bind
+        statement = statement.values(expressions)
+    result = conn.execute(statement, params)
     if result.rowcount == 1 and unlinks:
         conn.execute(sa.delete(allocations).where(allocations.c.node_id == node_id))
     return result.rowcount == 1
+
+
+_IS_NULL, _IS_IN, _IS = "null", "in", "equal"
+
+
+@functools.lru_cache(maxsize=512)
+def _update_statement(names: tuple[str, ...],
+                      shape: tuple[tuple[str, str], ...]) -> sa.Update:
+    """The UPDATE of update() for these columns and expectations, built once: building
+    and cache-keying a fresh statement was two thirds of a conductor write's CPU. Its
+    binds are typed as the columns, as SQLAlchemy types a literal value."""
+    clauses = [nodes.c.id == sa.bindparam("node_id", type_=nodes.c.id.type)]
+    for name, kind in shape:
+        column = nodes.c[name]
+        if kind == _IS_NULL:
+            clauses.append(column.is_(None))
+        elif kind == _IS_IN:
+            clauses.append(column.in_(sa.bindparam("e_" + name, type_=column.type,
+                                                   expanding=True)))
+        else:
+            clauses.append(column == sa.bindparam("e_" + name, type_=column.type))
+    columns: dict[str, Any] = {name: sa.bindparam("v_" + name, type_=nodes.c[name].type)
+                               for name in names}
+    columns["revision"] = nodes.c.revision + 1
+    return sa.update(nodes).where(*clauses).values(columns)
 
 
 def update_held(conn: sa.Connection, writes: Sequence[tuple[int, str, Mapping[str, Any]]]
