@@ -38,8 +38,11 @@ _EXACT = frozenset({"key", "sig", "pass", "credentials"})
 _URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^\s/?#@]*@")
 _BARE_USERINFO = re.compile(r"^[^\s:/@]+:[^\s/@]*@(?=\S)")
 # name=value (query strings, log text) or 'name': 'value' / "name"="value" (reprs, JSON).
+# A name starts where no name character precedes it: the same matches (a name runs to
+# the end of its word either way), without a failed attempt from every letter of each
+# word, which made a log line's redaction eight times slower.
 _ASSIGNMENT = re.compile(
-    r"""(?P<name>[A-Za-z0-9_.-]+)(?P<mid>['"]?\s*(?:=|(?<=['"]):|['"]?\s*:(?=\s*['"]))\s*)"""
+    r"""(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z0-9_.-]+)(?P<mid>['"]?\s*(?:=|(?<=['"]):|['"]?\s*:(?=\s*['"]))\s*)"""
     r"""(?:(?P<quote>['"])(?P<quoted>.*?)(?P=quote)|(?P<plain>[^\s'"&#,;)}\]]*))""")
 
 
