@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ingot.db.keyset import after
 from ingot.db.models import Allocation, Node, allocations, nodes, utcnow
+from ingot.db.prepared import Prepared
 
 ALLOCATING, ACTIVE, ERROR = "allocating", "active", "error"
 SORTABLE = frozenset(
@@ -112,10 +113,17 @@ def hold(conn: sa.Connection, allocation_id: int) -> bool:
     return update(conn, allocation_id, {}, state=ALLOCATING)
 
 
+# Prepared once: a conductor asks after every claim pass, mostly to find nothing.
+_PENDING = Prepared(_SELECT.where(allocations.c.state == sa.bindparam("state"))
+                    .order_by(allocations.c.id)
+                    .limit(sa.bindparam("limit", type_=sa.Integer))
+                    # Named: SQLite's LIMIT otherwise renders an anonymous OFFSET bind.
+                    .offset(sa.bindparam("offset", type_=sa.Integer)))
+
+
 def pending(conn: sa.Connection, limit: int) -> list[Allocation]:
-    query = (_SELECT.where(allocations.c.state == ALLOCATING)
-             .order_by(allocations.c.id).limit(limit))
-    return [_record(row) for row in conn.execute(query)]
+    return [Allocation(*row) for row in _PENDING.rows(conn, {"state": ALLOCATING,
+                                                            "limit": limit, "offset": 0})]
 
 
 def candidates(conn: sa.Connection, allocation: Allocation) -> list[Node]:
