@@ -417,21 +417,69 @@ def update_held(conn: sa.Connection, writes: Sequence[tuple[int, str, Mapping[st
         else:
             alike.setdefault(tuple(sorted(values)), []).append(write)
     for names, group in alike.items():
-        source = sa.values(sa.column("node_id", sa.Integer), sa.column("host", sa.String),
-                           *(sa.column(name, nodes.c[name].type) for name in names),
-                           name="written").data(
-            [(node_id, host, *(values[name] for name in names))
-             for node_id, host, values in group])
-        # VALUES types a column of NULLs as text: each is cast to its column's type.
-        columns: dict[str, Any] = {"updated_at": utcnow()}
-        columns.update({name: sa.cast(source.c[name], nodes.c[name].type) for name in names})
-        columns["revision"] = nodes.c.revision + 1
-        statement = (sa.update(nodes)
-                     .where(nodes.c.id == source.c.node_id,
-                            nodes.c.reservation == source.c.host)
-                     .values(columns).returning(nodes.c.id))
-        done.update(row[0] for row in conn.execute(statement))
+        for start in range(0, len(group), _MOST_ALIKE):
+            chunk = group[start:start + _MOST_ALIKE]
+            size = 1 << (len(chunk) - 1).bit_length()
+            params: dict[str, Any] = {"updated_at": utcnow()}
+            for row, (node_id, host, values) in enumerate(chunk):
+                params[f"r{row}_node_id"] = node_id
+                params[f"r{row}_host"] = host
+                params.update((f"r{row}_{name}", values[name]) for name in names)
+            # Rows past the writes (the statement's size is a power of two, so that
+            # few are built) match no node: an id of NULL equals none.
+            for row in range(len(chunk), size):
+                params[f"r{row}_node_id"] = params[f"r{row}_host"] = None
+                params.update((f"r{row}_{name}", None) for name in names)
+            done.update(_run_alike(conn, names, size, params))
     return done
+
+
+def _run_alike(conn: sa.Connection, names: tuple[str, ...], size: int,
+               params: dict[str, Any]) -> list[int]:
+    """Run _alike_statement() as SQL compiled once: a VALUES list with data has no
+    cache key, so SQLAlchemy would compile it again for every batch, most of
+    update_held's CPU."""
+    sql, fixed, processors = _alike_compiled(conn.dialect, names, size)
+    bound = {**fixed, **params}
+    for name, process in processors:
+        bound[name] = process(bound[name])
+    return [row[0] for row in conn.exec_driver_sql(sql, bound)]
+
+
+@functools.lru_cache(maxsize=256)
+def _alike_compiled(dialect: sa.Dialect, names: tuple[str, ...], size: int
+                    ) -> tuple[str, dict[str, Any], list[tuple[str, Any]]]:
+    """SQL of _alike_statement() for the dialect, its binds' fixed values, and the
+    processors SQLAlchemy would apply to the binds (JSON serialised, as it would)."""
+    compiled = _alike_statement(names, size).compile(dialect=dialect)
+    processors = [(name, process) for name, bind in compiled.binds.items()
+                  if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))
+                  is not None]
+    fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+    return compiled.string, fixed, processors
+
+
+# Writes per UPDATE from a VALUES list: a longer list is more binds to send than
+# round trips saved.
+_MOST_ALIKE = 256
+
+
+def _alike_statement(names: tuple[str, ...], size: int) -> sa.Update:
+    """update_held()'s UPDATE of size writes setting these columns, with binds."""
+    types = {"node_id": nodes.c.id.type, "host": nodes.c.reservation.type,
+             **{name: nodes.c[name].type for name in names}}
+    source = sa.values(*(sa.column(name, type_) for name, type_ in types.items()),
+                       name="written").data(
+        [tuple(sa.bindparam(f"r{row}_{name}", type_=type_) for name, type_ in types.items())
+         for row in range(size)])
+    # VALUES types a column of NULLs as text: each is cast to its column's type.
+    columns: dict[str, Any] = {"updated_at": sa.bindparam("updated_at",
+                                                          type_=nodes.c.updated_at.type)}
+    columns.update({name: sa.cast(source.c[name], nodes.c[name].type) for name in names})
+    columns["revision"] = nodes.c.revision + 1
+    return (sa.update(nodes)
+            .where(nodes.c.id == source.c.node_id, nodes.c.reservation == source.c.host)
+            .values(columns).returning(nodes.c.id))
 
 
 def delete(conn: sa.Connection, node_id: int, **expected: Any) -> bool:
