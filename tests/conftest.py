@@ -124,9 +124,11 @@ def glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlanceServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Chromium for the dashboard's tests (tests/ui, tests/keystone), one per
-    session: Playwright's sync API allows one instance at a time."""
+    module: Playwright's sync API allows one instance at a time, and while it is open
+    its event loop runs in the worker's thread, so any later test's asyncio.run() on
+    that worker would fail ("cannot be called from a running event loop")."""
     with chromium.launched() as launched:
         yield launched
