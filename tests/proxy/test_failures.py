@@ -3,25 +3,22 @@ the missing site is named, and the proxy recovers when the site does."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import pathlib
 import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import openstack
-import orjson
 
 from tests import factories
 from tests.proxy.servers import ProxyServer, Sites, proxy_sections
+from tests.proxy.stub_site import stub_site
 from tests.proxy.test_sdk import fault
 from tests.servers.ingot import INGOT
 from tests.servers.process import Process, free_port, wait_until
 
 MISSING = "X-Ingot-Missing-Sites"
+HANG = 30.0  # seconds a stub site holds every request but discovery
 
 
 def test_stopped_site_is_left_out_named_and_rejoins(proxy: ProxyServer, sites: Sites) -> None:
@@ -126,42 +123,6 @@ def test_node_deleted_behind_the_proxys_back(proxy: ProxyServer, sites: Sites) -
         assert power.status_code == 404
 
 
-class _StubSite(http.server.BaseHTTPRequestHandler):
-    """A site that answers version discovery at once (with max_version) and everything
-    else only after delay seconds: the shape of a site that hangs."""
-
-    max_version = "1.99"
-    delay = 30.0
-
-    def do_GET(self) -> None:
-        if self.path != "/":
-            time.sleep(self.delay)
-        body = orjson.dumps({"default_version": {"id": "v1", "min_version": "1.1",
-                                                 "version": self.max_version, "links": []}})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def stub_site(max_version: str = "1.99", port: int = 0) -> Iterator[str]:
-    handler = type("Stub", (_StubSite,), {"max_version": max_version})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_version_range_follows_the_sites_that_answer(sites: Sites, tmp_path: pathlib.Path
                                                      ) -> None:
     port = free_port()
@@ -169,7 +130,7 @@ def test_version_range_follows_the_sites_that_answer(sites: Sites, tmp_path: pat
                               groups="grp3:loc3,grp7:old")
     server = ProxyServer(tmp_path / "versions", sections)
     try:
-        with stub_site("1.60", port):
+        with stub_site(max_version="1.60", delay=HANG, port=port):
             server.start()
             with server.client(version="1.61") as client:
                 # Ironic goes to 1.115, the old site to 1.60: the proxy offers both.
@@ -179,7 +140,8 @@ def test_version_range_follows_the_sites_that_answer(sites: Sites, tmp_path: pat
         with server.client(version="1.61") as client:
             wait_until(lambda: client.get("/v1").status_code == 200, 15, "range widened")
             assert client.get("/").json()["default_version"]["version"] == "1.115"
-        with stub_site("1.60", port), server.client() as client:
+        with stub_site(max_version="1.60", delay=HANG, port=port), \
+                server.client() as client:
             def narrowed() -> bool:
                 return bool(client.get("/").json()["default_version"]["version"] == "1.60")
             wait_until(narrowed, 15, "the old site back in the range")
@@ -195,7 +157,7 @@ def test_dead_and_hung_sites_never_hold_the_others(sites: Sites, tmp_path: pathl
         dead = f"http://127.0.0.1:{unused.getsockname()[1]}"  # nothing listens there
     assert httpx.post(f"{sites.loc1.url}/v1/nodes", json={"driver": "fake-hardware"},
                       timeout=30).status_code == 201
-    with stub_site() as slow:
+    with stub_site(delay=HANG) as slow:
         urls = {"loc1": sites.loc1.url, "dead": dead, "slow": slow}
         # Down sites are probed again only after 30 s here, so the second listing
         # below surely finds the slow site still marked down.

@@ -4,13 +4,9 @@ site whose answer is not JSON still fails."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
 import pathlib
 import secrets
-import threading
-from collections.abc import Iterator
 
 import httpx
 import orjson
@@ -18,6 +14,7 @@ import pytest
 
 from ingot.proxy import splice
 from tests.proxy.servers import ProxyServer, Sites, proxy_sections
+from tests.proxy.stub_site import stub_site
 
 MISSING = "X-Ingot-Missing-Sites"
 UUIDS = ("0b8e7a0e-3c55-4a57-9d0c-5f2b6b3f4c01", "6f1d9a3e-8a6b-4b7e-9d7c-2f4a1e0c9b02")
@@ -101,39 +98,6 @@ def test_spliced_listing_means_what_the_sites_said(proxy: ProxyServer, sites: Si
                 <= {AWKWARD}
 
 
-class _BadSite(http.server.BaseHTTPRequestHandler):
-    """Answers version discovery, and every listing with ``listing``."""
-
-    listing = b""
-
-    def do_GET(self) -> None:
-        body = orjson.dumps({"default_version": {"id": "v1", "min_version": "1.1",
-                                                 "version": "1.99", "links": []}}) \
-            if self.path == "/" else self.listing
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def bad_site(listing: bytes) -> Iterator[str]:
-    handler = type("Bad", (_BadSite,), {"listing": listing})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.parametrize("listing", [
     b'{"nodes":[{"uuid":"' + UUIDS[0].encode() + b'","name":"n"}x]}',
     b'{"nodes":[{"uuid":"' + UUIDS[0].encode() + b'","name":"n","links":[{"rel":"\xff"}]}]}',
@@ -142,7 +106,7 @@ def test_a_site_answering_invalid_json_fails(sites: Sites, tmp_path: pathlib.Pat
                                             listing: bytes) -> None:
     assert httpx.post(f"{sites.loc1.url}/v1/nodes", json={"driver": "fake-hardware"},
                       timeout=30).status_code == 201
-    with bad_site(listing) as url:
+    with stub_site(listing=listing) as url:
         server = ProxyServer(tmp_path / "bad", proxy_sections(
             {"loc1": sites.loc1.url, "bad": url}, groups="_:loc1,grp8:bad")).start()
         try:
