@@ -224,11 +224,58 @@ def _sha256(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _cd(bmc: RedfishEmulator, system: str) -> dict[str, Any]:
-    response = bmc.get(f"{bmc.system(system)['VirtualMedia']['@odata.id']}/Cd")
+def _slot(bmc: RedfishEmulator, system: str, slot: str) -> dict[str, Any]:
+    """The system's virtual media slot (Cd, Floppy) as the BMC reports it."""
+    response = bmc.get(f"{bmc.system(system)['VirtualMedia']['@odata.id']}/{slot}")
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
+
+
+def _deploy_ramdisk(boot_files: HttpRootServer) -> dict[str, str]:
+    """driver_info naming boot_files' deploy kernel and ramdisk."""
+    root = boot_files.root
+    return {"deploy_kernel": f"{boot_files.url}/vmlinuz",
+            "deploy_kernel_checksum": _sha256(root / "vmlinuz"),
+            "deploy_ramdisk": f"{boot_files.url}/initramfs",
+            "deploy_ramdisk_checksum": _sha256(root / "initramfs")}
+
+
+def _image(boot_files: HttpRootServer) -> dict[str, str]:
+    """instance_info naming an image of boot_files (nothing boots it here)."""
+    return {"image_source": f"{boot_files.url}/vmlinuz",
+            "image_checksum": _sha256(boot_files.root / "vmlinuz")}
+
+
+def _deploy_to_call_back(api: httpx.Client, node: str) -> dict[str, Any]:
+    """Manage, provide and deploy the node: it waits for an agent that never calls back."""
+    assert _manage(api, node)["provision_state"] == "manageable"
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "provide"})
+    assert response.status_code == 202
+    assert wait_for(api, node, ("available",), timeout=30)
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
+    assert response.status_code == 202, response.text
+    shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=POWER_WAIT + 20)
+    assert shown["provision_state"] == "wait call-back", shown["last_error"]
+    return shown
+
+
+def _abort_deploy(api: httpx.Client, node: str) -> None:
+    """Abort the deploy waiting for its call-back: the node is available again."""
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
+    assert response.status_code == 202, response.text
+    done = wait_for(api, node, ("available", "deploy failed", "error"),
+                    timeout=POWER_WAIT + 20)
+    assert done["provision_state"] == "available", done["last_error"]
+
+
+def _inspect_to_wait(api: httpx.Client, node: str) -> None:
+    """Manage the node and start an agent inspection: it waits for the agent."""
+    assert _manage(api, node)["provision_state"] == "manageable"
+    response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "inspect"})
+    assert response.status_code == 202, response.text
+    shown = wait_for(api, node, ("inspect wait", "inspect failed"), timeout=POWER_WAIT + 20)
+    assert shown["provision_state"] == "inspect wait", shown["last_error"]
 
 
 def test_virtual_media_deploy_inserts_boots_once_and_ejects(
@@ -240,65 +287,35 @@ def test_virtual_media_deploy_inserts_boots_once_and_ejects(
             "deploy_iso": f"{boot_files.url}/agent.iso",
             "deploy_iso_checksum": _sha256(root / "agent.iso")},
             automated_clean=False, boot_interface="redfish-virtual-media",
-            instance_info={"image_source": f"{boot_files.url}/vmlinuz",
-                           "image_checksum": _sha256(root / "vmlinuz")})
+            instance_info=_image(boot_files))
         assert api.get(f"/v1/nodes/{node}/validate").json()["boot"]["result"] is True
-        assert _manage(api, node)["provision_state"] == "manageable"
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "provide"})
-        assert response.status_code == 202
-        assert wait_for(api, node, ("available",), timeout=30)
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=POWER_WAIT + 20)
-        assert shown["provision_state"] == "wait call-back", shown["last_error"]
-        cd = _cd(bmc, SYSTEMS[5])
+        _deploy_to_call_back(api, node)
+        cd = _slot(bmc, SYSTEMS[5], "Cd")
         # The emulator fetched the ISO from ingot's HTTP root.
         assert cd["Inserted"] is True and cd["Image"].endswith(f"/{node}/deploy.iso"), cd
         system = bmc.system(SYSTEMS[5])
         assert system["Boot"]["BootSourceOverrideTarget"] == "Cd"
         assert system["PowerState"] == "On"
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
-        assert response.status_code == 202, response.text
-        done = wait_for(api, node, ("available", "deploy failed", "error"),
-                        timeout=POWER_WAIT + 20)
-        assert done["provision_state"] == "available", done["last_error"]
-        assert _cd(bmc, SYSTEMS[5])["Inserted"] is False
+        _abort_deploy(api, node)
+        assert _slot(bmc, SYSTEMS[5], "Cd")["Inserted"] is False
         assert not (ingot.workdir / "state" / "httpboot" / node / "deploy.iso").exists()
 
 
 def test_ipxe_deploy_sets_pxe_and_powers_on(
         ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
-    root = boot_files.root
     with ingot.client() as api:
-        node = _create(api, {
-            **_driver_info(bmc, SYSTEMS[3]),
-            "deploy_kernel": f"{boot_files.url}/vmlinuz",
-            "deploy_kernel_checksum": _sha256(root / "vmlinuz"),
-            "deploy_ramdisk": f"{boot_files.url}/initramfs",
-            "deploy_ramdisk_checksum": _sha256(root / "initramfs")},
-            automated_clean=False, boot_interface="ipxe",
-            instance_info={"image_source": f"{boot_files.url}/vmlinuz",
-                           "image_checksum": _sha256(root / "vmlinuz")})
+        node = _create(api, {**_driver_info(bmc, SYSTEMS[3]), **_deploy_ramdisk(boot_files)},
+                       automated_clean=False, boot_interface="ipxe",
+                       instance_info=_image(boot_files))
         port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
         assert port.status_code == 201, port.text
-        assert _manage(api, node)["provision_state"] == "manageable"
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "provide"})
-        assert response.status_code == 202
-        assert wait_for(api, node, ("available",), timeout=30)
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=POWER_WAIT + 20)
-        assert shown["provision_state"] == "wait call-back", shown["last_error"]
+        shown = _deploy_to_call_back(api, node)
         system = bmc.system(SYSTEMS[3])
         assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
         assert system["PowerState"] == "On"
         assert shown["power_state"] == "power on"
         # Nothing will heartbeat: abort powers the server off.
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
-        assert response.status_code == 202, response.text
-        done = wait_for(api, node, ("available", "deploy failed", "error"),
-                        timeout=POWER_WAIT + 20)
-        assert done["provision_state"] == "available", done["last_error"]
+        _abort_deploy(api, node)
         assert bmc.system(SYSTEMS[3])["PowerState"] == "Off"
 
 
@@ -418,22 +435,13 @@ def test_agent_inspection_boots_the_ramdisk_through_the_bmc(
         ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
     """Inspection sets the boot device and powers on over Redfish (nothing boots here;
     tests/bmc/test_redfish_libvirt.py has a machine answer); abort powers it off."""
-    root = boot_files.root
     with ingot.client() as api:
-        node = _create(api, {
-            **_driver_info(bmc, SYSTEMS[8]),
-            "deploy_kernel": f"{boot_files.url}/vmlinuz",
-            "deploy_kernel_checksum": _sha256(root / "vmlinuz"),
-            "deploy_ramdisk": f"{boot_files.url}/initramfs",
-            "deploy_ramdisk_checksum": _sha256(root / "initramfs")}, boot_interface="ipxe")
+        node = _create(api, {**_driver_info(bmc, SYSTEMS[8]),
+                             **_deploy_ramdisk(boot_files)}, boot_interface="ipxe")
         assert api.get(f"/v1/nodes/{node}").json()["inspect_interface"] == "agent"
         port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
         assert port.status_code == 201, port.text
-        assert _manage(api, node)["provision_state"] == "manageable"
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "inspect"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("inspect wait", "inspect failed"), timeout=POWER_WAIT + 20)
-        assert shown["provision_state"] == "inspect wait", shown["last_error"]
+        _inspect_to_wait(api, node)
         system = bmc.system(SYSTEMS[8])
         assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
         assert system["PowerState"] == "On"
@@ -448,23 +456,14 @@ def test_inspection_end_removes_the_nodes_ipxe_config(
         ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
     """The inventory posted, the inspection's boot ends: the server off and the node's
     iPXE config and MAC link gone, as a deploy's cleanup leaves them."""
-    root = boot_files.root
     http_root = ingot.workdir / "state" / "httpboot"
     mac = factories.mac()
     with ingot.client() as api:
-        node = _create(api, {
-            **_driver_info(bmc, SYSTEMS[12]),
-            "deploy_kernel": f"{boot_files.url}/vmlinuz",
-            "deploy_kernel_checksum": _sha256(root / "vmlinuz"),
-            "deploy_ramdisk": f"{boot_files.url}/initramfs",
-            "deploy_ramdisk_checksum": _sha256(root / "initramfs")}, boot_interface="ipxe")
+        node = _create(api, {**_driver_info(bmc, SYSTEMS[12]),
+                             **_deploy_ramdisk(boot_files)}, boot_interface="ipxe")
         port = api.post("/v1/ports", json={"node_uuid": node, "address": mac})
         assert port.status_code == 201, port.text
-        assert _manage(api, node)["provision_state"] == "manageable"
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "inspect"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("inspect wait", "inspect failed"), timeout=POWER_WAIT + 20)
-        assert shown["provision_state"] == "inspect wait", shown["last_error"]
+        _inspect_to_wait(api, node)
         link = http_root / "pxelinux.cfg" / mac.replace(":", "-")
         assert "ipa-inspection-callback-url" in link.read_text()
         assert (http_root / node / "deploy_kernel").is_file()
@@ -486,41 +485,24 @@ def test_virtual_media_builds_a_per_node_iso_with_the_kernel_parameters(
         ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
     """Without a deploy_iso, the node's deploy kernel and ramdisk become an ISO whose
     command line carries the agent's parameters, as no iPXE script can here."""
-    root = boot_files.root
     with ingot.client() as api:
         node = _create(api, _driver_info(bmc, SYSTEMS[9]), automated_clean=False,
-                       boot_interface="redfish-virtual-media",
-                       instance_info={"image_source": f"{boot_files.url}/vmlinuz",
-                                      "image_checksum": _sha256(root / "vmlinuz")})
+                       boot_interface="redfish-virtual-media", instance_info=_image(boot_files))
         boot = api.get(f"/v1/nodes/{node}/validate").json()["boot"]
         assert boot["result"] is False and "deploy_iso" in boot["reason"]
         patched = api.patch(f"/v1/nodes/{node}", json=[
             {"op": "add", "path": f"/driver_info/{field}", "value": value}
             for field, value in (
-                ("deploy_kernel", f"{boot_files.url}/vmlinuz"),
-                ("deploy_kernel_checksum", _sha256(root / "vmlinuz")),
-                ("deploy_ramdisk", f"{boot_files.url}/initramfs"),
-                ("deploy_ramdisk_checksum", _sha256(root / "initramfs")),
+                *_deploy_ramdisk(boot_files).items(),
                 ("kernel_append_params", "console=ttyS0 ingot.test=vmedia"))])
         assert patched.status_code == 200, patched.text
         assert api.get(f"/v1/nodes/{node}/validate").json()["boot"]["result"] is True
-        assert _manage(api, node)["provision_state"] == "manageable"
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "provide"})
-        assert response.status_code == 202
-        assert wait_for(api, node, ("available",), timeout=30)
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "active"})
-        assert response.status_code == 202, response.text
-        shown = wait_for(api, node, ("wait call-back", "deploy failed"), timeout=POWER_WAIT + 20)
-        assert shown["provision_state"] == "wait call-back", shown["last_error"]
-        assert _cd(bmc, SYSTEMS[9])["Image"].endswith(f"/{node}/deploy.iso")
+        _deploy_to_call_back(api, node)
+        assert _slot(bmc, SYSTEMS[9], "Cd")["Image"].endswith(f"/{node}/deploy.iso")
         built = (ingot.workdir / "state" / "httpboot" / node / "deploy.iso").read_bytes()
         assert b"console=ttyS0 ingot.test=vmedia ipa-api-url=http" in built
         assert b"kernel" * 100 in built and b"ramdisk" * 100 in built
-        response = api.put(f"/v1/nodes/{node}/states/provision", json={"target": "deleted"})
-        assert response.status_code == 202, response.text
-        done = wait_for(api, node, ("available", "deploy failed", "error"),
-                        timeout=POWER_WAIT + 20)
-        assert done["provision_state"] == "available", done["last_error"]
+        _abort_deploy(api, node)
         assert not (ingot.workdir / "state" / "httpboot" / node).exists()
 
 
@@ -547,13 +529,6 @@ def _slots(api: httpx.Client, node: str) -> dict[str, dict[str, Any]]:
     listed = api.get(f"/v1/nodes/{node}/vmedia")
     assert listed.status_code == 200, listed.text
     return {media["media_types"][0]: media for media in listed.json()}
-
-
-def _slot(bmc: RedfishEmulator, system: str, slot: str) -> dict[str, Any]:
-    response = bmc.get(f"{bmc.system(system)['VirtualMedia']['@odata.id']}/{slot}")
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
 
 
 SIG = "vmedia-Sig-42"
