@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ingot.db import migrate
+from ingot.db.engine import Database
 from tests.servers import leftovers
 from tests.servers.glance import GlanceServer, GlanceUnavailable
 from tests.servers.ingot import IngotServer
@@ -81,6 +83,19 @@ def running_ingot(backend: str, workdir: pathlib.Path, **kwargs: object) -> Iter
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
+    """A database at ingot's latest schema on each backend (SQLite file, PostgreSQL),
+    for tests of the code below the API; a module may define its own db instead."""
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate.upgrade(database)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import pathlib
 import threading
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from ingot.common import states
 from ingot.conductor.service import ConductorService
 from ingot.conductor.settings import ConductorSettings
-from ingot.db import conductors, history, migrate, models, nodes
+from ingot.db import conductors, history, models, nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
 from ingot.drivers.services import Services
 from ingot.drivers.settings import DriverSettings
-from tests.conftest import database_url
 from tests.factories import node_row
-
-
-@pytest.fixture
-def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url:
-        database = Database(url)
-        migrate.upgrade(database)
-        yield database
-        database.dispose()
 
 
 def settings(host: str = "c1", **overrides: object) -> ConductorSettings:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import pathlib
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,24 +20,14 @@ from ingot.common.power import POWER_OFF
 from ingot.conductor.settings import ConductorSettings
 from ingot.conductor.task import LostReservation, NodeTask
 from ingot.conductor.write_batch import WriteBatch
-from ingot.db import migrate, nodes
+from ingot.db import nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node
 from ingot.drivers.services import Services
 from ingot.drivers.settings import DriverSettings
-from tests.conftest import database_url
 from tests.factories import node_row
 
 HOST = "batch-test"
-
-
-@pytest.fixture
-def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url:
-        database = Database(url)
-        migrate.upgrade(database)
-        yield database
-        database.dispose()
 
 
 def _commits(db: Database) -> list[int]:

@@ -4,25 +4,10 @@ node_history_max_entries like the conductor's own records."""
 
 from __future__ import annotations
 
-import pathlib
-from collections.abc import Iterator
-
-import pytest
-
-from ingot.db import history, migrate, nodes
+from ingot.db import history, nodes
 from ingot.db.engine import Database
 from ingot.drivers import ramdisk_exit
-from tests.conftest import database_url
 from tests.factories import node_row
-
-
-@pytest.fixture
-def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url:
-        database = Database(url)
-        migrate.upgrade(database)
-        yield database
-        database.dispose()
 
 
 def test_the_failure_event_prunes_history_to_the_cap(db: Database) -> None:

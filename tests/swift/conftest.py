@@ -5,14 +5,11 @@ from __future__ import annotations
 import pathlib
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from oslo_config import cfg
 
-from ingot.db import migrate
-from ingot.db.engine import Database
-from tests.conftest import database_url
 from tests.servers.swift import SwiftServer
 from tests.swift.confs import Sections, make_conf, merged
 
@@ -31,18 +28,6 @@ def glance_image(swift: SwiftServer) -> tuple[str, bytes]:
     finally:
         connection.close()
     return image_id, content
-
-
-@pytest.fixture
-def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
-    """An upgraded database on each backend (SQLite file, PostgreSQL)."""
-    with database_url(backend, tmp_path) as url:
-        database = Database(url)
-        migrate.upgrade(database)
-        try:
-            yield database
-        finally:
-            database.dispose()
 
 
 @pytest.fixture

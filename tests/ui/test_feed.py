@@ -7,32 +7,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime
-import pathlib
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 import sqlalchemy as sa
 
-from ingot.db import migrate
 from ingot.db import nodes as node_queries
 from ingot.db.engine import Database
 from ingot.db.models import nodes, utcnow
 from ingot.ui import events, fleet
-from tests.conftest import database_url
 from tests.factories import node_row
-
-
-@pytest.fixture
-def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url:
-        database = Database(url)
-        migrate.upgrade(database)
-        try:
-            yield database
-        finally:
-            database.dispose()
 
 
 def _insert(db: Database, **values: Any) -> int:
