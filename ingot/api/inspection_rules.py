@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import patch, validation
+from ingot.api import listing, patch, validation
 from ingot.api.body import read_json, read_object
 from ingot.api.context import base_url, context, version
-from ingot.api.errors import BadRequest, Conflict, NotFound
+from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
 from ingot.api.fields import MISSING, links, timestamp
 from ingot.api.responses import json_response
 from ingot.db import inspection as stored
+from ingot.db import records
 from ingot.db.models import InspectionRule
 from ingot.inspection.rules import InvalidRule, check_rule
 
@@ -28,9 +29,12 @@ RULES_MINOR = 96
 _SUMMARY = ("uuid", "description", "priority", "sensitive", "phase")
 
 
-def _need_rules(request: Request) -> None:
+def _need_rules(request: Request, *, write: bool = False) -> None:
+    """Before 1.96 Ironic has no such resource: 404, and 405 to the methods that change
+    rules."""
     if version(request).minor < RULES_MINOR:
-        raise NotFound(f"Inspection rules need API version 1.{RULES_MINOR} or later.")
+        error = MethodNotAllowed if write else NotFound
+        raise error(f"Inspection rules need API version 1.{RULES_MINOR} or later.")
 
 
 _FIELDS = (*_SUMMARY, "conditions", "actions", "created_at", "updated_at")
@@ -82,17 +86,66 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
             "conditions": raw.get("conditions") or [], "actions": raw["actions"]}
 
 
+_LIST_PARAMS = ("detail", "fields", "limit", "marker", "phase", "sort_dir", "sort_key")
+# Ironic's query schema refuses these before its database would.
+_UNSORTABLE = ("actions", "conditions")
+
+
+def _page(request: Request, max_limit: int) -> listing.Page:
+    """limit, marker, sort_key and sort_dir, refused with Ironic's messages (its query
+    schema's for sort_dir and the JSON columns)."""
+    params = request.query_params
+    raw_limit = params.get("limit")
+    limit = None
+    if raw_limit is not None:
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            raise BadRequest(f"Expected an integer for limit: {raw_limit}") from None
+    sort_dir = params.get("sort_dir", "asc")
+    if sort_dir not in ("asc", "desc"):
+        raise BadRequest(f"Schema error: {sort_dir!r} is not one of ['asc', 'desc']")
+    sort_key = params.get("sort_key", "id")
+    if sort_key in _UNSORTABLE:
+        raise BadRequest(f"Schema error: {sort_key!r} should not be valid under "
+                         f"{{'type': 'string', 'enum': ['actions', 'conditions']}}")
+    if limit is not None and limit <= 0:
+        raise BadRequest("Limit must be positive")
+    if sort_key not in stored.SORTABLE:
+        raise BadRequest(f'The sort_key value "{sort_key}" is an invalid field for sorting')
+    return listing.Page(min(limit or max_limit, max_limit), params.get("marker"), sort_key,
+                        sort_dir)
+
+
 async def list_rules(request: Request) -> Response:
+    """As Ironic's: by id unless sort_key says otherwise, paged by limit and marker (a
+    rule's UUID; an unknown one is a 404). phase is accepted and, as in Ironic, does not
+    filter."""
     _need_rules(request)
     ctx = context(request)
-    detail = validation.bool_value("detail", request.query_params.get("detail", "false"))
+    params = request.query_params
+    unexpected = [name for name in params if name not in _LIST_PARAMS]
+    if unexpected:
+        raise BadRequest(f"Unexpected arguments: {', '.join(unexpected)}")
+    detail = validation.bool_value("detail", params.get("detail", "false"))
     fields = _fields(request)
+    page = _page(request, ctx.settings.max_limit)
+    if fields is not None and detail:
+        raise BadRequest("Can not specify ?detail=True and fields in the same request.")
     with ctx.db.read() as conn:
-        rules = stored.list_rules(conn)
+        try:
+            rules = stored.page_rules(conn, sort_key=page.sort_key, sort_dir=page.sort_dir,
+                                      limit=page.limit, marker=page.marker)
+        except records.StaleMarker:
+            raise NotFound(f"Rule {page.marker} could not be found.") from None
     base = base_url(request)
-    return json_response({"inspection_rules": [_view(rule, base, detail=detail,
-                                                     fields=fields)
-                                               for rule in rules]})
+    body: dict[str, Any] = {"inspection_rules": [_view(rule, base, detail=detail,
+                                                       fields=fields) for rule in rules]}
+    nxt = listing.next_link(base, "/v1/inspection_rules", page, len(rules),
+                            rules[-1].uuid if rules else None, params)
+    if nxt:
+        body["next"] = nxt
+    return json_response(body)
 
 
 async def show_rule(request: Request) -> Response:
@@ -105,7 +158,7 @@ async def show_rule(request: Request) -> Response:
 
 
 async def create_rule(request: Request) -> Response:
-    _need_rules(request)
+    _need_rules(request, write=True)
     ctx = context(request)
     body = await read_object(request, ctx.settings.max_body, ctx.settings.max_body_depth)
     row = _row(body)
@@ -121,7 +174,7 @@ async def create_rule(request: Request) -> Response:
 
 
 async def patch_rule(request: Request) -> Response:
-    _need_rules(request)
+    _need_rules(request, write=True)
     ctx = context(request)
     operations = patch.parse(await read_json(request, ctx.settings.max_body,
                                              ctx.settings.max_body_depth))
@@ -146,7 +199,7 @@ async def patch_rule(request: Request) -> Response:
 
 
 async def delete_rule(request: Request) -> Response:
-    _need_rules(request)
+    _need_rules(request, write=True)
     ctx = context(request)
     with ctx.db.write() as conn:
         stored.delete_rule(conn, _find(conn, request.path_params["rule"]).id)
@@ -154,7 +207,9 @@ async def delete_rule(request: Request) -> Response:
 
 
 async def delete_all(request: Request) -> Response:
-    _need_rules(request)
+    """Every operator rule goes; built-in ones ([inspection_rules] built_in_rules) are
+    not stored and stay. (Ironic 39 documents this but answers 500.)"""
+    _need_rules(request, write=True)
     with context(request).db.write() as conn:
         stored.delete_all_rules(conn)
     return Response(status_code=204)

@@ -440,11 +440,15 @@ def _paths() -> dict[str, dict[str, Any]]:
             "The inventory and plugin data of the node's last inspection (API 1.81).", one)},
         "/v1/inspection_rules": {
             "get": _operation("List inspection rules (API 1.96).", listed,
-                              params=[_query("detail", _BOOL)]),
+                              params=[*_PAGING[:4], _query("fields", _STRING),
+                                      _query("detail", _BOOL),
+                                      _query("phase", _STRING, "Accepted; does not filter, "
+                                                               "as in Ironic.")]),
             "post": _operation("Create an inspection rule.",
                                {"201": _answer("The rule.", _OBJECT)},
                                body=_ref("InspectionRule")),
-            "delete": _operation("Delete every inspection rule.", no_content)},
+            "delete": _operation("Delete every operator inspection rule (built-in ones "
+                                 "stay).", no_content)},
         "/v1/inspection_rules/{rule}": {
             "parameters": [rule],
             "get": _operation("Show an inspection rule.", one),

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ingot.db.models import InspectionRule, inspection_rules, node_inventory, utcnow
+from ingot.db.records import Store
 
 
 def get_inventory(conn: sa.Connection, node_id: int
@@ -41,6 +42,18 @@ def list_rules(conn: sa.Connection) -> list[InspectionRule]:
     query = sa.select(inspection_rules).order_by(inspection_rules.c.priority.desc(),
                                                  inspection_rules.c.id)
     return [_rule(row) for row in conn.execute(query)]
+
+
+_LISTED = Store(inspection_rules, InspectionRule)
+SORTABLE = _LISTED.sortable  # every column but the JSON ones, as Ironic
+
+
+def page_rules(conn: sa.Connection, *, sort_key: str, sort_dir: str, limit: int,
+               marker: str | None) -> list[InspectionRule]:
+    """A page of rules as the API lists them: by sort_key, then id; records.StaleMarker
+    when no rule has the marker's UUID."""
+    return _LISTED.list(conn, sort_key=sort_key, sort_dir=sort_dir, limit=limit,
+                        marker=marker)
 
 
 def get_rule(conn: sa.Connection, uuid: str) -> InspectionRule | None:

@@ -69,6 +69,7 @@ def _routes() -> list[BaseRoute]:
         Route("/v1/shards", catalog.list_shards, methods=["GET"]),
         *_collection("/v1/inspection_rules", "rule", resources.list_inspection_rules, None,
                      resources.create_inspection_rule, resources.inspection_rule_request),
+        Route("/v1/inspection_rules", resources.delete_inspection_rules, methods=["DELETE"]),
         Route("/v1/events", events.post_events, methods=["POST"]),
     ]
     for name in root.NOT_ROUTED:

@@ -7,6 +7,7 @@ and inspection rules belong to no node, so a new one goes to the site of the def
 conductor group (400 naming the mapped groups when there is none); an allocation goes
 where its nodes are (at_allocation_site). Every list without a node is merged across
 sites, and an item is routed to the site that holds it, found as nodes and ports are.
+Deleting every inspection rule is asked of every site.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingot.api.body import read_bytes
-from ingot.api.errors import BadRequest
+from ingot.api.errors import BadRequest, ServiceUnavailable
 from ingot.proxy.context import context
+from ingot.proxy.fanout import fan_out
 from ingot.proxy.listing import (
     ALLOCATIONS,
     CHASSIS_LIST,
@@ -34,7 +36,7 @@ from ingot.proxy.listing import (
     merged_listing,
 )
 from ingot.proxy.nodes import parse_object, site_for_group
-from ingot.proxy.relay import relay
+from ingot.proxy.relay import fault, outgoing_headers, relay, site_error
 from ingot.proxy.routing import (
     ALLOCATION,
     CHASSIS,
@@ -52,7 +54,7 @@ from ingot.proxy.routing import (
     remember,
     send,
 )
-from ingot.proxy.sites import Site
+from ingot.proxy.sites import Site, SiteReply
 
 Handler = Callable[[Request], Any]
 
@@ -195,3 +197,30 @@ runbook_request = item_handler(RUNBOOK, "runbook")
 list_inspection_rules = list_handler(INSPECTION_RULES, INSPECTION_RULE, node_filter=False)
 create_inspection_rule = create_handler(INSPECTION_RULE, at_default_group)
 inspection_rule_request = item_handler(INSPECTION_RULE, "rule")
+
+
+async def delete_inspection_rules(request: Request) -> Response:
+    """DELETE /v1/inspection_rules at every site, each removing its own operator rules:
+    204 once all did; a site's refusal (the same request at every site, so the first
+    one's) as it gave it; else a 503 naming the sites that did not (the others' rules
+    stay deleted)."""
+    ctx = context(request)
+    headers = outgoing_headers(request)
+
+    async def delete(site: Site) -> SiteReply:
+        return await site.request("DELETE", INSPECTION_RULES.path, params=request.url.query,
+                                  headers=headers)
+    fan = await fan_out(ctx.sites, delete, ctx.versions, "DELETE /v1/inspection_rules")
+    refused = [reply for reply in fan.results.values() if 400 <= reply.status < 500]
+    if refused:
+        raise site_error(refused[0])
+    failed = dict(fan.failures)
+    failed.update((name, f"answered {reply.status}: {fault(reply) or 'no Ironic error'}")
+                  for name, reply in fan.results.items() if reply.status >= 300)
+    if failed:
+        done = [name for name in fan.results if name not in failed]
+        raise ServiceUnavailable(
+            "Inspection rules were not deleted at site(s) " + "; ".join(
+                f"{name} ({why})" for name, why in failed.items())
+            + f"; deleted at: {', '.join(done) or 'none'}.", headers=fan.headers())
+    return Response(status_code=204)

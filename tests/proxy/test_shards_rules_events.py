@@ -1,7 +1,8 @@
 """Shards, inspection rules and events through the proxy, with two ingot sites and the
 real Ironic one behind it: shard counts are summed per name, inspection rules merge and
-are routed by UUID (new ones at the default group's site), and an event goes to the site
-of the port whose MAC address it names."""
+are routed by UUID (new ones at the default group's site) and are all deleted at every
+site, and an event goes to the site of the port whose MAC address it names. An ingot
+site refuses bad inspection rule listings as the Ironic site does."""
 
 from __future__ import annotations
 
@@ -101,6 +102,44 @@ def test_inspection_rules_merge_and_route_by_uuid(proxy: ProxyServer, sites: Sit
         assert missing.status_code == 404 and "could not be found" in fault(missing)
     with proxy.client("1.95") as client:
         assert client.get(path).status_code == 404
+
+
+def test_deleting_every_inspection_rule_asks_every_site(proxy: ProxyServer,
+                                                        sites: Sites) -> None:
+    version, path = "1.96", "/v1/inspection_rules"
+    rule = {"priority": 1, "conditions": [],
+            "actions": [{"op": "set-attribute", "args": ["/extra/rule", "x"]}]}
+    for url in sites.urls().values():
+        assert _at(url, "POST", path, version, json=rule).status_code == 201
+    with proxy.client(version) as client:
+        answer = client.delete(path)
+        # Ironic 39 documents DELETE /v1/inspection_rules but answers it with a 500: the
+        # proxy says which site kept its rules, and which deleted theirs.
+        assert answer.status_code == 503, answer.text
+        assert fault(answer) == ("Inspection rules were not deleted at site(s) loc3 "
+                                 "(answered 500: tuple index out of range); deleted at: "
+                                 "loc1, loc2.")
+        for name, url in sites.urls().items():
+            left = _at(url, "GET", path, version).json()["inspection_rules"]
+            assert (len(left) > 0) == (name == "loc3"), (name, left)
+        for item in client.get(path).json()["inspection_rules"]:
+            assert client.delete(f"{path}/{item['uuid']}").status_code == 204
+        # Before 1.96 every site refuses it, as the Ironic site does: the refusal is relayed.
+        old = client.delete(path, headers={"X-OpenStack-Ironic-API-Version": "1.95"})
+        assert old.status_code == 405, old.text
+
+
+def test_bad_inspection_rule_listings_are_refused_as_by_ironic(sites: Sites) -> None:
+    version, path = "1.96", "/v1/inspection_rules"
+    for params in ({"limit": "0"}, {"limit": "x"}, {"sort_dir": "up"},
+                   {"sort_key": "actions"}, {"sort_key": "nope"}, {"marker": "nope"},
+                   {"marker": str(uuid.uuid4())}, {"foo": "bar"},
+                   {"detail": "True", "fields": "uuid"}):
+        ironic = _at(sites.loc3.url, "GET", path, version, params=params)
+        ingot = _at(sites.loc1.url, "GET", path, version, params=params)
+        assert ironic.status_code in (400, 404), (params, ironic.text)
+        assert (ingot.status_code, fault(ingot)) == (ironic.status_code, fault(ironic)), \
+            params
 
 
 def _event(mac: str) -> dict[str, Any]:
