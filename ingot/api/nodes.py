@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ingot.api import chassis, listing, patch, validation
+from ingot.api import chassis, listing, patch, validation, vmedia
 from ingot.api.body import read_json, read_object
 from ingot.api.context import ApiContext, base_url, context, version
 from ingot.api.errors import (
@@ -380,6 +380,7 @@ async def delete_node(request: Request) -> Response:
                            f"maintenance.")
         if not nodes.delete(conn, node.id, revision=node.revision, reservation=None):
             raise Conflict(f"Node {node.uuid} changed while being deleted; retry.")
+    await vmedia.forget_node(ctx, node.uuid)
     return Response(status_code=204)
 
 

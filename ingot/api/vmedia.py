@@ -3,12 +3,15 @@
 The node's management interface says up front whether it has virtual media (a 400 if
 not, or if its driver_info is unusable, before anything is recorded); attaching and
 detaching are left for a conductor like a power request, and a failure there is the
-node's last_error, as in Ironic. Listing asks the BMC here, like the boot device: an
-unreachable BMC is a 503 saying so. Image URLs show redacted.
+node's last_error, as in Ironic. As Ironic's conductor, a node in maintenance for a
+power failure (its BMC stopped answering) takes neither: 503, retry once it is back.
+Listing asks the BMC here, like the boot device: an unreachable BMC is a 503 saying so.
+Image URLs show redacted. What a conductor serves a node's BMC goes with the node.
 """
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from typing import Any
 
@@ -16,15 +19,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ingot.api.body import read_object
-from ingot.api.context import context, version
-from ingot.api.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
+from ingot.api.context import ApiContext, context, version
+from ingot.api.errors import (
+    BadRequest,
+    Conflict,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
 from ingot.api.lookup import busy, find_node
 from ingot.api.management import bmc_call
 from ingot.api.responses import json_response
-from ingot.common import states
+from ingot.common import faults, states
 from ingot.common.redaction import redact
 from ingot.db import nodes
 from ingot.db.models import Node
+from ingot.drivers import vmedia_images
 from ingot.drivers.hardware import driver_for
 from ingot.drivers.interfaces import InvalidParameter, ManagementInterface
 from ingot.drivers.settings import DriverSettings
@@ -102,6 +112,10 @@ async def _record(request: Request, args: dict[str, Any]) -> Response:
     with ctx.db.write() as conn:
         node = find_node(conn, request.path_params["node"])
         _management(node, ctx.drivers)
+        if node.maintenance and node.fault == faults.POWER_FAILURE:
+            verb = "attach" if "attach" in args else "detach"
+            raise ServiceUnavailable(f"Unable to {verb} virtual media for node {node.uuid} "
+                                     f"due to power failure state")
         if node.provision_state not in states.STABLE_STATES:
             raise Conflict(f"Node {node.uuid} is in state {node.provision_state}; virtual "
                            f"media can change once it is in a stable state.")
@@ -134,3 +148,9 @@ async def show(request: Request) -> Response:
         node = find_node(conn, request.path_params["node"])
     management = _management(node, ctx.drivers)
     return json_response(redact(await bmc_call(management.virtual_media, node, ctx.drivers)))
+
+
+async def forget_node(ctx: ApiContext, node_uuid: str) -> None:
+    """A deleted node's images served for its BMC (image_download_source local) go with
+    it, detached or not."""
+    await asyncio.to_thread(vmedia_images.unpublish, node_uuid, ctx.drivers, None)

@@ -11,6 +11,7 @@ errors become the node's DriverErrors there.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import sushy
@@ -22,6 +23,9 @@ from ingot.drivers.interfaces import DriverError
 LOG = logging.getLogger(__name__)
 
 CD = sushy.VIRTUAL_MEDIA_CD
+# Ironic's for an insert the BMC answers with a server error (5xx): some BMCs are still
+# ejecting, or their image fetch failed for a moment. Sushy itself retries only GETs.
+INSERT_ATTEMPTS, INSERT_RETRY_DELAY = 3, 3.0
 # The API's device types (Ironic's VMEDIA_DEVICES) as Redfish media types.
 MEDIA_TYPES = {"cdrom": CD, "floppy": sushy.VIRTUAL_MEDIA_FLOPPY,
                "disk": sushy.VIRTUAL_MEDIA_USBSTICK}
@@ -71,9 +75,25 @@ def eject(system: Any, media_type: Any | None = None) -> bool:
     return ejected
 
 
-def insert(system: Any, media_type: Any, url: str) -> None:
+def insert(system: Any, media_type: Any, url: str, *, attempts: int = INSERT_ATTEMPTS,
+           delay: float = INSERT_RETRY_DELAY) -> None:
     """Put url into the first slot taking media_type that accepts it, after ejecting
-    what those slots held (a BMC may still show a stale image as inserted)."""
+    what those slots held (a BMC may still show a stale image as inserted); all of it
+    again, after delay, when the BMC answers with a server error, up to attempts."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _insert(system, media_type, url)
+            return
+        except sushy_exc.ServerSideError as exc:
+            if attempt == attempts:
+                raise
+            LOG.warning("Inserting %s failed with a BMC server error, retrying in %g s "
+                        "(attempt %d of %d): %s", redact_url(url), delay, attempt, attempts,
+                        _reason(exc))
+            time.sleep(delay)
+
+
+def _insert(system: Any, media_type: Any, url: str) -> None:
     candidates = _taking(system, media_type)
     if not candidates:
         raise DriverError(f"The BMC offers no virtual media slot for {media_type.value} "

@@ -27,10 +27,11 @@ from tests.deploy.nodes import wait_for
 from tests.inspection.inventories import inventory
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
+from tests.servers.origin import Fault, Origin
 from tests.servers.process import free_port
 from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
 
-SYSTEMS = [str(uuid.uuid4()) for _ in range(13)]
+SYSTEMS = [str(uuid.uuid4()) for _ in range(15)]
 POWER_WAIT = 40
 
 
@@ -366,6 +367,16 @@ def test_power_state_sync(syncing_ingot: IngotServer, bmc: RedfishEmulator) -> N
         assert shown["power_state"] == "power on"  # the last state known is kept
         errors = [e for e in history() if e["severity"] == "ERROR"]
         assert errors and "cannot be reached" in errors[-1]["event"]
+        # As Ironic: no virtual media change for a node in maintenance for a power failure.
+        vmedia, v189 = f"/v1/nodes/{node}/vmedia", {"X-OpenStack-Ironic-API-Version": "1.89"}
+        for verb, answer in (
+                ("attach", api.post(vmedia, headers=v189, json={
+                    "device_type": "cdrom", "image_url": "http://127.0.0.1/a.iso"})),
+                ("detach", api.delete(vmedia, headers=v189))):
+            assert answer.status_code == 503, answer.text
+            assert fault(answer) == (f"Unable to {verb} virtual media for node {node} due "
+                                     f"to power failure state")
+        assert show()["last_error"] == shown["last_error"]
 
         # The BMC is back: the next read ends the maintenance for the power failure.
         patched = api.patch(f"/v1/nodes/{node}", json=[
@@ -580,6 +591,42 @@ def test_virtual_media_attach_list_detach_through_the_bmc(
         assert not any(media["inserted"] for media in _slots(api, node).values())
         assert not (served / node).exists()
     assert SIG not in ingot.log()
+
+
+def test_a_bmc_server_error_on_insert_is_retried(ingot: IngotServer,
+                                                bmc: RedfishEmulator) -> None:
+    """As Ironic: the BMC answers InsertMedia with a server error (here a 502, as its
+    fetch of the image got a 503), the insert is tried again 3 s later, and works."""
+    system = SYSTEMS[13]
+    with Origin() as origin, ingot.client("1.93") as api:
+        image = origin.add("/flaky.iso", b"iso" * 1000, Fault(statuses=[503]))
+        node = _create(api, _driver_info(bmc, system))
+        attached = api.post(f"/v1/nodes/{node}/vmedia", json={
+            "device_type": "cdrom", "image_url": image, "image_download_source": "http"})
+        assert attached.status_code == 204, attached.text
+        assert _settled(ingot, node)["last_error"] is None
+        assert [hit.status for hit in origin.hits_for("/flaky.iso")] == [503, 200]
+        cd = _slot(bmc, system, "Cd")
+        assert (cd["Inserted"], cd["Image"]) == (True, image)
+
+
+def test_deleting_a_node_removes_the_images_served_for_it(
+        ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
+    """A node deleted with its virtual media still attached: what the conductor served
+    its BMC (image_download_source local) goes with it."""
+    system = SYSTEMS[14]
+    served = ingot.workdir / "state" / "httpboot" / "virtual_media"
+    with ingot.client("1.93") as api:
+        node = _create(api, _driver_info(bmc, system))
+        for device, image in (("cdrom", "agent.iso"), ("disk", "initramfs")):
+            attached = api.post(f"/v1/nodes/{node}/vmedia", json={
+                "device_type": device, "image_url": f"{boot_files.url}/{image}"})
+            assert attached.status_code == 204, attached.text
+            assert _settled(ingot, node)["last_error"] is None
+        assert sorted(p.name for p in (served / node).iterdir()) == ["cdrom.iso", "disk.img"]
+        assert api.delete(f"/v1/nodes/{node}").status_code == 204
+        assert not (served / node).exists()
+        assert _slot(bmc, system, "Cd")["Inserted"] is True  # the BMC is left as it is
 
 
 def test_virtual_media_errors_are_clear_and_change_nothing(
