@@ -195,8 +195,9 @@ async def create_node(request: Request) -> Response:
                 f"supports driver {values['driver']} for conductor group "
                 f"\"{values['conductor_group']}\".")
     now = utcnow()
+    chosen = values.pop("uuid", None)
     row = {
-        "uuid": values.pop("uuid", None) or str(uuidlib.uuid4()),
+        "uuid": chosen or str(uuidlib.uuid4()),
         "driver_info": {}, "driver_internal_info": {}, "instance_info": {},
         "properties": {}, "extra": {}, "network_data": {}, "traits": [],
         "provision_state": states.ENROLL if minor >= 11 else states.AVAILABLE,
@@ -206,12 +207,15 @@ async def create_node(request: Request) -> Response:
         "revision": 0, "created_at": now,
         **values,
     }
-    with ctx.db.read() as conn:
-        _check_unique(conn, row)
-        if row.get("parent_node"):
-            row["parent_node"] = _linked_parent(conn, row.get("owner"), row["parent_node"])
     try:
+        # The checks and the insert share one connection: a checkout and its reset cost
+        # as much as a query. A UUID ingot drew itself is new (random, 122 bits): only
+        # the client's is looked up; a collision would still be the unique index's 409.
         with ctx.db.write() as conn:
+            _check_unique(conn, row, check_uuid=bool(chosen))
+            if row.get("parent_node"):
+                row["parent_node"] = _linked_parent(conn, row.get("owner"),
+                                                    row["parent_node"])
             node = nodes.insert(conn, row)
     except sa.exc.IntegrityError:
         # Lost a race with a concurrent create of the same name or UUID.
@@ -237,9 +241,9 @@ def _linked_parent(conn: sa.Connection, owner: str | None, ident: str) -> str:
     return parent.uuid
 
 
-def _check_unique(conn: sa.Connection, row: dict[str, Any]) -> None:
+def _check_unique(conn: sa.Connection, row: dict[str, Any], check_uuid: bool = True) -> None:
     chassis.check_exists(conn, row.get("chassis_uuid"))
-    if nodes.exists(conn, "uuid", row["uuid"]):
+    if check_uuid and nodes.exists(conn, "uuid", row["uuid"]):
         raise Conflict(f"A node with UUID {row['uuid']} already exists.")
     if row.get("name") and nodes.exists(conn, "name", row["name"]):
         raise Conflict(f"A node with name {row['name']} already exists.")

@@ -191,6 +191,11 @@ def test_duplicate_node_name_and_uuid(api: httpx.Client, node: dict[str, Any]) -
     assert f"A node with name {node['name']} already exists" in fault(by_name)
     by_uuid = api.post("/v1/nodes", json={"driver": "fake-hardware", "uuid": node["uuid"]})
     assert by_uuid.status_code == 409
+    assert fault(by_uuid) == f"A node with UUID {node['uuid']} already exists."
+    # The UUID is checked before the name, whichever the client chose.
+    both = api.post("/v1/nodes", json={"driver": "fake-hardware", "uuid": node["uuid"],
+                                       "name": node["name"]})
+    assert fault(both) == f"A node with UUID {node['uuid']} already exists."
     renamed = api.patch(f"/v1/nodes/{node['uuid']}",
                         json=[{"op": "replace", "path": "/name", "value": node["name"]}])
     assert renamed.status_code == 200  # renaming to its own name is no conflict
