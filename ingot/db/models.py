@@ -135,6 +135,30 @@ _where = nodes.c.parent_node.is_not(None)
 sa.Index("nodes_parent_node_id_idx", nodes.c.parent_node, nodes.c.id, sqlite_where=_where,
          postgresql_where=_where)
 
+# Lists sorted by description order by its first DESCRIPTION_PREFIX characters, then id
+# (migration 0017): a description (up to 4096 characters) may be longer than a
+# PostgreSQL B-tree entry can hold (about 2700 bytes), 512 characters never are (4 bytes
+# each at most). MySQL, Ironic's usual database, sorts a TEXT column by its first
+# max_sort_length (1024) bytes the same way. The literals are SQL, not bound parameters:
+# SQLite uses an index on an expression only for the same expression.
+DESCRIPTION_PREFIX = 512
+description_order = sa.func.substr(nodes.c.description, sa.literal_column("1"),
+                                   sa.literal_column(str(DESCRIPTION_PREFIX)), type_=sa.Text)
+sa.Index("nodes_description_id_idx", description_order, nodes.c.id)
+# description_contains (a substring) is served by a trigram index: pg_trgm's on
+# PostgreSQL, an FTS5 table with the trigram tokenizer on SQLite, kept by triggers on
+# nodes (migration 0017). The FTS5 table is not part of the metadata (SQLAlchemy cannot
+# describe a virtual table); queries name it through this clause.
+POSTGRESQL_ONLY_INDEXES = frozenset({"nodes_description_trgm_idx"})
+sa.Index("nodes_description_trgm_idx", nodes.c.description, postgresql_using="gin",
+         postgresql_ops={"description": "gin_trgm_ops"},
+         postgresql_with={"fastupdate": "off"}).ddl_if(dialect="postgresql")
+# Tables the migrations create that the metadata does not describe: SQLite's FTS5 table
+# and the tables FTS5 keeps it in (named after it).
+UNDESCRIBED_TABLE_PREFIX = "nodes_description_fts"
+nodes_description_fts = sa.table("nodes_description_fts", sa.column("rowid", sa.Integer),
+                                 sa.column("nodes_description_fts", sa.Text))
+
 ports = sa.Table(
     "ports",
     metadata,

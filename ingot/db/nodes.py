@@ -10,14 +10,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from ingot.db.models import (
+    DESCRIPTION_PREFIX,
     Node,
     PartialNode,
     allocations,
     bios_settings,
+    description_order,
     firmware_components,
     node_history,
     node_inventory,
     nodes,
+    nodes_description_fts,
     portgroups,
     ports,
     utcnow,
@@ -27,15 +30,16 @@ from ingot.db.models import (
 from ingot.db.prepared import Prepared
 
 # The sort keys lists accept (docs/api.md). Each has an index on (key, id) (migration
-# 0006) so that a page is an index walk of `limit` rows whatever the fleet size;
+# 0006; description's is on its first DESCRIPTION_PREFIX characters, migration 0017) so
+# that a page is an index walk of `limit` rows whatever the fleet size;
 # tests/db/test_list_plans.py fails if one would scan or sort.
 SORTABLE = ("id", "uuid", "name", "created_at", "updated_at", "provision_updated_at",
             "driver", "provision_state", "power_state", "target_provision_state",
             "maintenance", "resource_class", "conductor_group", "owner", "lessee",
             "instance_uuid", "fault", "retired", "protected", "description")
-# Sortable for Ironic's clients, but with no index: a description may be longer than a
-# PostgreSQL B-tree entry can hold, so sorting by it reads every node.
-UNINDEXED_SORT_KEYS = frozenset({"description"})
+# A trigram index (migration 0017) serves a description_contains value this long or
+# longer; a shorter one has no trigram to look up, and its list walks the nodes in order.
+TRIGRAM = 3
 
 
 class StaleMarker(LookupError):
@@ -76,7 +80,9 @@ class NodeFilters:
             value = getattr(self, name)
             if value is not None:
                 shape.append((name, value))
-        for name in ("description_contains", "shard", "project"):
+        if self.description_contains is not None:
+            shape.append(("description_contains", len(self.description_contains) >= TRIGRAM))
+        for name in ("shard", "project"):
             if getattr(self, name) is not None:
                 shape.append(name)
         if not self.include_children:
@@ -88,8 +94,13 @@ class NodeFilters:
         params = {name: getattr(self, name) for name in _EQUAL
                   if getattr(self, name) is not None}
         if self.description_contains is not None:
-            params["description_contains"] = (self.description_contains.replace("/", "//")
-                                              .replace("%", "/%").replace("_", "/_"))
+            # A substring, as Ironic documents it: % and _ are the user's characters.
+            value = self.description_contains
+            params["description_contains"] = "%" + (value.replace("/", "//").replace(
+                "%", "/%").replace("_", "/_")) + "%"
+            # The FTS5 query of SQLite's trigram index: one quoted phrase, the value's
+            # trigrams in a row, i.e. the substring (case folded; LIKE then decides).
+            params["description_match"] = '"' + value.replace('"', '""') + '"'
         if self.shard is not None:
             params["shard"] = self.shard
         if self.project is not None:
@@ -105,7 +116,7 @@ _EQUAL = ("driver", "provision_state", "conductor_group", "resource_class", "own
           "conductor", "instance_name")
 
 
-def _bound(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+def _bound(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
     # Typed as the column: SQLAlchemy converts a bound boolean or timestamp by its type.
     return sa.bindparam(name, type_=column.type)
 
@@ -128,8 +139,11 @@ def _branches(shape: tuple[Any, ...]) -> list[list[sa.ColumnElement[bool]]]:
             clauses.append(c.shard.is_not(None))
         elif item == ("sharded", False):
             clauses.append(c.shard.is_(None))
-        elif item == "description_contains":
-            clauses.append(c.description.contains(_bound(item, c.description), escape="/"))
+        elif isinstance(item, tuple) and item[0] == "description_contains":
+            # LIKE as Ironic's query: case-insensitive for ASCII letters on SQLite,
+            # case-sensitive on PostgreSQL. pg_trgm's index serves it as it is.
+            clauses.append(c.description.like(_bound("description_contains", c.description),
+                                              escape="/"))
         elif item == "shard":
             clauses.append(c.shard.in_(sa.bindparam("shard", expanding=True)))
         elif item == ("parent_node", True):
@@ -207,7 +221,6 @@ def _list(conn: sa.Connection, filters: NodeFilters, selected: tuple[str, ...] |
           sort_key: str, sort_dir: str, limit: int | None, marker: str | None
           ) -> list[sa.Row[Any]]:
     """The rows of the selected columns (None: whole nodes) of a page."""
-    column = nodes.c[sort_key]
     ascending = sort_dir == "asc"
     params = filters.params()
     anchor_kind = None
@@ -216,15 +229,16 @@ def _list(conn: sa.Connection, filters: NodeFilters, selected: tuple[str, ...] |
         if row is None:
             raise StaleMarker(marker)
         params.update(anchor_value=row[0], anchor_id=row[1])
-        anchor_kind = "id" if column is nodes.c.id else "null" if row[0] is None else "value"
+        anchor_kind = "id" if sort_key == "id" else "null" if row[0] is None else "value"
     # SQLite's statistics count rows per value, not NULLs: on a column every node has
     # the same value of (power_state) it reckons the NULL run is every node too and
     # scans the table to find none. Unfiltered, the sort column's index is the walk.
     shape = filters.shape()
-    null_rare = conn.dialect.name == "sqlite" and filters.parent_node is None \
+    sqlite = conn.dialect.name == "sqlite"
+    null_rare = sqlite and filters.parent_node is None \
         and set(shape) <= {("parent_node", True)}
     pages = _page_queries(selected, shape, sort_key, ascending, anchor_kind,
-                          limit is not None, null_rare)
+                          limit is not None, null_rare, sqlite)
     found: dict[int, sa.Row[Any]] = {}
     for queries in pages:
         walked = 0
@@ -241,13 +255,22 @@ def _list(conn: sa.Connection, filters: NodeFilters, selected: tuple[str, ...] |
         return list(found.values())
     # Each branch came sorted; their union needs the same order (and dedup by id).
     merged = sorted(found.values(),
-                    key=lambda r: _sort_tuple(getattr(r, sort_key), r.id),
+                    key=lambda r: _sort_tuple(sort_key, getattr(r, sort_key), r.id),
                     reverse=not ascending)
     return merged[:limit] if limit is not None else merged
 
 
-def _sort_tuple(value: Any, row_id: int) -> tuple[Any, ...]:
-    return (False, 0, row_id) if value is None else (True, value, row_id)
+def _sort_tuple(sort_key: str, value: Any, row_id: int) -> tuple[Any, ...]:
+    if value is None:
+        return (False, 0, row_id)
+    if sort_key == "description":
+        value = value[:DESCRIPTION_PREFIX]  # SQL's substr counts characters too
+    return (True, value, row_id)
+
+
+def _order_column(sort_key: str) -> sa.ColumnElement[Any]:
+    """What a list sorted by sort_key orders by (before id)."""
+    return description_order if sort_key == "description" else nodes.c[sort_key]
 
 
 # The statements of a list's shape, built once: building one costs as much as running it.
@@ -259,7 +282,7 @@ def _marker_query(sort_key: str) -> sa.Executable:
     """The sort key's value and the id of the node a marker names."""
     query = _MARKER_QUERIES.get(sort_key)
     if query is None:
-        query = sa.select(nodes.c[sort_key], nodes.c.id).where(
+        query = sa.select(_order_column(sort_key), nodes.c.id).where(
             nodes.c.uuid == sa.bindparam("marker", type_=nodes.c.uuid.type))
         _MARKER_QUERIES[sort_key] = query
     return query
@@ -269,25 +292,47 @@ _MARKER_QUERIES: dict[str, sa.Executable] = {}
 
 
 def _page_queries(selected: tuple[str, ...] | None, shape: tuple[Any, ...], sort_key: str,
-                  ascending: bool, anchor_kind: str | None, limited: bool, null_rare: bool
-                  ) -> list[list[sa.Select[Any]]]:
+                  ascending: bool, anchor_kind: str | None, limited: bool, null_rare: bool,
+                  sqlite: bool) -> list[list[sa.Select[Any]]]:
     """Per branch of the filters, the queries of its walk in list order: the NULL and
     non-NULL runs of the sort column as separate queries, because "NULLs first" is not
     an order either database's index walks on its own (and a keyset condition with an
     OR across both runs scans)."""
-    key = (selected, shape, sort_key, ascending, anchor_kind, limited, null_rare)
+    key = (selected, shape, sort_key, ascending, anchor_kind, limited, null_rare, sqlite)
     found = _PAGE_QUERIES.get(key)
     if found is not None:
         return found
-    column = nodes.c[sort_key]
+    column = _order_column(sort_key)
     columns = [nodes] if selected is None else [nodes.c[name] for name in selected]
-    order = (column, nodes.c.id) if column is not nodes.c.id else (nodes.c.id,)
+    # SQLite's trigram index is an FTS5 table. In id order it drives the walk: it yields
+    # its matches by rowid (= node id), from the marker on, so a page reads its rows
+    # and what LIKE rejects, whether few or most nodes match. In another order, its
+    # matches are the set the sort column's walk keeps.
+    fts = nodes_description_fts
+    trigrams = sqlite and ("description_contains", True) in shape
+    driven = trigrams and sort_key == "id"
+    id_column = fts.c.rowid if driven else nodes.c.id
+    order = (column, id_column) if sort_key != "id" else (id_column,)
     found = []
     for clauses in _branches(shape):
+        if trigrams:
+            match = fts.c.nodes_description_fts.op("MATCH")(
+                sa.bindparam("description_match", type_=sa.Text))
+            clauses = [*clauses, match if driven else
+                       nodes.c.id.in_(sa.select(fts.c.rowid).where(match))]
         queries = []
-        for segment in _segments(column, ascending, anchor_kind, null_rare):
-            query = (sa.select(*columns).where(*clauses, *segment)
-                     .order_by(*(o if ascending else o.desc() for o in order)))
+        for segment, one_value in _segments(column, nodes.c[sort_key].nullable, id_column,
+                                            ascending, anchor_kind, null_rare):
+            query = sa.select(*columns)
+            if driven:
+                query = query.select_from(fts.join(nodes, nodes.c.id == fts.c.rowid))
+            # SQLite sees an indexed expression fixed by the WHERE clause (description's
+            # prefix NULL, or the marker's), but not that this makes it constant in the
+            # ORDER BY: it sorted the run, which is in id order.
+            by = (id_column,) if one_value and sqlite and column is description_order \
+                else order
+            query = (query.where(*clauses, *segment)
+                     .order_by(*(o if ascending else o.desc() for o in by)))
             if limited:
                 query = query.limit(sa.bindparam("limit", type_=sa.Integer))
             queries.append(query)
@@ -298,38 +343,41 @@ def _page_queries(selected: tuple[str, ...] | None, shape: tuple[Any, ...], sort
     return found
 
 
-def _segments(column: sa.Column[Any], ascending: bool, anchor_kind: str | None,
-              null_rare: bool = False) -> list[list[sa.ColumnElement[bool]]]:
+def _segments(column: sa.ColumnElement[Any], nullable: bool | None,
+              id_column: sa.ColumnElement[int], ascending: bool, anchor_kind: str | None,
+              null_rare: bool = False) -> list[tuple[list[sa.ColumnElement[bool]], bool]]:
     """The conditions of the runs still to read, in list order, each an index range on
-    (column, id). Past a marker, the rest of the marker's value (column = v, id beyond)
+    (column, id), and whether the run is one value of the column (NULL, or the
+    marker's). Past a marker, the rest of the marker's value (column = v, id beyond)
     and the values beyond it are two ranges: SQLite bounds a row-value comparison by its
     first column only, which walks every node sharing a common value. The marker's
     value and id are the parameters anchor_value and anchor_id. null_rare tells
     SQLite's planner that few nodes are NULL (its unlikely())."""
     anchor_id = sa.bindparam("anchor_id", type_=sa.Integer)
-    beyond = nodes.c.id > anchor_id if ascending else nodes.c.id < anchor_id
+    beyond = id_column > anchor_id if ascending else id_column < anchor_id
     if anchor_kind is None:
-        past: list[list[sa.ColumnElement[bool]]] = [[]]
+        past: list[tuple[list[sa.ColumnElement[bool]], bool]] = [([], False)]
     elif anchor_kind == "id":
-        past = [[beyond]]
+        past = [([beyond], False)]
     elif anchor_kind == "null":
         past = []
     else:
         value = _bound("anchor_value", column)
-        past = [[column == value, beyond], [column > value if ascending else column < value]]
-    if not column.nullable:
+        past = [([column == value, beyond], True),
+                ([column > value if ascending else column < value], False)]
+    if not nullable:
         return past
     not_null = column.is_not(None)
-    values = [[not_null, *segment] for segment in past]
+    values = [([not_null, *segment], one) for segment, one in past]
     is_null = column.is_(None)
     nulls: list[sa.ColumnElement[bool]] = [
         sa.func.unlikely(is_null) if null_rare else is_null]
     if anchor_kind is None:
-        return [nulls, *values] if ascending else [*values, nulls]
+        return [(nulls, True), *values] if ascending else [*values, (nulls, True)]
     if anchor_kind == "null":
         nulls.append(beyond)
-        return [nulls, [not_null]] if ascending else [nulls]
-    return values if ascending else [*values, nulls]
+        return [(nulls, True), ([not_null], False)] if ascending else [(nulls, True)]
+    return values if ascending else [*values, (nulls, True)]
 
 
 def insert(conn: sa.Connection, values: Mapping[str, Any]) -> Node:
