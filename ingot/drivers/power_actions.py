@@ -21,10 +21,17 @@ _AGENT_INTERNAL = ("agent_cached_clean_steps",)
 
 
 def wipe_agent(task: Task) -> None:
-    """Forget the running agent: token, URL, TLS CA and the steps it offered."""
+    """Forget the running agent: token, URL, TLS CA and the steps it offered.
+
+    The token, URL and CA are cleared on the row as it is when the write lands, whatever
+    the task's copy of the node says: an agent may have looked itself up (taking a
+    token) or heartbeated (setting its URL) after the conductor read the node, and
+    would otherwise keep them past this power action. The write is the task's own,
+    conditional on its reservation and committed with its other writes.
+    """
     node = task.node
-    if node.agent_token or node.agent_url or node.agent_verify_ca:
-        task.save(agent_token=None, agent_url=None, agent_verify_ca=None)
+    task.save(agent_token=None, agent_url=None, agent_verify_ca=None)
+    # Only a conductor holding the node writes these: the task's copy is current.
     if any(key in node.driver_internal_info for key in _AGENT_INTERNAL):
         task.set_internal(**dict.fromkeys(_AGENT_INTERNAL))
 
