@@ -95,6 +95,7 @@ def test_serve_on_sqlite_at_head_loads_no_heavy_modules(tmp_path: pathlib.Path) 
 
     assert status == 200
     assert {"ingot", "sqlalchemy", "uvicorn", "starlette"} <= loaded  # it did serve
+    assert "httptools" in loaded  # the C HTTP parser, not h11's pure Python one
     assert {name: why for name, why in NOT_AT_START.items() if name in loaded} == {}
 
 
