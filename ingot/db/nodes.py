@@ -306,20 +306,18 @@ def _page_queries(selected: tuple[str, ...] | None, shape: tuple[Any, ...], sort
     columns = [nodes] if selected is None else [nodes.c[name] for name in selected]
     # SQLite's trigram index is an FTS5 table. In id order it drives the walk: it yields
     # its matches by rowid (= node id), from the marker on, so a page reads its rows
-    # and what LIKE rejects, whether few or most nodes match. In another order, its
-    # matches are the set the sort column's walk keeps.
+    # and what LIKE rejects, whether few or most nodes match. In another order the sort
+    # column's walk checks LIKE, as before the index: taking the index's matches as a
+    # set reads every match (80 ms a page at 100k nodes for a value all nodes hold).
     fts = nodes_description_fts
-    trigrams = sqlite and ("description_contains", True) in shape
-    driven = trigrams and sort_key == "id"
+    driven = sqlite and sort_key == "id" and ("description_contains", True) in shape
     id_column = fts.c.rowid if driven else nodes.c.id
     order = (column, id_column) if sort_key != "id" else (id_column,)
     found = []
     for clauses in _branches(shape):
-        if trigrams:
-            match = fts.c.nodes_description_fts.op("MATCH")(
-                sa.bindparam("description_match", type_=sa.Text))
-            clauses = [*clauses, match if driven else
-                       nodes.c.id.in_(sa.select(fts.c.rowid).where(match))]
+        if driven:
+            clauses = [*clauses, fts.c.nodes_description_fts.op("MATCH")(
+                sa.bindparam("description_match", type_=sa.Text))]
         queries = []
         for segment, one_value in _segments(column, nodes.c[sort_key].nullable, id_column,
                                             ascending, anchor_kind, null_rare):

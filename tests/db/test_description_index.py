@@ -108,7 +108,7 @@ def test_description_contains_finds_what_like_finds(described: Database, value: 
 @pytest.mark.parametrize("value", ["ab", "xxx", "ünï", "%_/"])
 def test_description_contains_in_another_order(described: Database, value: str,
                                                sort_key: str) -> None:
-    """Not in id order, the trigram index's matches are the set the sort walk keeps."""
+    """Not in id order (the sort column's walk checks LIKE), the same nodes."""
     expected = set(_unindexed(described, value))
     got = _pages(described, 2, description_contains=value, sort_key=sort_key)
     assert sorted(got) == sorted(expected) and len(got) == len(expected)
