@@ -177,6 +177,24 @@ def test_description_contains_uses_the_trigram_index(filled: Database, sort_dir:
                 assert "Seq Scan" not in plan, plan
 
 
+@pytest.mark.parametrize("sort_key", ["name", "provision_state"])
+def test_rare_description_contains_in_another_order_reads_its_matches(
+        filled: Database, sort_key: str) -> None:
+    """Sorted by another key, a value few nodes hold is read from the trigram index as
+    a set (and its few rows sorted), not met along the sort key's walk of every node."""
+    filters = nodes.NodeFilters(description_contains=RARE_SUBSTRING)
+    for marker in (None, MARKER):
+        for plan in _plans(filled, filters, sort_key, "asc", marker, bitmaps=True):
+            if filled.is_sqlite:
+                assert "nodes_description_fts VIRTUAL TABLE INDEX" in plan, plan
+            else:
+                # The rest of the marker's own value may come from its index.
+                assert ("Bitmap Index Scan on nodes_description_trgm_idx" in plan
+                        or f"Index Cond: (({sort_key})::text = " in plan
+                        or f"AND (({sort_key})::text = " in plan), plan
+                assert "Seq Scan" not in plan, plan
+
+
 def test_short_description_contains_walks_in_order(filled: Database) -> None:
     """A value under three characters has no trigram: the page walks the ids in order
     until it is full, as before the index (docs/api.md)."""
