@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 import uuid
 from collections.abc import Iterator
@@ -199,6 +200,27 @@ def test_duplicate_node_name_and_uuid(api: httpx.Client, node: dict[str, Any]) -
     renamed = api.patch(f"/v1/nodes/{node['uuid']}",
                         json=[{"op": "replace", "path": "/name", "value": node["name"]}])
     assert renamed.status_code == 200  # renaming to its own name is no conflict
+
+
+def test_concurrent_creates_of_one_name_make_one_node(api: httpx.Client,
+                                                      ingot: IngotServer) -> None:
+    """Creates racing for a name: one node, every other request Ironic's 409, whether
+    the check saw the winner's row or the unique index refused the insert."""
+    name = f"race-{uuid.uuid4().hex[:8]}"
+
+    def create(_: int) -> httpx.Response:
+        with ingot.client() as client:
+            return client.post("/v1/nodes", json={"driver": "fake-hardware", "name": name})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(create, range(8)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 7
+    for response in responses:
+        if response.status_code == 409:
+            assert fault(response) == f"A node with name {name} already exists."
+            assert response.headers["X-OpenStack-Ironic-API-Version"] == "1.73"
+    winner = next(r.json()["uuid"] for r in responses if r.status_code == 201)
+    assert api.get(f"/v1/nodes/{name}").json()["uuid"] == winner
 
 
 @pytest.mark.usefixtures("unchanged")
