@@ -247,8 +247,8 @@ class Listing:
         self.kind = _KINDS.get(collection.path)
         self._seen: list[tuple[Site, list[dict[str, Any]]]] = []
         # Items passed on as the sites sent them are spliced, not parsed and rewritten.
-        self.splicing = self.kind is not None and query.sort_key is None \
-            and not self.plan.strip and self.plan.project is None
+        self.splicing = self.kind is not None and not self.plan.strip \
+            and self.plan.project is None
         self._raw: dict[str, list[msgspec.Raw]] = {}  # site -> its items' JSON
         # What identifies "the same listing" for RecentPages.
         self.identity = "|".join([path, query.sort, urlencode(sorted(query.filters)),
@@ -288,7 +288,8 @@ class Listing:
                     raise
                 # The site's marker item was deleted since: place the site by value.
                 return await self._scan(site, boundary)
-            parts = splice.split(content, self.collection.key) if self.splicing else None
+            parts = splice.split(content, self.collection.key, self.query.sort_key) \
+                if self.splicing else None
             if parts is not None:
                 self._raw[site.name] = parts.raw
                 items = self._seen_items(site, parts.items)
@@ -427,16 +428,30 @@ class Listing:
                  next_link: str | None) -> bytes:
         """The merged answer from the items' JSON as the sites sent it (a site whose
         answer was parsed instead has its items written out)."""
-        # Concatenated: each site's items taken are the first of its page.
-        taken = collections.Counter(map(operator.itemgetter(0), merged.items))
         items: list[bytes | msgspec.Raw] = []
-        for page in pages:
-            count = taken[page.site]
-            raw = self._raw.get(page.site)
-            if raw is not None:
-                items += raw[:count]
+        if self.query.sort_key is None:
+            # Concatenated: each site's items taken are the first of its page.
+            taken = collections.Counter(map(operator.itemgetter(0), merged.items))
+            for page in pages:
+                count = taken[page.site]
+                raw = self._raw.get(page.site)
+                if raw is not None:
+                    items += raw[:count]
+                else:
+                    items += map(orjson.dumps, page.items[:count])
+        else:
+            # Merged: each item's JSON found by the item (alive in its page meanwhile).
+            raw_of: dict[int, msgspec.Raw] = {}
+            for page in pages:
+                raw = self._raw.get(page.site)
+                if raw is not None:
+                    raw_of.update(zip(map(id, page.items), raw, strict=True))
+            chosen = map(operator.itemgetter(1), merged.items)
+            if len(raw_of) == sum(len(page.items) for page in pages):
+                items += map(raw_of.__getitem__, map(id, chosen))
             else:
-                items += map(orjson.dumps, page.items[:count])
+                items += [orjson.dumps(item) if (one := raw_of.get(id(item))) is None else one
+                          for item in chosen]
         return splice.join(self.collection.key, items,
                            None if next_link is None else orjson.dumps(next_link))
 

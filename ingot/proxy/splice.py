@@ -1,11 +1,12 @@
 """A site's listing taken apart without building its items as Python objects.
 
-For listings passed on unchanged (the default order, no projection) the proxy only
-needs each item's UUID and name (paging, the locator) and its JSON as the site sent
-it, to splice into the merged answer. msgspec reads just those while checking the whole
-answer is JSON; parsing every item with orjson and writing it out again cost most of
-a large listing's time. Any answer this cannot take (not JSON, not the expected shape)
-returns None, and the caller's full parse decides, so failures read as before.
+For listings passed on unchanged (no projection, in any order) the proxy only needs
+each item's UUID and name (paging, the locator), its sort value (the merge) and its
+JSON as the site sent it, to splice into the merged answer. msgspec reads just those
+while checking the whole answer is JSON; parsing every item with orjson and writing it
+out again cost most of a large listing's time. Any answer this cannot take (not JSON,
+not the expected shape) returns None, and the caller's full parse decides, so failures
+read as before.
 """
 
 from __future__ import annotations
@@ -18,27 +19,27 @@ from typing import Any, TypedDict
 import msgspec
 
 
-class _Ident(TypedDict, total=False):
-    uuid: Any
-    name: Any
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Split:
-    items: list[dict[str, Any]]  # each item's uuid and name, as far as it has them
+    items: list[dict[str, Any]]  # each item's uuid, name and sort value, as far as it has them
     raw: list[msgspec.Raw]  # each item's JSON as the site sent it
     more: bool  # the answer has a next link
 
 
 @functools.cache
-def _decoders(key: str) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+def _decoders(key: str, sort_key: str | None
+              ) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
     raw = msgspec.defstruct("RawPage", [(key, list[msgspec.Raw]), ("next", Any, None)])
-    idents = msgspec.defstruct("IdentPage", [(key, list[_Ident]), ("next", Any, None)])
+    # Only the fields named here are built; msgspec skips (and checks) the others.
+    fields = dict.fromkeys(("uuid", "name", *((sort_key,) if sort_key else ())), Any)
+    ident = TypedDict("Ident", fields, total=False)  # type: ignore[misc]
+    idents = msgspec.defstruct("IdentPage", [(key, list[ident]), ("next", Any, None)])
     return msgspec.json.Decoder(raw), msgspec.json.Decoder(idents)
 
 
-def split(content: bytes, key: str) -> Split | None:
-    """The items under ``key`` of a listing answer, or None to parse it fully."""
+def split(content: bytes, key: str, sort_key: str | None = None) -> Split | None:
+    """The items under ``key`` of a listing answer (with ``sort_key``'s value), or None
+    to parse it fully."""
     # msgspec does not check the UTF-8 of strings it skips (orjson does): an answer
     # that is all ASCII needs no check, any other is decoded once to check it.
     if not content.isascii():
@@ -46,7 +47,7 @@ def split(content: bytes, key: str) -> Split | None:
             content.decode()
         except UnicodeDecodeError:
             return None
-    raw_decoder, ident_decoder = _decoders(key)
+    raw_decoder, ident_decoder = _decoders(key, sort_key)
     try:
         raw_page = raw_decoder.decode(content)
         ident_page = ident_decoder.decode(content)

@@ -4,9 +4,13 @@ site whose answer is not JSON still fails."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import pathlib
 import secrets
+import socketserver
+import time
 
 import httpx
 import orjson
@@ -15,6 +19,7 @@ import pytest
 from ingot.proxy import splice
 from tests.proxy.servers import ProxyServer, Sites, proxy_sections
 from tests.proxy.stub_site import stub_site
+from tests.servers.threaded_http import serve
 
 MISSING = "X-Ingot-Missing-Sites"
 UUIDS = ("0b8e7a0e-3c55-4a57-9d0c-5f2b6b3f4c01", "6f1d9a3e-8a6b-4b7e-9d7c-2f4a1e0c9b02")
@@ -42,6 +47,12 @@ def test_split_means_what_the_full_parse_gives(dumps: bool) -> None:
     assert parts.items == [{"uuid": UUIDS[0], "name": items[0]["name"]}, {"uuid": UUIDS[1]}]
     assert parts.more
     assert orjson.loads(b"[" + b",".join(parts.raw) + b"]") == items
+    # A sorted listing also reads each item's sort value (nothing for an item without).
+    by_description = splice.split(content, "nodes", "description")
+    assert by_description is not None and by_description.items == [
+        {"uuid": UUIDS[0], "name": items[0]["name"], "description": AWKWARD},
+        {"uuid": UUIDS[1]}]
+    assert by_description.raw == parts.raw
     joined = splice.join("nodes", parts.raw, orjson.dumps("http://proxy/next"))
     assert orjson.loads(joined) == {"nodes": items, "next": "http://proxy/next"}
     assert orjson.loads(splice.join("nodes", parts.raw[1:], None)) == {"nodes": items[1:]}
@@ -76,7 +87,9 @@ def test_spliced_listing_means_what_the_sites_said(proxy: ProxyServer, sites: Si
             assert created.status_code == 201, created.text
         for path in (f"/v1/nodes?resource_class={tag}",
                      f"/v1/nodes/detail?resource_class={tag}",
-                     f"/v1/nodes?resource_class={tag}&fields=uuid,description,extra"):
+                     f"/v1/nodes?resource_class={tag}&fields=uuid,description,extra",
+                     f"/v1/nodes?resource_class={tag}&sort_key=name&sort_dir=desc",
+                     f"/v1/nodes/detail?resource_class={tag}&sort_key=name"):
             want = []
             for url in (sites.loc1.url, sites.loc2.url, sites.loc3.url):  # rank order
                 own = httpx.get(url + path, headers=headers, timeout=30)
@@ -84,6 +97,8 @@ def test_spliced_listing_means_what_the_sites_said(proxy: ProxyServer, sites: Si
                 # Every link (detail has ports, states... too) under the proxy's URL.
                 want += orjson.loads(own.content.replace(url.encode() + b"/",
                                                          proxy.url.encode() + b"/"))["nodes"]
+            if "sort_key=name" in path:
+                want.sort(key=lambda item: str(item["name"]), reverse="desc" in path)
             got = client.get(path)
             assert got.status_code == 200
             assert MISSING not in got.headers
@@ -119,3 +134,90 @@ def test_a_site_answering_invalid_json_fails(sites: Sites, tmp_path: pathlib.Pat
             assert "answered a listing that is not JSON" in server.log()
         finally:
             server.stop()
+
+
+class _PieceSite(http.server.BaseHTTPRequestHandler):
+    """A site whose listing arrives in many small pieces: Content-Length framing written
+    a few bytes at a time, or as many small HTTP chunks."""
+
+    protocol_version = "HTTP/1.1"
+    chunked = False
+    asked: list[tuple[int, str]] = []  # (port, path) of each request
+
+    def do_GET(self) -> None:
+        port = _port(self.server)
+        self.asked.append((port, self.path))
+        nodes = _piece_nodes(f"http://127.0.0.1:{port}", port)
+        shown = [node for node in nodes if self.path == f"/v1/nodes/{node['uuid']}"]
+        body = orjson.dumps({"default_version": {"id": "v1", "min_version": "1.1",
+                                                 "version": "1.99", "links": []}}) \
+            if self.path == "/" else orjson.dumps(shown[0] if shown else {"nodes": nodes})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if self.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        for start in range(0, len(body), 7):
+            piece = body[start:start + 7]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if self.chunked else piece)
+            self.wfile.flush()
+            if start % 700 == 0:
+                time.sleep(0.001)  # so that the pieces also arrive in separate reads
+        if self.chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _port(server: socketserver.BaseServer) -> int:
+    address = server.server_address
+    assert isinstance(address, tuple)
+    return int(address[1])
+
+
+def _piece_nodes(base: str, port: int) -> list[dict[str, object]]:
+    nodes: list[dict[str, object]] = []
+    for index in range(4):
+        uuid = f"00000000-0000-4000-8000-{port:06d}{index:06d}"
+        nodes.append({"uuid": uuid, "name": f"node-{index}-{port}", "description": AWKWARD,
+                      "links": [{"href": f"{base}/v1/nodes/{uuid}", "rel": "self"},
+                                {"href": f"{base}/nodes/{uuid}", "rel": "bookmark"}]})
+    return nodes
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_listing_arriving_in_small_pieces_merges_the_same(tmp_path: pathlib.Path,
+                                                            chunked: bool) -> None:
+    asked: list[tuple[int, str]] = []
+    handler = type("Pieces", (_PieceSite,), {"chunked": chunked, "asked": asked})
+    with contextlib.ExitStack() as stack:
+        urls = {f"s{index}": stack.enter_context(serve(handler)) for index in range(3)}
+        proxy = ProxyServer(tmp_path / "proxy", proxy_sections(
+            urls, groups="_:s0,grp1:s1,grp2:s2")).start()
+        stack.callback(proxy.stop)
+        want = []
+        for url in urls.values():  # rank (name) order
+            for node in _piece_nodes(url, int(url.rsplit(":", 1)[1])):
+                want.append(orjson.loads(orjson.dumps(node).replace(url.encode(),
+                                                                    proxy.url.encode())))
+        with proxy.client() as client:
+            for _ in range(2):  # a fresh connection, then a kept-alive one
+                listed = client.get("/v1/nodes")
+                assert listed.status_code == 200 and MISSING not in listed.headers
+                assert listed.json() == {"nodes": want}
+                by_name = client.get("/v1/nodes?sort_key=name")
+                assert by_name.status_code == 200 and MISSING not in by_name.headers
+                assert by_name.json() == {
+                    "nodes": sorted(want, key=lambda node: str(node["name"]))}
+            # Found by name where the listing said, without asking any other site.
+            node = want[5]
+            del asked[:]
+            shown = client.get(f"/v1/nodes/{node['name']}")
+            assert shown.status_code == 200, shown.text
+            assert shown.json() == node
+            assert asked == [(int(urls["s1"].rsplit(":", 1)[1]),
+                              f"/v1/nodes/{node['uuid']}")]
