@@ -31,3 +31,32 @@ def test_listing_fills_unnamed_entries() -> None:
     # Items without a usable UUID are skipped.
     cache.remember_listed("loc2", [{"address": "y"}, {"uuid": None}], named=False)
     assert len(cache) == 5
+
+
+def test_a_repeated_listing_still_finds_every_node_and_sees_changes() -> None:
+    cache = Locator(4)
+    listing = [{"uuid": "a", "name": "x"}, {"uuid": "B", "name": "y"}]
+    for _ in range(3):  # the second and third take the repeated-listing path
+        cache.remember_listed("loc1", [dict(item) for item in listing], named=True)
+        assert (cache.site_of("x"), cache.site_of("b"), cache.uuid_of("y")) == \
+            ("loc1", "loc1", "b")
+    cache.remember("c", "loc2")
+    cache.remember("d", "loc2")
+    # Listed again: a and b are the most recent, so c goes first.
+    cache.remember_listed("loc1", listing, named=True)
+    cache.remember("e", "loc2")
+    assert cache.site_of("c") is None and cache.site_of("d") == "loc2"
+    # A change in between (a forgotten, b renamed) is not hidden by the repeat.
+    cache.remember_listed("loc1", listing, named=True)
+    cache.forget("a")
+    cache.remember_listed("loc1", listing, named=True)
+    assert cache.site_of("a") == "loc1"
+    cache.remember("b", "loc1", "z")
+    cache.remember_listed("loc1", listing, named=True)
+    assert (cache.uuid_of("y"), cache.uuid_of("z")) == ("b", None)
+    # A listing larger than the cache is never taken as remembered whole.
+    big = [{"uuid": f"n{i}", "name": None} for i in range(6)]
+    for _ in range(2):
+        cache.remember_listed("loc3", big, named=True)
+        found = [cache.site_of(f"n{i}") for i in range(6)]
+        assert len(cache) == 4 and found.count("loc3") == 4 and found.count(None) == 2
