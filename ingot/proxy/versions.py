@@ -2,13 +2,16 @@
 
 A background task asks each site for its range (``GET /``) in parallel: every
 discovery_interval for the sites that answer, every down_probe_interval for those that
-do not. A site that does not answer leaves the intersection until it does again, so one
-dead site neither hangs requests nor narrows the range forever.
+do not. In between it sleeps until the next probe is due (or a request finds a site
+down), rather than waking on a fixed tick. A site that does not answer leaves the
+intersection until it does again, so one dead site neither hangs requests nor narrows
+the range forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -17,6 +20,7 @@ from ingot.api.microversion import VersionRange, parse_version
 from ingot.proxy.sites import Site, SiteFailure
 
 LOG = logging.getLogger("ingot.proxy")
+
 
 class VersionBook:
     def __init__(self, sites: Sequence[Site], *, interval: float, down_interval: float):
@@ -27,6 +31,7 @@ class VersionBook:
         self._checked: dict[str, float] = {}
         self._current: VersionRange | None = None
         self._disjoint_logged = False
+        self._wake = asyncio.Event()  # a site went down: its probes come sooner
 
     def current(self) -> VersionRange | None:
         """The intersection over the sites that answer; None before any site answered.
@@ -56,6 +61,7 @@ class VersionBook:
     def mark_down(self, site: Site, reason: str) -> None:
         site.mark_down(reason)
         self._recompute()
+        self._wake.set()
 
     async def probe(self, site: Site) -> None:
         try:
@@ -85,18 +91,31 @@ class VersionBook:
         await asyncio.gather(*(self.probe(site) for site in (sites or self.sites)))
         self._recompute()
 
+    def _due_in(self, site: Site, now: float) -> float:
+        """Seconds until the site's next probe: discovery_interval after its last, or
+        down_probe_interval after its last probe or going down, whichever is later."""
+        checked = self._checked.get(site.name, 0.0)
+        if site.down_since is None:
+            return checked + self.interval - now
+        return max(checked, site.down_since) + self.down_interval - now
+
     async def run(self) -> None:
         """Probe forever: due sites in parallel, down ones more often."""
-        tick = min(self.interval, self.down_interval)
+        # Sites due within this much of each other are probed together.
+        slack = min(self.interval, self.down_interval) / 10
         while True:
-            await asyncio.sleep(tick)
             now = time.monotonic()
-            due = [site for site in self.sites
-                   if now - self._checked.get(site.name, 0.0)
-                   >= (self.interval if site.up else self.down_interval) - tick / 10]
-            if due:
-                try:
-                    await self.refresh(due)
-                except Exception:
-                    # The refresher must outlive any surprise, or the range freezes.
-                    LOG.exception("Version discovery failed")
+            due_in = {site.name: self._due_in(site, now) for site in self.sites}
+            wait = min(due_in.values(), default=self.interval)
+            if wait > slack:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            due = [site for site in self.sites if due_in[site.name] <= slack]
+            try:
+                await self.refresh(due)
+            except Exception:
+                # The refresher must outlive any surprise, or the range freezes.
+                LOG.exception("Version discovery failed")
+                await asyncio.sleep(slack)
