@@ -303,8 +303,9 @@ def measure(title: str, args: argparse.Namespace, far: dict[str, str],
             (f"proxy, default order ({len(far) * n})", merged),
             (f"proxy, sort_key=name ({len(far) * n})", merged_sorted),
             (f"proxy, sort_key=name, limit={n} ({n})", page)]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\n{title}: {len(far)} sites x {n} nodes, +{args.latency_ms:g} ms per "
-          f"exchange, {rounds} rounds (ms)")
+          f"exchange, {rounds} rounds (ms); load average {load} on {os.cpu_count()} CPUs")
     print(f"{'':44} {'median':>8} {'p90':>8}")
     for label, row in rows:
         print(f"{label:44} {statistics.median(row):8.1f} {p90(row):8.1f}")
