@@ -59,6 +59,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+# Longer than any test run: bounded (boot configs' URL lifetimes derive from it), but
+# never reached.
+SESSION_CALLBACK_TIMEOUT = 24 * 3600
 
 
 @contextlib.contextmanager
@@ -100,8 +103,18 @@ def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def ingot(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotServer]:
-    """One `ingot serve` per database backend, shared by the tests of a session."""
-    with running_ingot(backend, tmp_path_factory.mktemp(f"ingot-{backend}")) as server:
+    """One `ingot serve` per database backend, shared by the tests of a session.
+
+    Its database changes only through the tests' requests: no power state sync and no
+    agent callback timeout acting on their nodes by themselves. Tests that leave a node
+    in a state those act on (made available without a power state, waiting for an
+    agent that never comes) would otherwise change rows 60 s or 30 min later, under
+    whichever test of the same worker compares the whole database then (snapshot).
+    Those timers have tests with servers of their own."""
+    options = {"conductor": {"sync_power_state_interval": 0,
+                             "deploy_callback_timeout": SESSION_CALLBACK_TIMEOUT}}
+    with running_ingot(backend, tmp_path_factory.mktemp(f"ingot-{backend}"),
+                       options=options) as server:
         yield server
 
 
