@@ -118,6 +118,7 @@ _KNOWN: dict[str, HardwareType] = {FAKE_HARDWARE.name: FAKE_HARDWARE}
 
 def register(hardware_type: HardwareType) -> None:
     _KNOWN[hardware_type.name] = hardware_type
+    _DRIVER_SETS.clear()
 
 
 def known() -> dict[str, HardwareType]:
@@ -136,10 +137,29 @@ def enabled(names: Iterable[str]) -> dict[str, HardwareType]:
 
 
 def driver_for(node: Node) -> DriverSet:
+    # The set is a function of the hardware type and the interface names alone:
+    # keyed by them, a node whose interfaces change gets its new set.
+    key = (node.driver, *(node.interface(kind) for kind in INTERFACE_KINDS))
+    found = _DRIVER_SETS.get(key)
+    if found is None:
+        found = _driver_set(node)
+        if len(_DRIVER_SETS) >= 256:
+            _DRIVER_SETS.clear()
+        _DRIVER_SETS[key] = found
+    return found
+
+
+# The driver sets built, shared: implementations are stateless and a DriverSet is
+# frozen, and building one (a class lookup and an instance per kind) was a conductor
+# action's largest cost after its writes. Bounded: a key is a set of implementation
+# names. Cleared when a hardware type is registered (what a name means may change).
+_DRIVER_SETS: dict[tuple[str | None, ...], DriverSet] = {}
+
+
+def _driver_set(node: Node) -> DriverSet:
     hardware_type = _KNOWN.get(node.driver)
     if hardware_type is None:
         raise InvalidParameter(f'Unknown hardware type "{node.driver}".')
-    # Implementations are stateless: a fresh instance each time is as good as a shared one.
     chosen = {kind: hardware_type.implementation(kind, node.interface(kind))()
               for kind in INTERFACE_KINDS}
     named = {"power", "management", "boot", "deploy", "inspect", "rescue"}

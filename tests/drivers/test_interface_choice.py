@@ -68,3 +68,24 @@ def test_qemu_boot_device_is_recorded_for_its_next_start() -> None:
     with pytest.raises(Unsupported, match="does not support inject_nmi"):
         management.inject_nmi(node, DriverSettings())
     assert QEMU_VM.default("console") == "no-console"
+
+
+def _fake_node(**values: object) -> Node:
+    row: dict[str, Any] = factories.node_row(**values)
+    fields: dict[str, Any] = {k: row.get(k) for k in Node.__dataclass_fields__ if k != "id"}
+    return Node(id=1, **fields)
+
+
+def test_driver_set_follows_the_nodes_interfaces() -> None:
+    """Shared between nodes naming the same implementations; a node whose interface
+    changed gets the new one, a node of an unknown type still fails."""
+    first = hardware.driver_for(_fake_node())
+    assert hardware.driver_for(_fake_node()) is first
+    assert first.power.name == "fake" and first.others["raid"].name == "fake"
+    changed = hardware.driver_for(_fake_node(raid_interface="no-raid"))
+    assert changed.others["raid"].name == "no-raid" and changed is not first
+    assert hardware.driver_for(_fake_node(raid_interface=None)).others["raid"].name == "fake"
+    with pytest.raises(InvalidParameter, match='"no-such" is not supported'):
+        hardware.driver_for(_fake_node(boot_interface="no-such"))
+    with pytest.raises(InvalidParameter, match='Unknown hardware type "gone"'):
+        hardware.driver_for(_fake_node(driver="gone"))
