@@ -564,25 +564,44 @@ def claim_pending(conn: sa.Connection, host: str, groups: Sequence[str],
     Conductors racing for the same rows each re-check ``reservation IS NULL`` on the
     row they update, so every node goes to exactly one of them.
     """
+    claim = _prepared_claim(tuple(groups), tuple(hardware_types))
+    return [Node(*row) for row in claim.rows(conn, {"host": host, "limit": limit})]
+
+
+@functools.lru_cache(maxsize=32)
+def _prepared_claim(groups: tuple[str, ...], hardware_types: tuple[str, ...]) -> Prepared:
+    """claim_statement() prepared once per conductor's groups and hardware types: a
+    conductor claims after every wake-up, and SQLAlchemy building and running the
+    UPDATE afresh each pass was a tenth of ingot serve's CPU in a 1000-node deploy."""
+    return Prepared(claim_statement(groups, hardware_types))
+
+
+def claim_statement(groups: Sequence[str], hardware_types: Sequence[str]) -> sa.Update:
+    """claim_pending()'s UPDATE, its binds host and limit; the groups and hardware
+    types are binds with their values (one each: not an expanding IN)."""
     candidates = (sa.select(nodes.c.id)
                   .where(nodes.c.pending_action.is_not(None),
                          nodes.c.reservation.is_(None),
-                         nodes.c.conductor_group.in_(list(groups)),
-                         nodes.c.driver.in_(list(hardware_types)))
+                         nodes.c.conductor_group.in_(
+                             [sa.bindparam(f"group_{i}", group, type_=nodes.c.conductor_group.type)
+                              for i, group in enumerate(groups)]),
+                         nodes.c.driver.in_(
+                             [sa.bindparam(f"type_{i}", name, type_=nodes.c.driver.type)
+                              for i, name in enumerate(hardware_types)]))
                   .order_by(nodes.c.updated_at)
-                  .limit(limit)
+                  .limit(sa.bindparam("limit", type_=sa.Integer))
                   # Rows another transaction holds (a conductor writing its batch) are
                   # skipped, not waited for: a claim never closes a lock cycle.
                   .with_for_update(skip_locked=True)
                   .scalar_subquery())
-    statement = (sa.update(nodes)
-                 .where(nodes.c.id.in_(candidates),
-                        nodes.c.reservation.is_(None),
-                        nodes.c.pending_action.is_not(None))
-                 .values(reservation=host, conductor_affinity=host,
-                         revision=nodes.c.revision + 1)
-                 .returning(nodes))
-    return [_record(row) for row in conn.execute(statement)]
+    host = sa.bindparam("host", type_=nodes.c.reservation.type)
+    return (sa.update(nodes)
+            .where(nodes.c.id.in_(candidates),
+                   nodes.c.reservation.is_(None),
+                   nodes.c.pending_action.is_not(None))
+            .values(reservation=host, conductor_affinity=host,
+                    revision=nodes.c.revision + 1)
+            .returning(nodes))
 
 
 def release(conn: sa.Connection, node_id: int, host: str, values: Mapping[str, Any]) -> bool:

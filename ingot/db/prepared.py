@@ -1,4 +1,5 @@
-"""SELECTs run straight on the driver's cursor of a SQLAlchemy connection.
+"""SELECTs (and UPDATEs with RETURNING) run straight on the driver's cursor of a
+SQLAlchemy connection.
 
 A node GET is one indexed row, and SQLAlchemy's execution around it (cache key,
 execution context, events, result metadata) costs five times the query itself. A
@@ -25,17 +26,21 @@ class _Compiled:
     # The bind names in the order of a positional paramstyle's markers (SQLite's ?),
     # None for a named one (psycopg's %(name)s).
     order: tuple[str, ...] | None
+    # The values of the binds the statement carries (a literal, a bindparam given
+    # its value), which a run's params may not name.
+    fixed: dict[str, Any]
     # Per column, filled from the first result's description (the driver's types).
     processors: list[Processor] | None = None
 
 
 class Prepared:
-    """One SELECT whose binds take their values as they are (strings, integers): no
-    bind processing is applied, and types that need it are refused at compile time."""
+    """One SELECT, or UPDATE with RETURNING, whose binds take their values as they are
+    (strings, integers): no bind processing is applied, and types that need it are
+    refused at compile time."""
 
-    def __init__(self, statement: sa.Select[Any]):
+    def __init__(self, statement: sa.Select[Any] | sa.Update):
         self.statement = statement
-        self._columns = list(statement.selected_columns)
+        self._columns = list(statement.exported_columns)
         self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: sa.Dialect) -> _Compiled:
@@ -44,12 +49,16 @@ class Prepared:
             if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
                 raise TypeError(f"bind {bind.key} of type {bind.type} needs processing")
         order = tuple(compiled.positiontup or ()) if dialect.positional else None
-        found = self._compiled[dialect.name] = _Compiled(compiled.string, order)
+        fixed = {name: bind.value for bind, name in compiled.bind_names.items()
+                 if not bind.required}
+        found = self._compiled[dialect.name] = _Compiled(compiled.string, order, fixed)
         return found
 
     def rows(self, conn: sa.Connection, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        if compiled.fixed:
+            params = {**compiled.fixed, **params}
         bound: Any = params if compiled.order is None else tuple(
             params[name] for name in compiled.order)
         driver_connection = conn.connection.dbapi_connection
