@@ -132,5 +132,17 @@ class Database:
         self.engine.dispose()
 
 
+def lands_alone(conn: sa.Connection) -> bool:
+    """Whether a statement run on the driver's cursor of conn lands as SQLAlchemy's own
+    run of it would: inside the transaction SQLAlchemy began (db.write()), or committed
+    on its own where SQLAlchemy's would be too (a PostgreSQL AUTOCOMMIT connection, an
+    SQLite read connection, which never sends BEGIN). Elsewhere SQLAlchemy would begin
+    a transaction the driver's cursor knows nothing of."""
+    if conn.in_transaction():
+        return True
+    options = conn.get_execution_options()
+    return options.get("isolation_level") == "AUTOCOMMIT" or bool(options.get(_READ))
+
+
 def default_url(state_path: str) -> str:
     return "sqlite:///" + os.path.join(os.path.expanduser(state_path), "ingot.sqlite")

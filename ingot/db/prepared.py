@@ -61,11 +61,9 @@ class Prepared:
             params = {**compiled.fixed, **params}
         bound: Any = params if compiled.order is None else tuple(
             params[name] for name in compiled.order)
-        driver_connection = conn.connection.dbapi_connection
-        assert driver_connection is not None, "the caller's connection is checked out"
-        cursor = driver_connection.cursor()
+        cursor = driver_cursor(conn)
         try:
-            cursor.execute(compiled.sql, bound)
+            execute(conn, cursor, compiled.sql, bound)
             raw = cursor.fetchall()
             processors = compiled.processors
             if processors is None:
@@ -85,3 +83,22 @@ class Prepared:
                 values[i] = process(values[i])
             converted.append(values)
         return converted
+
+
+def driver_cursor(conn: sa.Connection) -> Any:
+    """A cursor of the driver's connection conn holds."""
+    driver_connection = conn.connection.dbapi_connection
+    assert driver_connection is not None, "the caller's connection is checked out"
+    return driver_connection.cursor()
+
+
+def execute(conn: sa.Connection, cursor: Any, sql: str, bound: Any) -> None:
+    """cursor.execute, its driver errors raised as SQLAlchemy raises them
+    (sa.exc.IntegrityError for a unique name taken, ...): callers catch those."""
+    dialect = conn.dialect
+    try:
+        cursor.execute(sql, bound)
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql, bound, exc, dialect.loaded_dbapi.Error,
+            hide_parameters=conn.engine.hide_parameters, dialect=dialect) from exc

@@ -155,7 +155,9 @@ class _HeldCommit:
     def __init__(self, db: Database):
         self.entered = threading.Event()
         self.release = threading.Event()
-        sa.event.listen(db.engine, "before_cursor_execute", self._hold)
+        # At its BEGIN: the batch's UPDATEs may run on the driver's cursor, past
+        # SQLAlchemy's statement events.
+        sa.event.listen(db.engine, "begin", self._hold)
 
     def _hold(self, *_args: object) -> None:
         if threading.current_thread().name.startswith("write-batch") \
