@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable
 
 from ingot.db.models import Node
@@ -139,7 +140,7 @@ def enabled(names: Iterable[str]) -> dict[str, HardwareType]:
 def driver_for(node: Node) -> DriverSet:
     # The set is a function of the hardware type and the interface names alone:
     # keyed by them, a node whose interfaces change gets its new set.
-    key = (node.driver, *(node.interface(kind) for kind in INTERFACE_KINDS))
+    key = (node.driver, *_interface_names(node))
     found = _DRIVER_SETS.get(key)
     if found is None:
         found = _driver_set(node)
@@ -154,6 +155,7 @@ def driver_for(node: Node) -> DriverSet:
 # action's largest cost after its writes. Bounded: a key is a set of implementation
 # names. Cleared when a hardware type is registered (what a name means may change).
 _DRIVER_SETS: dict[tuple[str | None, ...], DriverSet] = {}
+_interface_names = operator.attrgetter(*(f"{kind}_interface" for kind in INTERFACE_KINDS))
 
 
 def _driver_set(node: Node) -> DriverSet:
