@@ -153,8 +153,9 @@ def test_three_conductors_share_deploys_and_take_over_a_dead_one(
                 server.stop()
     runs: dict[str, list[str]] = {}
     for host, server in conductors.items():
-        runs[host] = re.findall(r"Conductor \S+ runs deploy for node (\S+)",
-                                (server.workdir / "conductor.log").read_text())
+        runs[host] = [uuid for line in re.findall(
+            r"Conductor \S+ runs deploy for \d+ node\(s\): (.*)",
+            (server.workdir / "conductor.log").read_text()) for uuid in line.split()]
     every = [uuid for ran in runs.values() for uuid in ran]
     assert len(every) == len(set(every)), "a deploy ran twice"
     shares = {host: len(ran) for host, ran in runs.items()}

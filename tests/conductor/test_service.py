@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
+import re
 import threading
 from typing import Any
+
+import pytest
 
 from ingot.common import states
 from ingot.conductor.service import ConductorService
@@ -70,6 +74,28 @@ def test_pending_work_is_carried_out(db: Database) -> None:
     assert (done.reservation, done.pending_action, done.target_provision_state) == (
         None, None, None)
     assert done.conductor_affinity == "c1"
+
+
+def test_each_run_is_logged_once_per_node_with_its_action(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    deploys = [add(db, provision_state=states.DEPLOYING, target_provision_state=states.ACTIVE,
+                   pending_action="deploy", pending_args={}) for _ in range(3)]
+    verify = add(db, provision_state=states.VERIFYING, target_provision_state=states.MANAGEABLE,
+                 pending_action="verify", pending_args={})
+    service = conductor(db)
+    with caplog.at_level(logging.INFO, logger="ingot.conductor.service"):
+        asyncio.run(run_until(service, lambda: all(
+            reload(db, node).pending_action is None for node in [*deploys, verify])))
+    runs: dict[str, list[str]] = {}
+    for record in caplog.records:
+        found = re.fullmatch(r"Conductor c1 runs (\S+) for (\d+) node\(s\): (.*)",
+                             record.getMessage())
+        if found:
+            uuids = found[3].split()
+            assert len(uuids) == int(found[2])
+            runs.setdefault(found[1], []).extend(uuids)
+    assert sorted(runs["deploy"]) == sorted(node.uuid for node in deploys)
+    assert runs["verify"] == [verify.uuid] and set(runs) == {"deploy", "verify"}
 
 
 def test_restart_fails_what_this_conductor_was_doing(db: Database) -> None:
