@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import os
@@ -43,9 +44,13 @@ def setup_logging(conf: cfg.ConfigOpts) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def open_database(conf: cfg.ConfigOpts, upgrade: bool = True) -> Database:
+def open_database(conf: cfg.ConfigOpts, upgrade: bool = True, threads: int = 0) -> Database:
+    """threads: how many threads of the process may hold a connection at once; the pool
+    keeps that many open (at least [database] max_pool_size): a connection past the
+    pool's size is opened for one use and closed again, which in `ingot serve` on
+    PostgreSQL was a new server connection every quarter second during a deploy."""
     url = conf.database.connection or default_url(conf.state_path)
-    db = Database(url, pool_size=conf.database.max_pool_size,
+    db = Database(url, pool_size=max(conf.database.max_pool_size, threads),
                   sqlite_busy_timeout=conf.database.sqlite_busy_timeout)
     if upgrade:
         migrate.upgrade(db)
@@ -100,7 +105,13 @@ async def serve(conf: cfg.ConfigOpts, *, api: bool, conductor: bool) -> None:
 
         TempURLSettings.from_conf(conf)
     register_hardware_types(conf)
-    db = open_database(conf)
+    # The loop's executor (API writes, claims) is sized here, as asyncio would size it,
+    # so that the pool can hold a connection for each of its threads, the loop's own,
+    # and the conductor's heartbeat and write batch threads.
+    workers = min(32, (os.cpu_count() or 1) + 4)
+    asyncio.get_running_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor(
+        workers, thread_name_prefix="ingot-worker"))
+    db = open_database(conf, threads=workers + 1 + (2 if conductor else 0))
     drivers = DriverSettings.from_conf(conf)
     service = None
     if conductor:
