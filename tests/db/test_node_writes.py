@@ -4,27 +4,15 @@ expectations, and stays inside the transaction of the connection it was given.""
 
 from __future__ import annotations
 
-import pathlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from ingot.db import migrate, nodes
+from ingot.db import nodes
 from ingot.db.engine import Database
 from ingot.db.models import Node, utcnow
-from tests.conftest import database_url
 from tests.factories import node_row
-
-
-@pytest.fixture
-def db(backend: str, tmp_path: pathlib.Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url:
-        database = Database(url)
-        migrate.upgrade(database)
-        yield database
-        database.dispose()
 
 
 def _add(db: Database, **values: object) -> Node:
