@@ -545,12 +545,19 @@ def _run_alike(conn: sa.Connection, names: tuple[str, ...], size: int,
                params: dict[str, Any]) -> list[int]:
     """Run _alike_statement() as SQL compiled once: a VALUES list with data has no
     cache key, so SQLAlchemy would compile it again for every batch, most of
-    update_held's CPU."""
+    update_held's CPU. On the driver's cursor, as update() runs its statements."""
     sql, fixed, processors = _alike_compiled(conn.dialect, names, size)
     bound = {**fixed, **params}
     for name, process in processors:
         bound[name] = process(bound[name])
-    return [row[0] for row in conn.exec_driver_sql(sql, bound)]
+    if not lands_alone(conn):
+        return [row[0] for row in conn.exec_driver_sql(sql, bound)]
+    cursor = driver_cursor(conn)
+    try:
+        execute(conn, cursor, sql, bound)
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
 @functools.lru_cache(maxsize=256)

@@ -99,3 +99,19 @@ def test_prepared_update_raises_what_sqlalchemy_raises(db: Database) -> None:
     with pytest.raises(sa.exc.IntegrityError, match="name"), db.write() as conn:
         nodes.update(conn, node.id, {"name": "taken", "last_error": "x"})
     assert _get(db, node.id) == node
+
+
+def test_held_writes_in_one_statement_write_what_update_writes(db: Database) -> None:
+    """update_held's UPDATE from a VALUES list (PostgreSQL; SQLite runs update() per
+    write) writes what update() writes, and only the nodes the host still holds."""
+    values, _expected = WRITES[0]
+    batched = [_add(db, reservation="c1") for _ in range(3)]
+    alone, other = _add(db, reservation="c1"), _add(db, reservation="c2")
+    with db.write() as conn:
+        done = nodes.update_held(conn, [(node.id, "c1", values) for node in batched]
+                                 + [(other.id, "c1", values)])
+        assert nodes.update(conn, alone.id, values, reservation="c1")
+    assert done == {node.id for node in batched}
+    reference = _comparable(_get(db, alone.id))
+    assert all(_comparable(_get(db, node.id)) == reference for node in batched)
+    assert _get(db, other.id) == other
