@@ -27,6 +27,8 @@ from ingot.inspection.rules import InvalidRule, check_rule
 
 RULES_MINOR = 96
 _SUMMARY = ("uuid", "description", "priority", "sensitive", "phase")
+# What Ironic's list shows without ?detail or ?fields (its DEFAULT_RETURN_FIELDS).
+_LIST_DEFAULT = ("uuid", "priority", "phase", "description")
 
 
 def _need_rules(request: Request, *, write: bool = False) -> None:
@@ -139,6 +141,8 @@ async def list_rules(request: Request) -> Response:
         except records.StaleMarker:
             raise NotFound(f"Rule {page.marker} could not be found.") from None
     base = base_url(request)
+    if fields is None and not detail:
+        fields = _LIST_DEFAULT
     body: dict[str, Any] = {"inspection_rules": [_view(rule, base, detail=detail,
                                                        fields=fields) for rule in rules]}
     nxt = listing.next_link(base, "/v1/inspection_rules", page, len(rules),

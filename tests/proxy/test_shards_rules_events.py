@@ -142,6 +142,30 @@ def test_bad_inspection_rule_listings_are_refused_as_by_ironic(sites: Sites) -> 
             params
 
 
+def test_inspection_rule_listings_show_the_fields_ironic_shows(sites: Sites) -> None:
+    version, path = "1.96", "/v1/inspection_rules"
+    made = []
+    for url in (sites.loc1.url, sites.loc3.url):
+        created = _at(url, "POST", path, version, json={
+            "description": "fields", "priority": 3, "conditions": [],
+            "actions": [{"op": "set-attribute", "args": ["/extra/a", "b"]}]})
+        assert created.status_code == 201, created.text
+        made.append((url, created.json()["uuid"]))
+    try:
+        for params in ({}, {"detail": "True"}, {"fields": "uuid,actions"}):
+            shown = []
+            for url, rule_uuid in made:
+                listed = _at(url, "GET", path, version, params=params)
+                assert listed.status_code == 200, listed.text
+                item, = [item for item in listed.json()["inspection_rules"]
+                         if item["uuid"] == rule_uuid]
+                shown.append(sorted(item))
+            assert shown[0] == shown[1], params
+    finally:
+        for url, rule_uuid in made:
+            _at(url, "DELETE", f"{path}/{rule_uuid}", version)
+
+
 def _event(mac: str) -> dict[str, Any]:
     return {"event": "network.bind_port", "port_id": str(uuid.uuid4()),
             "mac_address": mac, "status": "ACTIVE"}
