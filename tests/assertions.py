@@ -25,6 +25,13 @@ def fault(response: httpx.Response) -> str:
     return str(inner["faultstring"])
 
 
+def created_body(response: httpx.Response) -> dict[str, Any]:
+    """The body of a 201 Created answer."""
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def snapshot(server: IngotServer) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the API's resource tables, straight from the database (conductor
     heartbeats and the temp URL cache change on their own), once the server is settled:

@@ -36,13 +36,6 @@ def node(api: httpx.Client) -> dict[str, Any]:
     return {**created.json(), "mac": mac}
 
 
-@pytest.fixture
-def unchanged(ingot: IngotServer, node: dict[str, Any]) -> Iterator[None]:
-    before = snapshot(ingot)
-    yield
-    assert snapshot(ingot) == before
-
-
 BAD_CREATES = [
     (b"{not json", 400, "Malformed JSON body"),
     (b"[1, 2]", 400, "Expected a JSON object"),

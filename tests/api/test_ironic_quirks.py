@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests import factories
-from tests.assertions import fault, snapshot
+from tests.assertions import created_body, fault, snapshot
 from tests.servers.ingot import IngotServer
 from tests.servers.process import wait_until
 
@@ -27,14 +27,8 @@ def api(ingot: IngotServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def _created(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _node(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    return _created(api.post("/v1/nodes", json={
+    return created_body(api.post("/v1/nodes", json={
         "driver": "fake-hardware", "name": f"q-{uuid.uuid4().hex[:8]}", **fields}))
 
 
@@ -67,7 +61,7 @@ def test_a_json_suffix_is_stripped_before_1_91(api: httpx.Client) -> None:
                      ).json()["extra"] == {"a": "b"}
     newer = api.get(path, headers=_at("1.91"))
     assert newer.status_code == 404, newer.text
-    group = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
+    group = created_body(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
     assert api.get(f"/v1/portgroups/{group['uuid']}.json").json()["uuid"] == group["uuid"]
     assert api.delete(f"/v1/portgroups/{group['uuid']}.json").status_code == 204
     assert api.delete(path).status_code == 204
@@ -88,7 +82,7 @@ def test_a_malformed_identifier_is_a_400_naming_it(api: httpx.Client,
                                                     ingot: IngotServer) -> None:
     node = _node(api)
     mac = factories.mac("52:54:07")
-    port = _created(api.post("/v1/ports", json={"node_uuid": node["uuid"], "address": mac}))
+    port = created_body(api.post("/v1/ports", json={"node_uuid": node["uuid"], "address": mac}))
     before = snapshot(ingot)
     bad = [
         ("get", f"/v1/ports/{mac}", "port_ident"),
@@ -113,8 +107,8 @@ def test_a_malformed_identifier_is_a_400_naming_it(api: httpx.Client,
 
 def test_a_port_on_a_missing_node_is_a_400(api: httpx.Client, ingot: IngotServer) -> None:
     node = _node(api)
-    port = _created(api.post("/v1/ports", json={"node_uuid": node["uuid"],
-                                                "address": factories.mac("52:54:08")}))
+    port = created_body(api.post("/v1/ports", json={"node_uuid": node["uuid"],
+                                                    "address": factories.mac("52:54:08")}))
     before = snapshot(ingot)
     missing = str(uuid.uuid4())
     created = api.post("/v1/ports", json={"node_uuid": missing,
@@ -128,15 +122,15 @@ def test_a_port_on_a_missing_node_is_a_400(api: httpx.Client, ingot: IngotServer
 
 def test_a_portgroup_keeps_one_physical_network(api: httpx.Client, ingot: IngotServer) -> None:
     node = _node(api)
-    group = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
+    group = created_body(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
 
     def port(**fields: Any) -> httpx.Response:
         return api.post("/v1/ports", json={"node_uuid": node["uuid"],
                                            "address": factories.mac("52:54:09"), **fields})
 
-    first = _created(port(portgroup_uuid=group["uuid"], physical_network="physnet1"))
-    second = _created(port(portgroup_uuid=group["uuid"], physical_network="physnet1"))
-    outside = _created(port(physical_network="physnet2"))
+    first = created_body(port(portgroup_uuid=group["uuid"], physical_network="physnet1"))
+    second = created_body(port(portgroup_uuid=group["uuid"], physical_network="physnet1"))
+    outside = created_body(port(physical_network="physnet2"))
     before = snapshot(ingot)
     clash = port(portgroup_uuid=group["uuid"], physical_network="physnet2")
     assert clash.status_code == 409, clash.text
@@ -228,7 +222,7 @@ def test_volume_records_of_a_powered_on_available_node_stay(
         api: httpx.Client, ingot: IngotServer) -> None:
     node = _node(api)
     _moved(api, node, "manage", "provide")
-    connector = _created(api.post("/v1/volume/connectors", json={
+    connector = created_body(api.post("/v1/volume/connectors", json={
         "node_uuid": node["uuid"], "type": "iqn",
         "connector_id": f"iqn.2026-12.org.example:{uuid.uuid4().hex[:8]}"}))
     path = f"/v1/nodes/{node['uuid']}"
@@ -303,7 +297,7 @@ def test_heartbeat_may_name_its_node_in_the_body(api: httpx.Client,
 
 def test_list_filters_as_ironic(api: httpx.Client) -> None:
     node = _node(api)
-    group = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
+    group = created_body(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
     old = api.get("/v1/ports", params={"portgroup": group["uuid"]}, headers=_at("1.23"))
     assert old.status_code == 406, old.text
     assert api.get(f"/v1/portgroups/{group['uuid']}/ports",
@@ -322,8 +316,8 @@ def test_list_filters_as_ironic(api: httpx.Client) -> None:
 
 
 def test_available_had_no_name_before_1_2(api: httpx.Client) -> None:
-    node = _created(api.post("/v1/nodes", json={"driver": "fake-hardware"},
-                             headers=_at("1.1")))
+    node = created_body(api.post("/v1/nodes", json={"driver": "fake-hardware"},
+                                 headers=_at("1.1")))
     assert node["provision_state"] is None
     path = f"/v1/nodes/{node['uuid']}"
     assert api.get(path).json()["provision_state"] == "available"
@@ -364,8 +358,8 @@ def test_a_port_may_name_its_node_by_node_ident(api: httpx.Client,
                        headers=_at("1.94"))
     assert missing.status_code == 400 and "nobody-here" in fault(missing)
     assert snapshot(ingot) == before
-    port = _created(api.post("/v1/ports", json={"node_ident": node["name"], "address": mac},
-                             headers=_at("1.94")))
+    port = created_body(api.post("/v1/ports", json={"node_ident": node["name"], "address": mac},
+                                 headers=_at("1.94")))
     assert port["node_uuid"] == node["uuid"]
     # Ports filtered by their node's conductor group, alone.
     listed = api.get("/v1/ports", params={"conductor_groups": f"other,{group.upper()}"})
@@ -382,8 +376,8 @@ def test_portgroups_filter_by_shard_and_conductor_group(api: httpx.Client) -> No
         {"op": "add", "path": "/shard", "value": shard},
         {"op": "replace", "path": "/conductor_group", "value": group}],
         headers=_at("1.106")).status_code == 200
-    portgroup = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
-    _created(api.post("/v1/portgroups", json={"node_uuid": _node(api)["uuid"]}))
+    portgroup = created_body(api.post("/v1/portgroups", json={"node_uuid": node["uuid"]}))
+    created_body(api.post("/v1/portgroups", json={"node_uuid": _node(api)["uuid"]}))
     by_shard = api.get("/v1/portgroups", params={"shard": f"{shard},other"},
                        headers=_at("1.106"))
     assert [p["uuid"] for p in by_shard.json()["portgroups"]] == [portgroup["uuid"]]
@@ -406,7 +400,7 @@ def test_a_volume_change_waits_for_the_nodes_power_request(api: httpx.Client) ->
     """As Ironic's conductor retries a locked node: a change right after a power
     request applies once the conductor has done it, not a 409 or a 400."""
     node = _node(api)
-    connector = _created(api.post("/v1/volume/connectors", json={
+    connector = created_body(api.post("/v1/volume/connectors", json={
         "node_uuid": node["uuid"], "type": "iqn",
         "connector_id": f"iqn.2026-12.org.example:{uuid.uuid4().hex[:8]}"}))
     path = f"/v1/volume/connectors/{connector['uuid']}"
@@ -424,15 +418,15 @@ def test_a_name_ending_in_json_is_still_found_before_1_91(api: httpx.Client) -> 
     """The suffix comes off the path, then, as Ironic, the name is looked up again with
     it when nothing has the shorter name."""
     name = f"a-{uuid.uuid4().hex[:8]}.json"
-    allocation = _created(api.post("/v1/allocations", json={"resource_class": "none",
-                                                            "name": name}))
+    allocation = created_body(api.post("/v1/allocations", json={"resource_class": "none",
+                                                                "name": name}))
     assert api.get(f"/v1/allocations/{name}").json()["uuid"] == allocation["uuid"]
     node = _node(api)
-    group = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"],
-                                                      "name": name}))
+    group = created_body(api.post("/v1/portgroups", json={"node_uuid": node["uuid"],
+                                                          "name": name}))
     assert api.get(f"/v1/portgroups/{name}").json()["uuid"] == group["uuid"]
-    shorter = _created(api.post("/v1/portgroups", json={"node_uuid": node["uuid"],
-                                                        "name": name.removesuffix(".json")}))
+    shorter = created_body(api.post("/v1/portgroups", json={"node_uuid": node["uuid"],
+                                                            "name": name.removesuffix(".json")}))
     assert api.get(f"/v1/portgroups/{name}").json()["uuid"] == shorter["uuid"]
     assert api.get(f"/v1/portgroups/{name}", headers=_at("1.91")).json()[
         "uuid"] == group["uuid"]

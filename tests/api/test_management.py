@@ -4,14 +4,13 @@ database unchanged (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.assertions import fault, snapshot
+from tests.assertions import fault
 from tests.servers.ingot import IngotServer
 from tests.servers.process import wait_until
 
@@ -23,22 +22,6 @@ KINDS = ("bios", "boot", "console", "deploy", "firmware", "inspect", "management
 def api(ingot: IngotServer) -> Iterator[httpx.Client]:
     with ingot.client(version="1.115") as client:
         yield client
-
-
-@pytest.fixture
-def node(api: httpx.Client) -> dict[str, Any]:
-    created = api.post("/v1/nodes", json={"driver": "fake-hardware",
-                                          "name": f"mg-{uuid.uuid4().hex[:8]}"})
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
-@pytest.fixture
-def unchanged(ingot: IngotServer, node: dict[str, Any]) -> Iterator[None]:
-    before = snapshot(ingot)
-    yield
-    assert snapshot(ingot) == before
 
 
 def test_fake_hardware_has_a_fake_of_every_kind(api: httpx.Client,

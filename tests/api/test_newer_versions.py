@@ -29,21 +29,6 @@ def api(ingot: IngotServer) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def node(api: httpx.Client) -> dict[str, Any]:
-    created = api.post("/v1/nodes", json={"driver": "fake-hardware", "name": _name("nv")})
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
-@pytest.fixture
-def unchanged(ingot: IngotServer, node: dict[str, Any]) -> Iterator[None]:
-    before = snapshot(ingot)
-    yield
-    assert snapshot(ingot) == before
-
-
 def test_discovery_advertises_ironic_39s_range(ingot: IngotServer) -> None:
     root = httpx.get(f"{ingot.url}/").json()["default_version"]
     assert (root["min_version"], root["version"]) == ("1.1", LATEST)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ingot.db import node_settings
 from ingot.db.models import nodes
 from tests import factories
-from tests.assertions import fault, snapshot
+from tests.assertions import created_body, fault, snapshot
 from tests.servers.ingot import IngotServer
 
 VERSION = "1.73"
@@ -26,30 +26,24 @@ def api(ingot: IngotServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def _created(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 @pytest.fixture
 def world(api: httpx.Client) -> dict[str, Any]:
     """A chassis, a flat-network node in it, a portgroup with one port, a volume connector
     and a volume target."""
-    chassis = _created(api.post("/v1/chassis", json={"description": "rack 1"}))
-    node = _created(api.post("/v1/nodes", json={
+    chassis = created_body(api.post("/v1/chassis", json={"description": "rack 1"}))
+    node = created_body(api.post("/v1/nodes", json={
         "driver": "fake-hardware", "name": f"r-{uuid.uuid4().hex[:8]}",
         "chassis_uuid": chassis["uuid"], "network_interface": "flat"}))
-    group = _created(api.post("/v1/portgroups", json={
+    group = created_body(api.post("/v1/portgroups", json={
         "node_uuid": node["uuid"], "name": f"pg-{uuid.uuid4().hex[:8]}",
         "address": factories.mac("52:54:03")}))
-    port = _created(api.post("/v1/ports", json={
+    port = created_body(api.post("/v1/ports", json={
         "node_uuid": node["uuid"], "address": factories.mac("52:54:04"),
         "portgroup_uuid": group["uuid"]}))
-    connector = _created(api.post("/v1/volume/connectors", json={
+    connector = created_body(api.post("/v1/volume/connectors", json={
         "node_uuid": node["uuid"], "type": "iqn",
         "connector_id": f"iqn.2026-12.org.example:{uuid.uuid4().hex[:8]}"}))
-    target = _created(api.post("/v1/volume/targets", json={
+    target = created_body(api.post("/v1/volume/targets", json={
         "node_uuid": node["uuid"], "volume_type": "iscsi", "boot_index": 0,
         "volume_id": str(uuid.uuid4())}))
     return {"chassis": chassis, "node": node, "portgroup": group, "port": port,
