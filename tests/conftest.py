@@ -17,6 +17,7 @@ from ingot.db.engine import Database
 from tests.servers import leftovers
 from tests.servers.glance import GlanceServer, GlanceUnavailable
 from tests.servers.ingot import IngotServer
+from tests.servers.origin import Origin, running_origin
 from tests.servers.postgres import temporary_database
 from tests.servers.process import install_cleanup, stop_all, unavailable
 from tests.servers.swift import SwiftServer, SwiftUnavailable
@@ -115,6 +116,14 @@ def ingot(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[In
                              "deploy_callback_timeout": SESSION_CALLBACK_TIMEOUT}}
     with running_ingot(backend, tmp_path_factory.mktemp(f"ingot-{backend}"),
                        options=options) as server:
+        yield server
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    """A real HTTP origin in this process (tests/servers/origin.py) that serves the files a
+    test adds, with the faults it asks for; tests/deploy has one per module instead."""
+    with running_origin() as server:
         yield server
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ingot.agent.service import EXIT_REBOOT
 from ingot.db.models import nodes, utcnow
 from tests.servers.ingot import INGOT, IngotServer
-from tests.servers.origin import Fault, Origin, running_origin
+from tests.servers.origin import Fault, Origin
 from tests.servers.process import Process, free_port, wait_until
 
 IMAGE = os.urandom(8 << 20)
@@ -35,12 +35,6 @@ def ingot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotServ
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
-        yield server
 
 
 def waiting_node(server: IngotServer, mac: str, token: str | None = None) -> str:

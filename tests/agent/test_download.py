@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,12 +22,6 @@ from tests.servers.origin import Fault, Origin, running_origin
 FAST = RetryPolicy(attempts=3, initial_delay=0.01, max_delay=0.05)
 SHORT = Timeouts(connect=5, read=10)
 IMAGE = os.urandom(4 << 20)
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
-        yield server
 
 
 def download(urls: list[str], retry: RetryPolicy = FAST, **kwargs: object) -> BytesSink:

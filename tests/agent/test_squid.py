@@ -15,7 +15,7 @@ from ingot.agent.download import RetryPolicy, Timeouts, fetch_text
 from ingot.agent.writer import ImageDownload, WriteOptions, WriteResult, write_image
 from ingot.images.checksum import expected_digest
 from ingot.images.proxies import ProxyPolicy
-from tests.servers.origin import Origin, running_origin
+from tests.servers.origin import Origin
 from tests.servers.squid import Squid
 
 IMAGE = os.urandom(6 << 20)
@@ -27,12 +27,6 @@ OPTIONS = WriteOptions(retry=RetryPolicy(attempts=3, initial_delay=0.05),
 @pytest.fixture(scope="module")
 def squid() -> Iterator[Squid]:
     with Squid() as server:
-        yield server
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
         yield server
 
 

@@ -7,7 +7,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,19 +14,13 @@ import pytest
 from ingot.agent.commands import AgentIsBusy, CommandRunner, InvalidCommandParams
 from ingot.agent.download import RetryPolicy, Timeouts
 from ingot.agent.standby import DownloadSettings, Standby
-from tests.servers.origin import Fault, Origin, running_origin
+from tests.servers.origin import Fault, Origin
 from tests.servers.process import unavailable
 
 MiB = 1 << 20
 SETTINGS = DownloadSettings(retry=RetryPolicy(attempts=2, initial_delay=0.01),
                             timeouts=Timeouts(connect=5, read=10))
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
-        yield server
 
 
 @pytest.fixture

@@ -21,19 +21,13 @@ from ingot.agent.writer import (
 )
 from ingot.images.checksum import ChecksumMismatch, ExpectedDigest
 from ingot.images.formats import ImageFormatError
-from tests.servers.origin import Origin, running_origin
+from tests.servers.origin import Origin
 from tests.servers.process import unavailable
 
 MiB = 1 << 20
 OPTIONS = WriteOptions(retry=RetryPolicy(attempts=2, initial_delay=0.01),
                        timeouts=Timeouts(connect=5, read=10))
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
-        yield server
 
 
 def qemu_img() -> str:

@@ -20,16 +20,10 @@ from ingot.images.cache import CacheSettings, ImageCache
 from ingot.images.sources.file import FileAccess
 from ingot.swift.service import SwiftService
 from tests.factories import node_row
-from tests.servers.origin import Origin, running_origin
+from tests.servers.origin import Origin
 from tests.swift.confs import make_conf
 
 DATA = b"\xeb\x63\x90" + bytes(range(256)) * 64
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
-        yield server
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from ingot.images.sources import dispatch
 from ingot.images.sources.errors import ImageSourceUnavailable
 from ingot.images.sources.record import ImageSource
 from tests.images.sources.mounts import other_filesystem
-from tests.servers.origin import Fault, Origin, Validators, running_origin
+from tests.servers.origin import Fault, Origin, Validators
 
 KIB = 1024
 
@@ -51,12 +51,6 @@ def _fetch(cache: ImageCache, url: str, data: bytes, dest: pathlib.Path) -> Plac
 
 def _gets(origin: Origin, path: str) -> int:
     return sum(1 for hit in origin.hits_for(path) if hit.body_bytes > 0)
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
-        yield server
 
 
 @pytest.fixture

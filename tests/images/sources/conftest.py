@@ -1,22 +1,14 @@
-"""Fixtures of the image source tests: one real Glance per session, an HTTP origin,
-allowed directories for file:// sources, and an image cache."""
+"""Fixtures of the image source tests: allowed directories for file:// sources and an
+image cache (the HTTP origin and the session's Glance are tests/conftest.py's)."""
 
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator
 
 import pytest
 
 from ingot.images.cache import CacheSettings, ImageCache
 from ingot.images.sources.file import FileAccess
-from tests.servers.origin import Origin, running_origin
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with running_origin() as server:
-        yield server
 
 
 @pytest.fixture
