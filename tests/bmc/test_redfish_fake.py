@@ -85,11 +85,6 @@ def syncing_ingot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotSer
     server.stop()
 
 
-def _driver_info(bmc: RedfishEmulator, system: str, **extra: Any) -> dict[str, Any]:
-    return {"redfish_address": bmc.url, "redfish_system_id": f"/redfish/v1/Systems/{system}",
-            "redfish_username": USERNAME, "redfish_password": PASSWORD, **extra}
-
-
 def _create(api: httpx.Client, driver_info: dict[str, Any], **fields: Any) -> str:
     created = api.post("/v1/nodes", json={"driver": "redfish", "driver_info": driver_info,
                                           **fields})
@@ -117,7 +112,7 @@ def _manage(api: httpx.Client, node: str) -> dict[str, Any]:
 
 def test_power_through_the_bmc(ingot: IngotServer, bmc: RedfishEmulator) -> None:
     with ingot.client() as api:
-        node = _create(api, _driver_info(bmc, SYSTEMS[0]))
+        node = _create(api, bmc.driver_info(SYSTEMS[0]))
         managed = _manage(api, node)
         assert managed["provision_state"] == "manageable", managed["last_error"]
         assert managed["power_state"] == "power off"
@@ -162,7 +157,7 @@ def test_bad_driver_info_is_a_400_naming_the_field(
 
 def test_the_password_is_masked(ingot: IngotServer, bmc: RedfishEmulator) -> None:
     with ingot.client() as api:
-        node = _create(api, _driver_info(bmc, SYSTEMS[1]))
+        node = _create(api, bmc.driver_info(SYSTEMS[1]))
         shown = api.get(f"/v1/nodes/{node}").json()
         assert shown["driver_info"]["redfish_password"] == "******"
         assert shown["driver_info"]["redfish_username"] == USERNAME
@@ -175,7 +170,7 @@ def test_the_password_is_masked(ingot: IngotServer, bmc: RedfishEmulator) -> Non
 def test_refused_password_is_a_clear_last_error_and_nothing_is_lost(
         ingot: IngotServer, bmc: RedfishEmulator) -> None:
     with ingot.client() as api:
-        node = _create(api, _driver_info(bmc, SYSTEMS[2], redfish_password="wrong-Pw-42"))
+        node = _create(api, bmc.driver_info(SYSTEMS[2], redfish_password="wrong-Pw-42"))
         failed = _manage(api, node)
         assert failed["provision_state"] == "enroll"
         assert "refused the credentials" in failed["last_error"]
@@ -194,7 +189,7 @@ def test_refused_password_is_a_clear_last_error_and_nothing_is_lost(
 def test_bmc_down_is_a_clear_last_error(ingot: IngotServer, bmc: RedfishEmulator) -> None:
     with ingot.client() as api:
         down = f"http://127.0.0.1:{free_port()}"
-        node = _create(api, {**_driver_info(bmc, SYSTEMS[2]), "redfish_address": down})
+        node = _create(api, {**bmc.driver_info(SYSTEMS[2]), "redfish_address": down})
         failed = _manage(api, node)
         assert failed["provision_state"] == "enroll"
         assert f"Redfish BMC {down} cannot be reached" in failed["last_error"]
@@ -208,7 +203,7 @@ def test_bmc_down_is_a_clear_last_error(ingot: IngotServer, bmc: RedfishEmulator
 def test_tls_verification(ingot: IngotServer, tls_bmc: RedfishEmulator) -> None:
     assert tls_bmc.ca is not None
     with ingot.client() as api:
-        node = _create(api, _driver_info(tls_bmc, SYSTEMS[0]))
+        node = _create(api, tls_bmc.driver_info(SYSTEMS[0]))
         failed = _manage(api, node)
         assert failed["provision_state"] == "enroll"
         assert "TLS verification of its certificate failed" in failed["last_error"]
@@ -284,7 +279,7 @@ def test_virtual_media_deploy_inserts_boots_once_and_ejects(
     root = boot_files.root
     with ingot.client() as api:
         node = _create(api, {
-            **_driver_info(bmc, SYSTEMS[5]),
+            **bmc.driver_info(SYSTEMS[5]),
             "deploy_iso": f"{boot_files.url}/agent.iso",
             "deploy_iso_checksum": _sha256(root / "agent.iso")},
             automated_clean=False, boot_interface="redfish-virtual-media",
@@ -305,7 +300,7 @@ def test_virtual_media_deploy_inserts_boots_once_and_ejects(
 def test_ipxe_deploy_sets_pxe_and_powers_on(
         ingot: IngotServer, bmc: RedfishEmulator, boot_files: HttpRootServer) -> None:
     with ingot.client() as api:
-        node = _create(api, {**_driver_info(bmc, SYSTEMS[3]), **_deploy_ramdisk(boot_files)},
+        node = _create(api, {**bmc.driver_info(SYSTEMS[3]), **_deploy_ramdisk(boot_files)},
                        automated_clean=False, boot_interface="ipxe",
                        instance_info=_image(boot_files))
         port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
@@ -332,7 +327,7 @@ def _until(check: Any, timeout: float, what: str) -> Any:
 
 def test_power_state_sync(syncing_ingot: IngotServer, bmc: RedfishEmulator) -> None:
     with syncing_ingot.client() as api:
-        node = _create(api, _driver_info(bmc, SYSTEMS[4]))
+        node = _create(api, bmc.driver_info(SYSTEMS[4]))
         assert _manage(api, node)["power_state"] == "power off"
 
         def show() -> dict[str, Any]:
@@ -392,7 +387,7 @@ def test_power_state_sync(syncing_ingot: IngotServer, bmc: RedfishEmulator) -> N
 def test_boot_mode_secure_boot_and_supported_devices(
         ingot: IngotServer, bmc: RedfishEmulator) -> None:
     with ingot.client("1.76") as api:
-        node = _create(api, _driver_info(bmc, SYSTEMS[6]))
+        node = _create(api, bmc.driver_info(SYSTEMS[6]))
         assert _manage(api, node)["provision_state"] == "manageable"
         supported = api.get(f"/v1/nodes/{node}/management/boot_device/supported").json()
         assert {"pxe", "disk", "cdrom"} <= set(supported["supported_boot_devices"])
@@ -417,7 +412,7 @@ def test_boot_device_and_nmi_are_asked_of_the_bmc(
         ingot: IngotServer, bmc: RedfishEmulator) -> None:
     """The management endpoints answer synchronously from the BMC, as Ironic's."""
     with ingot.client("1.29") as api:
-        node = _create(api, _driver_info(bmc, SYSTEMS[7]))
+        node = _create(api, bmc.driver_info(SYSTEMS[7]))
         path = f"/v1/nodes/{node}/management/boot_device"
         # The emulator keeps the target but always reports the override Continuous.
         for device, persistent, target in (("pxe", True, "Pxe"), ("cdrom", False, "Cd")):
@@ -447,7 +442,7 @@ def test_agent_inspection_boots_the_ramdisk_through_the_bmc(
     """Inspection sets the boot device and powers on over Redfish (nothing boots here;
     tests/bmc/test_redfish_libvirt.py has a machine answer); abort powers it off."""
     with ingot.client() as api:
-        node = _create(api, {**_driver_info(bmc, SYSTEMS[8]),
+        node = _create(api, {**bmc.driver_info(SYSTEMS[8]),
                              **_deploy_ramdisk(boot_files)}, boot_interface="ipxe")
         assert api.get(f"/v1/nodes/{node}").json()["inspect_interface"] == "agent"
         port = api.post("/v1/ports", json={"node_uuid": node, "address": factories.mac()})
@@ -470,7 +465,7 @@ def test_inspection_end_removes_the_nodes_ipxe_config(
     http_root = ingot.workdir / "state" / "httpboot"
     mac = factories.mac()
     with ingot.client() as api:
-        node = _create(api, {**_driver_info(bmc, SYSTEMS[12]),
+        node = _create(api, {**bmc.driver_info(SYSTEMS[12]),
                              **_deploy_ramdisk(boot_files)}, boot_interface="ipxe")
         port = api.post("/v1/ports", json={"node_uuid": node, "address": mac})
         assert port.status_code == 201, port.text
@@ -497,7 +492,7 @@ def test_virtual_media_builds_a_per_node_iso_with_the_kernel_parameters(
     """Without a deploy_iso, the node's deploy kernel and ramdisk become an ISO whose
     command line carries the agent's parameters, as no iPXE script can here."""
     with ingot.client() as api:
-        node = _create(api, _driver_info(bmc, SYSTEMS[9]), automated_clean=False,
+        node = _create(api, bmc.driver_info(SYSTEMS[9]), automated_clean=False,
                        boot_interface="redfish-virtual-media", instance_info=_image(boot_files))
         boot = api.get(f"/v1/nodes/{node}/validate").json()["boot"]
         assert boot["result"] is False and "deploy_iso" in boot["reason"]
@@ -552,7 +547,7 @@ def test_virtual_media_attach_list_detach_through_the_bmc(
     system = SYSTEMS[10]
     served = ingot.workdir / "state" / "httpboot" / "virtual_media"
     with ingot.client("1.93") as api:
-        node = _create(api, _driver_info(bmc, system))
+        node = _create(api, bmc.driver_info(system))
         path = f"/v1/nodes/{node}/vmedia"
         assert {kind: (media["media_types"], media["inserted"])
                 for kind, media in _slots(api, node).items()} == {
@@ -600,7 +595,7 @@ def test_a_bmc_server_error_on_insert_is_retried(ingot: IngotServer,
     system = SYSTEMS[13]
     with Origin() as origin, ingot.client("1.93") as api:
         image = origin.add("/flaky.iso", b"iso" * 1000, Fault(statuses=[503]))
-        node = _create(api, _driver_info(bmc, system))
+        node = _create(api, bmc.driver_info(system))
         attached = api.post(f"/v1/nodes/{node}/vmedia", json={
             "device_type": "cdrom", "image_url": image, "image_download_source": "http"})
         assert attached.status_code == 204, attached.text
@@ -617,7 +612,7 @@ def test_deleting_a_node_removes_the_images_served_for_it(
     system = SYSTEMS[14]
     served = ingot.workdir / "state" / "httpboot" / "virtual_media"
     with ingot.client("1.93") as api:
-        node = _create(api, _driver_info(bmc, system))
+        node = _create(api, bmc.driver_info(system))
         for device, image in (("cdrom", "agent.iso"), ("disk", "initramfs")):
             attached = api.post(f"/v1/nodes/{node}/vmedia", json={
                 "device_type": device, "image_url": f"{boot_files.url}/{image}"})
@@ -634,7 +629,7 @@ def test_virtual_media_errors_are_clear_and_change_nothing(
     system = SYSTEMS[11]
     iso = f"{boot_files.url}/agent.iso"
     with ingot.client("1.93") as api:
-        node = _create(api, _driver_info(bmc, system))
+        node = _create(api, bmc.driver_info(system))
         path = f"/v1/nodes/{node}/vmedia"
         before = snapshot(ingot)
         for body, field in (

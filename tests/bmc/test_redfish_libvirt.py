@@ -43,7 +43,7 @@ from tests.servers.ingot import IngotServer
 from tests.servers.libvirt import Domain, default_pool, libvirt_daemon
 from tests.servers.process import free_port
 from tests.servers.qemu import os_disk, require_qemu
-from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
+from tests.servers.redfish import PASSWORD, RedfishEmulator
 from tests.servers.vbmc import PASSWORD as IPMI_PASSWORD
 from tests.servers.vbmc import USERNAME as IPMI_USERNAME
 from tests.servers.vbmc import VirtualBmc
@@ -174,6 +174,10 @@ class Deployed:
     serial: str  # the console from the deploy request on
     nmi: bool  # an NMI was injected while the agent ran, and its kernel saw it
 
+    def timings(self) -> str:
+        return (f"power-on to first heartbeat {self.power_on_to_heartbeat:.0f} s, "
+                f"active {self.power_on_to_active:.0f} s, OS report {self.power_on_to_os:.0f} s")
+
 
 def _inject_nmi(api: httpx.Client, node: str) -> None:
     # A heartbeat may hold the node for a moment: that is a 409 to retry.
@@ -276,10 +280,7 @@ def test_ipmi_boot_device_and_ipxe_deploy(
         # The disk was blank and there is no CD: the agent came from the network.
         assert deployed.nmi, deployed.serial[-3000:]
         assert domain.boot_devices() == ["hd"]
-        print(f"\nipmi, iPXE: power-on to first heartbeat "
-              f"{deployed.power_on_to_heartbeat:.0f} s, active "
-              f"{deployed.power_on_to_active:.0f} s, OS report "
-              f"{deployed.power_on_to_os:.0f} s")
+        print(f"\nipmi, iPXE: {deployed.timings()}")
         _undeploy_and_delete(api, node, domain)
     assert IPMI_PASSWORD not in ingot.log()
 
@@ -292,11 +293,7 @@ def test_virtual_media_deploy_ends_in_the_deployed_os(
     with ingot.client() as api:
         node = _enroll(api, domain, {
             "driver": "redfish", "boot_interface": "redfish-virtual-media",
-            "driver_info": {
-                "redfish_address": bmc.url,
-                "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
-                "redfish_username": USERNAME, "redfish_password": PASSWORD,
-                **_agent_files(origin, ports)},
+            "driver_info": bmc.driver_info(domain.uuid, **_agent_files(origin, ports)),
             "instance_info": _image(origin)})
         deployed = _deploy(api, node, domain, "ingot-vmedia-host", "hello-over-redfish",
                            bmc_log=bmc.log)
@@ -305,10 +302,7 @@ def test_virtual_media_deploy_ends_in_the_deployed_os(
         assert system["Boot"]["BootSourceOverrideTarget"] == "Hdd"
         cd = bmc.get(f"{system['VirtualMedia']['@odata.id']}/Cd").json()
         assert cd["Inserted"] is False, cd
-        print(f"\nvirtual media: power-on to first heartbeat "
-              f"{deployed.power_on_to_heartbeat:.0f} s, active "
-              f"{deployed.power_on_to_active:.0f} s, OS report "
-              f"{deployed.power_on_to_os:.0f} s")
+        print(f"\nvirtual media: {deployed.timings()}")
         _undeploy_and_delete(api, node, domain)
 
 
@@ -320,11 +314,7 @@ def test_redfish_inspection_then_deploy_of_the_same_node(
     with ingot.client() as api:
         node = _enroll(api, domain, {
             "driver": "redfish", "boot_interface": "ipxe",
-            "driver_info": {
-                "redfish_address": bmc.url,
-                "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
-                "redfish_username": USERNAME, "redfish_password": PASSWORD,
-                **_agent_files(origin, ports)},
+            "driver_info": bmc.driver_info(domain.uuid, **_agent_files(origin, ports)),
             "instance_info": _image(origin)}, provide=False)
         since = len(domain.serial())
         started = time.monotonic()
@@ -349,10 +339,7 @@ def test_redfish_inspection_then_deploy_of_the_same_node(
         deployed = _deploy(api, node, domain, "ingot-inspected-host", "hello-after-inspection",
                            bmc_log=bmc.log)
         assert domain.device_boot_order()[0] == "hd"
-        print(f"\nredfish, iPXE after inspection: power-on to first heartbeat "
-              f"{deployed.power_on_to_heartbeat:.0f} s, active "
-              f"{deployed.power_on_to_active:.0f} s, OS report "
-              f"{deployed.power_on_to_os:.0f} s")
+        print(f"\nredfish, iPXE after inspection: {deployed.timings()}")
         _undeploy_and_delete(api, node, domain)
     assert PASSWORD not in ingot.log()
 
@@ -365,11 +352,7 @@ def test_redfish_ipxe_deploy_ends_in_the_deployed_os(
     with ingot.client() as api:
         node = _enroll(api, domain, {
             "driver": "redfish", "boot_interface": "ipxe",
-            "driver_info": {
-                "redfish_address": bmc.url,
-                "redfish_system_id": f"/redfish/v1/Systems/{domain.uuid}",
-                "redfish_username": USERNAME, "redfish_password": PASSWORD,
-                **_agent_files(origin, ports)},
+            "driver_info": bmc.driver_info(domain.uuid, **_agent_files(origin, ports)),
             "instance_info": _image(origin)})
         # Boot device over Redfish, read back from the domain's definition and the BMC.
         path = f"/v1/nodes/{node}/management/boot_device"
@@ -389,8 +372,5 @@ def test_redfish_ipxe_deploy_ends_in_the_deployed_os(
             is False
         assert system["Boot"]["BootSourceOverrideTarget"] == "Hdd"
         assert domain.device_boot_order()[0] == "hd"
-        print(f"\nredfish, iPXE: power-on to first heartbeat "
-              f"{deployed.power_on_to_heartbeat:.0f} s, active "
-              f"{deployed.power_on_to_active:.0f} s, OS report "
-              f"{deployed.power_on_to_os:.0f} s")
+        print(f"\nredfish, iPXE: {deployed.timings()}")
         _undeploy_and_delete(api, node, domain)

@@ -22,7 +22,7 @@ from tests import factories
 from tests.deploy.nodes import provision, wait_for
 from tests.servers.httproot import HttpRootServer
 from tests.servers.ingot import IngotServer
-from tests.servers.redfish import PASSWORD, USERNAME, RedfishEmulator
+from tests.servers.redfish import RedfishEmulator
 
 SYSTEM = str(uuid.uuid4())
 POWER_WAIT = 40
@@ -72,12 +72,11 @@ def _instance_info(files: HttpRootServer) -> dict[str, Any]:
 def _redfish_info(bmc: RedfishEmulator, files: HttpRootServer) -> dict[str, Any]:
     # The deploy ramdisk is never booted by a ramdisk deploy, but the ipxe boot
     # interface validates it as for any deploy.
-    return {"redfish_address": bmc.url, "redfish_system_id": f"/redfish/v1/Systems/{SYSTEM}",
-            "redfish_username": USERNAME, "redfish_password": PASSWORD,
-            "deploy_kernel": f"{files.url}/vmlinuz",
-            "deploy_kernel_checksum": _sha256((files.root / "vmlinuz").read_bytes()),
-            "deploy_ramdisk": f"{files.url}/initrd",
-            "deploy_ramdisk_checksum": _sha256((files.root / "initrd").read_bytes())}
+    return bmc.driver_info(
+        SYSTEM, deploy_kernel=f"{files.url}/vmlinuz",
+        deploy_kernel_checksum=_sha256((files.root / "vmlinuz").read_bytes()),
+        deploy_ramdisk=f"{files.url}/initrd",
+        deploy_ramdisk_checksum=_sha256((files.root / "initrd").read_bytes()))
 
 
 def _power(api: httpx.Client, node: str, state: str) -> None:

@@ -116,6 +116,12 @@ class RedfishEmulator:
     def _verify(self) -> ssl.SSLContext | bool:
         return ssl.create_default_context(cafile=self.ca) if self.ca else True
 
+    def driver_info(self, identity: str, **extra: Any) -> dict[str, Any]:
+        """A redfish node's driver_info for the system identity here, extra on top."""
+        return {"redfish_address": self.url,
+                "redfish_system_id": f"/redfish/v1/Systems/{identity}",
+                "redfish_username": USERNAME, "redfish_password": PASSWORD, **extra}
+
     def system(self, identity: str) -> dict[str, Any]:
         response = self.get(f"/redfish/v1/Systems/{identity}")
         response.raise_for_status()
