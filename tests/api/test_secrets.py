@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from ingot.db.models import nodes, utcnow
+from ingot.db.models import utcnow
 from tests import factories
 from tests.conftest import BACKENDS, running_ingot
 from tests.servers.ingot import IngotServer
@@ -83,16 +82,6 @@ def api(server: IngotServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def _set(server: IngotServer, node_uuid: str, **values: Any) -> None:
-    engine = sa.create_engine(server.db_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(nodes.update().where(nodes.c.uuid == node_uuid)
-                         .values(revision=nodes.c.revision + 1, **values))
-    finally:
-        engine.dispose()
-
-
 def _assert_clean(what: str, raw: str, known: Secrets) -> None:
     leaked = [label for label, value in known.values.items() if value in raw]
     assert not leaked, f"{what} shows {leaked}: {raw[:2000]}"
@@ -117,7 +106,7 @@ def test_no_secret_in_any_answer_or_log_line(server: IngotServer, api: httpx.Cli
     assert api.post("/v1/ports", json={"address": mac, "node_uuid": node_uuid}
                     ).status_code == 201
     # What a deploy leaves in driver_internal_info: the agent's image_info, with URLs.
-    _set(server, node_uuid, driver_internal_info={"agent_image_info": {
+    server.set_node(node_uuid, driver_internal_info={"agent_image_info": {
         "urls": [known.instance_info(port)["image_source"]],
         "proxies": {"http": known.driver_info(port)["image_http_proxy"]}}},
         last_error=f"GET {known.instance_info(port)['image_url']} failed",
@@ -149,7 +138,7 @@ def test_no_secret_in_any_answer_or_log_line(server: IngotServer, api: httpx.Cli
 
     lookup = api.get("/v1/lookup", params={"node_uuid": node_uuid}).json()["node"]
     assert lookup["instance_info"] == {} and lookup["driver_internal_info"] == {}
-    _set(server, node_uuid, provision_state="available", target_provision_state=None)
+    server.set_node(node_uuid, provision_state="available", target_provision_state=None)
 
     # PATCH adds more secrets; its answer must mask them too, and so must the errors of
     # refused values.
@@ -170,7 +159,7 @@ def test_no_secret_in_any_answer_or_log_line(server: IngotServer, api: httpx.Cli
     keep("bad proxy validate", api.get(f"/v1/nodes/{node_uuid}/validate"))
 
     # A deploy that fails on the image: the conductor logs and records the error.
-    _set(server, node_uuid, last_error=None, driver_internal_info={})
+    server.set_node(node_uuid, last_error=None, driver_internal_info={})
     keep("fixed proxy", api.patch(f"/v1/nodes/{node_uuid}", json=[
         {"op": "remove", "path": "/driver_info/image_http_proxy"},
         {"op": "remove", "path": "/driver_info/image_https_proxy"},

@@ -22,16 +22,6 @@ from tests.servers.ingot import IngotServer
 WATCH_SECONDS = 65
 
 
-def _arrange(ingot: IngotServer, node: str, **values: Any) -> None:
-    engine = sa.create_engine(ingot.db_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(nodes.update().where(nodes.c.uuid == node)
-                         .values(revision=nodes.c.revision + 1, **values))
-    finally:
-        engine.dispose()
-
-
 def _rows(ingot: IngotServer, uuids: list[str]) -> list[tuple[Any, ...]]:
     engine = sa.create_engine(ingot.db_url)
     try:
@@ -50,10 +40,10 @@ def test_nodes_left_behind_stay_as_they_are(ingot: IngotServer) -> None:
         unsynced, waiting = made
         # As test_partition_images_are_a_400_naming_the_field leaves one: available,
         # its power state never read.
-        _arrange(ingot, unsynced, provision_state="available")
+        ingot.set_node(unsynced, provision_state="available")
         # As tests/api/test_ramdisk.py's leave theirs, long enough ago for the default
         # agent callback timeout (1800 s) to have passed.
-        _arrange(ingot, waiting, provision_state="wait call-back",
+        ingot.set_node(waiting, provision_state="wait call-back",
                  target_provision_state="active",
                  provision_updated_at=utcnow() - datetime.timedelta(hours=2))
         try:

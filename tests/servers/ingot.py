@@ -11,7 +11,9 @@ import sys
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
+from ingot.db.models import nodes
 from tests.servers.process import Process, free_port, http_ready, wait_until
 
 INGOT = shutil.which("ingot") or os.path.join(os.path.dirname(sys.executable), "ingot")
@@ -78,3 +80,14 @@ class IngotServer:
 
     def log(self) -> str:
         return self.process.log() if self.process else ""
+
+    def set_node(self, node_uuid: str, **values: Any) -> None:
+        """Write a node's columns straight into the server's database (a state the API
+        cannot reach, or one a test arranges), bumping its revision as ingot's writes do."""
+        engine = sa.create_engine(self.db_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(nodes.update().where(nodes.c.uuid == node_uuid)
+                             .values(revision=nodes.c.revision + 1, **values))
+        finally:
+            engine.dispose()

@@ -10,7 +10,6 @@ import hashlib
 import http.server
 import os
 import pathlib
-import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from ingot.db import migrate
 from ingot.db.engine import Database
 from ingot.demo import image
 from tests.servers.ingot import IngotServer
+from tests.servers.threaded_http import serve
 from tests.ui.browser import screenshot
 
 if TYPE_CHECKING:
@@ -136,17 +136,8 @@ class _SlowHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@contextlib.contextmanager
-def _image_server(directory: pathlib.Path) -> Iterator[str]:
-    handler = functools.partial(_SlowHandler, directory=str(directory))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def _image_server(directory: pathlib.Path) -> contextlib.AbstractContextManager[str]:
+    return serve(functools.partial(_SlowHandler, directory=str(directory)))
 
 
 def _local_vm_node(server: IngotServer, name: str, size_mib: int) -> str:
